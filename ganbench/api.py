@@ -1,0 +1,169 @@
+"""The types plugins implement or return. Plugins import from here; the core never imports a plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class AdversarialLoss:
+    """An adversarial objective: the critic's loss, the generator's loss, and optional extras.
+
+    Scores are the critic's raw outputs (logits for a BCE loss, unbounded for a Wasserstein loss).
+    Subclasses override what they need; the trainer never branches on the loss' name.
+    """
+
+    #: Shown in reports (e.g. "Wasserstein + GP").
+    description: str = ""
+
+    def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def critic_regularizer(
+        self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> torch.Tensor | None:
+        """A term added to the critic loss that needs the critic itself (e.g. a gradient penalty).
+
+        ``real`` and ``fake`` are the critic's inputs (L and ab concatenated), fake detached.
+        """
+        return None
+
+    def after_critic_step(self, critic: nn.Module) -> None:
+        """A constraint applied after every critic optimiser step (e.g. weight clipping)."""
+
+    def distance_estimate(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor | None:
+        """An estimate of the distance between real and fake (the critic's Wasserstein estimate), if any."""
+        return None
+
+
+@dataclass
+class OptimizerSpec:
+    """An optimiser by name (adam, adamw, rmsprop, sgd) with its keyword arguments."""
+
+    name: str = "adam"
+    lr: float = 2e-4
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, params, device: torch.device) -> torch.optim.Optimizer:
+        name = self.name.lower()
+        classes = {
+            "adam": torch.optim.Adam,
+            "adamw": torch.optim.AdamW,
+            "rmsprop": torch.optim.RMSprop,
+            "sgd": torch.optim.SGD,
+        }
+        if name not in classes:
+            from ganbench.errors import unknown_name
+
+            raise unknown_name("optimizer", name, list(classes))
+        opts = dict(self.options)
+        if "betas" in opts:
+            opts["betas"] = tuple(opts["betas"])
+        # foreach kernels batch the per-parameter updates (several times fewer kernel launches).
+        opts.setdefault("foreach", True)
+        return classes[name](params, lr=self.lr, **opts)
+
+
+@dataclass
+class Recipe:
+    """A named model: generator + critic + loss + optimisers + critic steps per generator step.
+
+    Every field can be overridden per run with ``--set`` (``loss.clip=0.02``, ``critic_optimizer.lr=1e-4``,
+    ``n_critic=3``, ``generator.depth=6``) or from a TOML config file.
+    """
+
+    generator: str = "unet"
+    generator_options: dict[str, Any] = field(default_factory=dict)
+    critic: str = "patchgan"
+    critic_options: dict[str, Any] = field(default_factory=dict)
+    loss: str = "bce"
+    loss_options: dict[str, Any] = field(default_factory=dict)
+    generator_optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    critic_optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    n_critic: int = 1
+    l1_weight: float = 100.0
+    description: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        from ganbench.errors import ConfigError
+
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown recipe key(s) {unknown}; known: {sorted(known)}")
+        data = dict(data)
+        for key in ("generator_optimizer", "critic_optimizer"):
+            if isinstance(data.get(key), dict):
+                opt = dict(data[key])
+                name = opt.pop("name", "adam")
+                lr = opt.pop("lr", 2e-4)
+                options = dict(opt.pop("options", {}))
+                options.update(opt)
+                data[key] = OptimizerSpec(name=name, lr=float(lr), options=options)
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, OptimizerSpec):
+                value = {"name": value.name, "lr": value.lr, **value.options}
+            elif isinstance(value, dict):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+
+#: A source yields one decoded image as uint8 RGB (H, W, 3); it may raise to say the file is unusable.
+ImageSource = Callable[[], np.ndarray]
+
+
+@dataclass
+class ImageItem:
+    """One image of a dataset: a stable key (path or name) and how to load it."""
+
+    key: str
+    load: ImageSource
+    path: Path | None = None
+
+
+@dataclass
+class DatasetSplits:
+    """What a dataset plugin returns: train, validation and test images, split by photo."""
+
+    train: Sequence[ImageItem]
+    val: Sequence[ImageItem]
+    test: Sequence[ImageItem]
+    description: str = ""
+    #: How many crops each test/val photo gives (fixed, deterministic): 1 = centre crop only.
+    eval_crops: int = 1
+    #: Skipped files found while listing (path, reason); loading failures are added by the pipeline.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Metric:
+    """A per-image score on uint8 RGB images.
+
+    ``compute(pred, target)`` receives two uint8 tensors of shape (N, H, W, 3) on the CPU and returns
+    a float64 tensor of N per-image scores.
+    """
+
+    name: str = ""
+    higher_is_better: bool = True
+    unit: str = ""
+    #: When True the score depends on the prediction alone (e.g. colourfulness); the report also shows
+    #: the ground truth's value and the gap to it.
+    reference_free: bool = False
+
+    def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError

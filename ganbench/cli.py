@@ -1,0 +1,318 @@
+"""The ``ganbench`` command: a thin click layer over plain functions (runner, report, registry, bench)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ganbench import __version__
+from ganbench.errors import EXIT_CODES, ConfigError, GanbenchError
+
+stderr = Console(stderr=True)
+
+
+class GanbenchGroup(click.Group):
+    """Turns user mistakes (GanbenchError) into one line and a documented exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from ganbench.trainer import StopRequested
+
+        try:
+            return super().invoke(ctx)
+        except GanbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except StopRequested as exc:
+            click.echo(f"interrupted: {exc}. Rerun the same command (or --resume) to continue.", err=True)
+            ctx.exit(130)
+        except KeyboardInterrupt:
+            click.echo("interrupted.", err=True)
+            ctx.exit(130)
+
+
+class RichReporter:
+    """A rich progress bar per model on stderr, and one-line messages."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self.task = None
+        self.console = stderr
+
+    def start(self, label: str, total: int | None) -> None:
+        if self.quiet:
+            return
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"), console=self.console, transient=False,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task(label, total=total, info="")
+
+    def advance(self, completed: int, info: str = "") -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=completed, info=info)
+
+    def finish(self, status: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, info=f"[{'green' if status == 'complete' else 'red'}]{status}")
+            self.progress.stop()
+            self.progress = None
+
+    def message(self, text: str) -> None:
+        self.console.print(f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
+
+
+def _registry():
+    from ganbench.registry import load_registry
+
+    return load_registry()
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",")]
+    if not all(items):
+        raise ConfigError(f"malformed list '{value}': use comma-separated names without empty items")
+    return items
+
+
+@click.group(cls=GanbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ganbench")
+def cli() -> None:
+    """Benchmark GAN recipes for automatic image colourization.
+
+    \b
+    Exit codes:
+    """
+
+
+cli.help = (cli.help or "") + "\n\b\n" + "\n".join(f"  {k:>3}  {v}" for k, v in EXIT_CODES.items())
+
+
+def dataset_options(f):
+    f = click.option("--dataset", default=None, help="Dataset plugin (default: embedded photos).")(f)
+    f = click.option("--data-root", type=click.Path(path_type=Path), help="Data folder (folder, places365).")(f)
+    f = click.option("--test-root", type=click.Path(path_type=Path), help="Separate test folder (folder).")(f)
+    f = click.option("--limit", type=click.IntRange(min=1), help="Deterministic subset of N training images.")(f)
+    f = click.option("--split", default=None, help="places365: train-standard | train-challenge | val.")(f)
+    f = click.option("--small/--large", "small", default=None, help="places365: 256px or large images.")(f)
+    return f
+
+
+def _dataset_options(data_root, test_root, limit, split, small) -> dict[str, Any]:
+    opts: dict[str, Any] = {"data_root": data_root, "test_root": test_root, "limit": limit, "split": split,
+                            "variant": None if small is None else ("small" if small else "large")}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+@cli.command()
+@click.option("--models", "-m", default=None, help="Comma-separated model names, e.g. dcgan,wgan,wgan-gp.")
+@dataset_options
+@click.option("--budget", "-b", default=None,
+              help="Named budget (smoke, cpu, seed, gpu) and/or steps=N, images=N, epochs=N, time=10m.")
+@click.option("--seeds", default=None, help="A count (3 = seeds 0,1,2) or a list (0,1,2).")
+@click.option("--device", default=None, help="cpu, cuda, cuda:N or auto (default).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
+              help="Autocast precision (default: bf16 on CUDA, fp32 on CPU).")
+@click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D (default off).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe option for every model, e.g. generator.depth=6, loss.clip=0.02.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="TOML file with [run] defaults, [set] overrides and [models.NAME] recipes.")
+@click.option("--results", type=click.Path(path_type=Path), default=None, help="Results folder (./results).")
+@click.option("--image-size", type=int, default=None, help="Override the budget's image size.")
+@click.option("--batch-size", type=int, default=None, help="Override the budget's batch size.")
+@click.option("--eval-every", type=int, default=None, help="Validate every N generator steps.")
+@click.option("--checkpoint-every", type=int, default=None, help="Checkpoint every N steps (default 100).")
+@click.option("--metrics", default=None, help="Comma-separated metrics (default psnr,mae,ssim,colorfulness).")
+@click.option("--ema", type=float, default=None, help="EMA decay of generator weights (0 = off).")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run folder.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def run(models, dataset, data_root, test_root, limit, split, small, budget, seeds, device, precision,
+        compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
+        ema, resume, cache_dir, quiet):
+    """Train and score models under one budget, then print the comparison table."""
+    from ganbench.config import load_config_file, parse_seeds, parse_sets
+    from ganbench.runner import RunRequest, resume_run, run_comparison
+    from ganbench.trainer import StopFlag
+
+    registry = _registry()
+    reporter = RichReporter(quiet)
+    stop = StopFlag()
+    restore = stop.install()
+    cache = cache_dir or default_cache_dir()
+    try:
+        if resume is not None:
+            outcome = resume_run(resume, registry, reporter, stop, cache_dir=cache)
+            outcomes, results = [outcome], outcome.run_dir.parent.parent
+        else:
+            config = load_config_file(config_path)
+            rc = config.run
+            pick = lambda cli_value, key, default=None: cli_value if cli_value is not None else rc.get(key, default)  # noqa: E731
+            model_list = _split_list(models) if models else rc.get("models")
+            if isinstance(model_list, str):
+                model_list = _split_list(model_list)
+            if not model_list:
+                raise ConfigError("no models given: use --models dcgan,wgan,wgan-gp")
+            ds_opts = {k: rc[k] for k in ("data_root", "test_root", "limit", "split", "variant") if k in rc}
+            ds_opts.update(_dataset_options(data_root, test_root, limit, split, small))
+            metric_list = _split_list(metrics) if metrics else rc.get("metrics")
+            results = Path(pick(results, "results", "results"))
+            request = RunRequest(
+                models=model_list, dataset=pick(dataset, "dataset", "embedded"), dataset_options=ds_opts,
+                budget=pick(budget, "budget"), seeds=parse_seeds(pick(seeds, "seeds")),
+                device=pick(device, "device", "auto"), precision=pick(precision, "precision"),
+                compile=bool(pick(compile_, "compile", False)),
+                sets={**config.sets, **parse_sets(sets)}, config=config, results=results,
+                eval_every=pick(eval_every, "eval_every"), checkpoint_every=int(pick(checkpoint_every,
+                                                                                     "checkpoint_every", 100)),
+                metrics=metric_list, ema=float(pick(ema, "ema", 0.0)), image_size=pick(image_size, "image_size"),
+                batch_size=pick(batch_size, "batch_size"), cache_dir=cache,
+                command=" ".join(shlex.quote(a) for a in ["ganbench", *sys.argv[1:]]),
+            )
+            outcomes = run_comparison(request, registry, reporter, stop)
+    finally:
+        restore()
+    from ganbench.report import write_report
+
+    comps, notes, out = write_report(results)
+    _print_tables(comps[:1], notes=[])
+    stderr.print(f"report written to {out}/ (report.md, report.csv, report.json, index.html)")
+    if any(o.status == "diverged" for o in outcomes):
+        sys.exit(6)
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("GANBENCH_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ganbench"
+
+
+def _print_tables(comps, notes) -> None:
+    from ganbench.report import display_table, significance_lines
+
+    console = Console()
+    short = {"PSNR dB": "PSNR dB", "MAE (0-255)": "MAE", "SSIM": "SSIM", "colourfulness": "colourf.",
+             "images/s": "img/s", "vs gray (PSNR)": "vs gray", "status": "status", "model": "model"}
+    for comp in comps:
+        df = display_table(comp)
+        df = df[[c for c in df.columns if c in short]].rename(columns=short)
+        table = Table(title=comp.title, title_justify="left")
+        for col in df.columns:
+            table.add_column(col, justify="left" if col in ("model", "status", "vs gray") else "right",
+                             overflow="fold")
+        for _, row in df.iterrows():
+            style = "dim" if row["model"] in ("gray", "ground truth") else None
+            table.add_row(*[str(v) for v in row.values], style=style)
+        console.print(table)
+        for line in significance_lines(comp):
+            if "(PSNR)" in line:
+                console.print(f"  {line}", highlight=False)
+    for n in notes:
+        console.print(f"[yellow]note:[/] {n}", highlight=False)
+
+
+@cli.command()
+@click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (RESULTS/report).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--open", "open_", is_flag=True, help="Open index.html in a browser.")
+def report(results, out, as_json, open_):
+    """Comparison tables (with the gray baseline), plots and sample grids from a results folder."""
+    from ganbench.report import write_report
+
+    comps, notes, out_dir = write_report(results, out)
+    if as_json:
+        click.echo((out_dir / "report.json").read_text())
+    else:
+        _print_tables(comps, notes)
+        stderr.print(f"written: {out_dir}/report.md, report.csv, report.json, index.html")
+    if open_:
+        click.launch(str(out_dir / "index.html"))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json):
+    """List loaded plugins, their versions and what each registers."""
+    registry = _registry()
+    infos = [{"name": p.name, "version": p.version, "distribution": p.distribution, "registers": p.registers}
+             for p in registry.plugins.values()]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    table = Table(title="ganbench plugins")
+    for col in ("plugin", "distribution", "version", "registers"):
+        table.add_column(col)
+    for p in infos:
+        regs = "; ".join(f"{k}: {', '.join(v)}" for k, v in p["registers"].items()) or "(nothing)"
+        table.add_row(p["name"], p["distribution"], p["version"], regs)
+    Console().print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def budgets(as_json):
+    """The named training budgets."""
+    from ganbench.budgets import BUDGETS, describe
+
+    if as_json:
+        click.echo(json.dumps([b.to_dict() for b in BUDGETS.values()], indent=2))
+        return
+    table = Table(title="budgets (same for every model of a comparison)")
+    for col in ("name", "image size", "batch", "length", "network", "eval every", "what for"):
+        table.add_column(col)
+    for b in BUDGETS.values():
+        net = ", ".join(f"{k.split('.')[0][0].upper()}.{k.split('.')[1]}={v}" for k, v in b.settings.items())
+        table.add_row(b.name, str(b.image_size), str(b.batch_size), describe(b), net, str(b.eval_every),
+                      b.description)
+    Console().print(table)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@dataset_options
+@click.option("--image-size", type=int, default=None)
+@click.option("--device", default="auto")
+@click.option("--json", "as_json", is_flag=True)
+def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_size, device, as_json):
+    """Re-score a trained run on any dataset: the model's and the gray baseline's metrics."""
+    from ganbench.runner import evaluate_run
+
+    opts = _dataset_options(data_root, test_root, limit, split, small)
+    result = evaluate_run(run_dir, _registry(), dataset, opts if dataset else None, image_size, device,
+                          RichReporter(), cache_dir=default_cache_dir())
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"{result['model']} on {result['description']} ({result['n_test_images']} crops)")
+    table.add_column("row")
+    names = list(result["scores"])
+    for n in names:
+        table.add_column(n, justify="right")
+    table.add_row(result["model"], *[f"{result['scores'][n]:.3f}" for n in names])
+    table.add_row("gray", *[f"{result['gray'][n]:.3f}" for n in names])
+    Console().print(table)
+
+
+def main() -> None:
+    cli(prog_name="ganbench")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,146 @@
+"""Plugin manager and name registries.
+
+Plugins come only from installed entry points in the ``ganbench`` group (built-ins included) and from
+objects registered in-process (``ganbench.testing``). ``GANBENCH_LOAD_PLUGINS`` restricts which entry
+points load: a comma-separated list of entry-point names or distribution names (``ganbench`` means the
+built-ins); set but empty, no entry point loads.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from ganbench import hookspecs
+from ganbench.errors import PluginError, unknown_name
+
+KINDS = ("generator", "critic", "loss", "model", "dataset", "metric")
+HOOK_FOR_KIND = {
+    "generator": "register_generators",
+    "critic": "register_critics",
+    "loss": "register_losses",
+    "model": "register_models",
+    "dataset": "register_datasets",
+    "metric": "register_metrics",
+}
+ENV_LOAD = "GANBENCH_LOAD_PLUGINS"
+
+
+@dataclass
+class Entry:
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str
+    distribution: str
+    registers: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Registry:
+    """Everything the loaded plugins registered, by kind and name."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self.plugins: dict[str, PluginInfo] = {}
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+    def get(self, kind: str, name: str) -> Entry:
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            raise unknown_name(kind, name, self.names(kind)) from None
+
+    def create(self, kind: str, name: str, **options: Any) -> Any:
+        entry = self.get(kind, name)
+        try:
+            return entry.factory(**options)
+        except TypeError as exc:
+            from ganbench.errors import ConfigError
+
+            raise ConfigError(f"{kind} '{name}' (plugin {entry.plugin}) rejected its options {options}: {exc}")
+
+    def _registrar(self, kind: str, plugin: str) -> Callable[..., None]:
+        def register(name: str, factory: Callable[..., Any], **meta: Any) -> None:
+            if not isinstance(name, str) or not name or name != name.strip() or "," in name:
+                raise PluginError(f"plugin {plugin} registered an invalid {kind} name {name!r}")
+            if not callable(factory):
+                raise PluginError(f"plugin {plugin} registered {kind} '{name}' with a non-callable factory")
+            existing = self.entries[kind].get(name)
+            if existing is not None:
+                raise PluginError(
+                    f"{kind} name '{name}' is registered twice: by plugin {existing.plugin} and by plugin "
+                    f"{plugin}; uninstall one or restrict {ENV_LOAD}"
+                )
+            self.entries[kind][name] = Entry(name, factory, plugin, dict(meta))
+            self.plugins[plugin].registers.setdefault(kind, []).append(name)
+
+        return register
+
+
+def _selected(ep: md.EntryPoint, wanted: set[str] | None) -> bool:
+    if wanted is None:
+        return True
+    dist = ep.dist.name if ep.dist is not None else ""
+    return ep.name in wanted or dist in wanted
+
+
+def load_registry(extra: list[tuple[str, object]] | None = None, env: dict[str, str] | None = None) -> Registry:
+    """Load the selected entry-point plugins plus ``extra`` (name, module-or-object) pairs."""
+    env = os.environ if env is None else env
+    raw = env.get(ENV_LOAD)
+    wanted = None if raw is None else {p.strip() for p in raw.split(",") if p.strip()}
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    registry = Registry()
+    infos: list[tuple[object, PluginInfo]] = []
+
+    for ep in sorted(md.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name):
+        if not _selected(ep, wanted):
+            continue
+        dist = ep.dist.name if ep.dist is not None else "?"
+        version = ep.dist.version if ep.dist is not None else "?"
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken third-party plugin must not look like a ganbench bug
+            raise PluginError(
+                f"plugin '{ep.name}' ({dist} {version}, {ep.value}) failed to import: "
+                f"{type(exc).__name__}: {exc}. Uninstall it or leave it out of {ENV_LOAD}."
+            ) from exc
+        infos.append((module, PluginInfo(ep.name, version, dist)))
+
+    for name, obj in extra or []:
+        infos.append((obj, PluginInfo(name, "in-process", "in-process")))
+
+    for obj, info in infos:
+        if info.name in registry.plugins:
+            raise PluginError(f"two plugins are named '{info.name}'")
+        try:
+            pm.register(obj, name=info.name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin '{info.name}' is invalid: {exc}") from exc
+        registry.plugins[info.name] = info
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"{exc} (misspelt hook? known hooks: {', '.join(HOOK_FOR_KIND.values())})") from exc
+
+    for kind, hook in HOOK_FOR_KIND.items():
+        caller = getattr(pm.hook, hook)
+        for impl in reversed(caller.get_hookimpls()):  # registration order, deterministic
+            args = {"register": registry._registrar(kind, impl.plugin_name)}
+            impl.function(**{k: v for k, v in args.items() if k in impl.argnames})
+    return registry

@@ -1,0 +1,465 @@
+"""The training loop: n_critic critic steps, one generator step, evaluation, checkpoints, divergence.
+
+The trainer knows losses only through ``AdversarialLoss``: regularisers (gradient penalty) and
+constraints (weight clipping) are the loss plugin's business.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganbench.api import AdversarialLoss, OptimizerSpec
+from ganbench.color import lab_to_net, rgb_to_lab
+from ganbench.config import RunConfig
+from ganbench.data import PreparedData, TrainSampler
+from ganbench.errors import ConfigError
+from ganbench.evaluate import evaluate_images
+from ganbench.registry import Registry
+
+STAT_NAMES = ("d_loss", "d_reg", "g_adv", "g_l1", "w_estimate")
+
+
+class StopRequested(Exception):
+    """SIGINT/SIGTERM arrived: the trainer wrote a checkpoint and stopped."""
+
+
+class StopFlag:
+    """Set by signal handlers; the trainer checks it between steps and checkpoints before stopping."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.signal is not None
+
+    def install(self) -> Callable[[], None]:
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum, frame):
+            if self.signal is not None:  # second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self.signal = signum
+
+        for s in previous:
+            signal.signal(s, handler)
+
+        def restore() -> None:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+        return restore
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{name}': use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but no CUDA device is available")
+    return device
+
+
+AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def default_precision(device: torch.device) -> str:
+    """bf16 autocast on CUDA (no GradScaler needed); fp32 on CPU, where bf16 convs are slower."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
+@dataclass
+class Models:
+    generator: nn.Module
+    critic: nn.Module
+    loss: AdversarialLoss
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+
+
+def build_models(registry: Registry, recipe: dict[str, Any], device: torch.device, seed: int) -> Models:
+    torch.manual_seed(seed)
+    try:
+        generator = registry.create("generator", recipe["generator"], **recipe.get("generator_options", {}))
+        critic = registry.create("critic", recipe["critic"], **recipe.get("critic_options", {}))
+        loss = registry.create("loss", recipe["loss"], **recipe.get("loss_options", {}))
+    except ValueError as exc:
+        raise ConfigError(f"invalid recipe option: {exc}") from None
+    if not isinstance(loss, AdversarialLoss):
+        raise ConfigError(f"loss '{recipe['loss']}' is not an ganbench.api.AdversarialLoss")
+    generator, critic = generator.to(device), critic.to(device)
+    if device.type == "cuda":
+        generator = generator.to(memory_format=torch.channels_last)
+        critic = critic.to(memory_format=torch.channels_last)
+
+    def optimizer(spec: dict[str, Any], params) -> torch.optim.Optimizer:
+        spec = dict(spec)
+        name, lr = spec.pop("name", "adam"), float(spec.pop("lr", 2e-4))
+        try:
+            return OptimizerSpec(name, lr, spec).build(params, device)
+        except TypeError as exc:
+            raise ConfigError(f"optimizer {name}: {exc}") from None
+
+    return Models(
+        generator, critic, loss,
+        optimizer(recipe["generator_optimizer"], generator.parameters()),
+        optimizer(recipe["critic_optimizer"], critic.parameters()),
+    )
+
+
+def rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": random.getstate(),
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    npst = state["numpy"]
+    np.random.set_state((npst[0], np.array(npst[1], dtype=np.uint32), *npst[2:]))
+
+
+@dataclass
+class Counters:
+    step: int = 0  # generator steps done
+    critic_steps: int = 0
+    batches: int = 0  # training batches drawn (the data order position)
+    images: int = 0  # generator images seen
+    critic_images: int = 0
+    step_seconds: float = 0.0  # time in training steps (data excluded)
+    data_seconds: float = 0.0
+    steady_seconds: float = 0.0  # step time after warm-up
+    steady_images: int = 0
+    eval_seconds: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    status: str  # complete | diverged | interrupted
+    counters: Counters
+    history: list[dict[str, float]]
+    val_history: list[dict[str, float]]
+    best: dict[str, Any] | None
+    divergence: dict[str, Any] | None = None
+    peak_memory: dict[str, float] = field(default_factory=dict)
+
+
+class Trainer:
+    def __init__(
+        self, cfg: RunConfig, registry: Registry, data: PreparedData, device: torch.device,
+        metrics: dict[str, Any], on_step: Callable[[Trainer], None] | None = None,
+        stop: StopFlag | None = None, checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.cfg, self.device, self.data, self.metrics = cfg, device, data, metrics
+        self.recipe = cfg.recipe
+        self.n_critic = int(self.recipe["n_critic"])
+        self.l1_weight = float(self.recipe.get("l1_weight", 100.0))
+        self.m = build_models(registry, self.recipe, device, cfg.seed)
+        self.sampler = TrainSampler(data.train, cfg.image_size, cfg.batch_size, cfg.seed)
+        self.autocast_dtype = AUTOCAST[cfg.precision]
+        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+        self.counters = Counters()
+        self.history: list[dict[str, float]] = []
+        self.val_history: list[dict[str, float]] = []
+        self.best: dict[str, Any] | None = None
+        self.ema: nn.Module | None = None
+        if cfg.ema > 0:
+            self.ema = copy.deepcopy(self.m.generator).eval().requires_grad_(False)
+        self.on_step, self.stop, self.checkpoint = on_step, stop or StopFlag(), checkpoint
+        self._pending: list[torch.Tensor] = []
+        self._last_finite: dict[str, float] | None = None
+        self._g_step, self._d_step = self.generator_step, self.critic_step
+        if cfg.compile:
+            self._compile()
+        self.total_steps: int | None = None
+        self.log_every = 1
+
+    # --- the step -----------------------------------------------------------------------------------
+    def _compile(self) -> None:
+        """torch.compile the generator and the critic's plain passes. The gradient penalty goes through
+        the uncompiled critic (compiled graphs cannot double-backward)."""
+        self.g_fwd = torch.compile(self.m.generator)
+        self.d_fwd = torch.compile(self.m.critic)
+
+    def G(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.g_fwd if self.cfg.compile else self.m.generator)(x)
+
+    def D(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.d_fwd if self.cfg.compile else self.m.critic)(x)
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None)
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L, ab) scaled for the networks, on the device; Lab conversion runs on the device."""
+        t0 = time.perf_counter()
+        rgb = self.sampler.batch(self.counters.batches)
+        self.counters.batches += 1
+        if self.device.type == "cuda":
+            rgb = rgb.pin_memory().to(self.device, non_blocking=True)
+            rgb = rgb.contiguous(memory_format=torch.channels_last)
+        L, ab = lab_to_net(rgb_to_lab(rgb))
+        self.counters.data_seconds += time.perf_counter() - t0
+        return L, ab
+
+    def critic_step(self, L: torch.Tensor, ab: torch.Tensor, fake_ab: torch.Tensor) -> dict[str, torch.Tensor]:
+        m = self.m
+        real = torch.cat([L, ab], 1)
+        fake = torch.cat([L, fake_ab.detach()], 1)
+        with self._autocast():  # separate real and fake passes, as DCGAN/pix2pix (BatchNorm statistics)
+            real_s = self.D(real).float()
+            fake_s = self.D(fake).float()
+        d_loss = m.loss.critic_loss(real_s, fake_s)
+        reg = m.loss.critic_regularizer(m.critic, real, fake)  # uncompiled critic, fp32
+        total = d_loss if reg is None else d_loss + reg
+        m.opt_d.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(m.opt_d)
+        self.scaler.update()
+        m.loss.after_critic_step(m.critic)
+        w = m.loss.distance_estimate(real_s.detach(), fake_s.detach())
+        zero = d_loss.new_zeros(())
+        return {"d_loss": d_loss.detach(), "d_reg": zero if reg is None else reg.detach(),
+                "w_estimate": zero if w is None else w.detach()}
+
+    def generator_step(self, L: torch.Tensor, ab: torch.Tensor, fake_ab: torch.Tensor) -> dict[str, torch.Tensor]:
+        m = self.m
+        m.critic.requires_grad_(False)  # no critic weight-gradients in the generator step
+        try:
+            with self._autocast():
+                fake_s = self.D(torch.cat([L, fake_ab], 1)).float()
+            g_adv = m.loss.generator_loss(fake_s)
+            g_l1 = (fake_ab.float() - ab).abs().mean()
+            total = g_adv + self.l1_weight * g_l1
+            m.opt_g.zero_grad(set_to_none=True)
+            self.scaler.scale(total).backward()
+            self.scaler.step(m.opt_g)
+            self.scaler.update()
+        finally:
+            m.critic.requires_grad_(True)
+        if self.ema is not None:
+            with torch.no_grad():
+                decay = self.cfg.ema
+                torch._foreach_lerp_(list(self.ema.parameters()), list(m.generator.parameters()), 1 - decay)
+                for eb, b in zip(self.ema.buffers(), m.generator.buffers(), strict=True):
+                    eb.copy_(b)
+        return {"g_adv": g_adv.detach(), "g_l1": g_l1.detach()}
+
+    def train_step(self) -> None:
+        """n_critic critic steps on fresh batches, then one generator step on the last batch, reusing its
+        fake (generated with gradients) so the generator runs forward once per step, as in pix2pix."""
+        stats: dict[str, torch.Tensor] = {}
+        for i in range(self.n_critic):
+            L, ab = self.next_batch()
+            last = i == self.n_critic - 1
+            with self._autocast(), torch.set_grad_enabled(last):
+                fake_ab = self.G(L)
+            stats.update(self._d_step(L, ab, fake_ab))
+            self.counters.critic_steps += 1
+            self.counters.critic_images += L.shape[0]
+        stats.update(self._g_step(L, ab, fake_ab))
+        self.counters.step += 1
+        self.counters.images += L.shape[0]
+        self._pending.append(torch.stack([stats[k].float() for k in STAT_NAMES]))
+
+    # --- bookkeeping --------------------------------------------------------------------------------
+    def flush(self) -> dict[str, Any] | None:
+        """Move pending step statistics to the history; return a divergence record if any is not finite."""
+        if not self._pending:
+            return None
+        values = torch.stack(self._pending).cpu().tolist()
+        first_step = self.counters.step - len(values) + 1
+        self._pending = []
+        for offset, row in enumerate(values):
+            step = first_step + offset
+            entry = dict(zip(STAT_NAMES, row, strict=True))
+            bad = [k for k, v in entry.items() if not math.isfinite(v)]
+            if bad:
+                return {"step": step, "losses": bad, "last_finite": self._last_finite}
+            self._last_finite = {"step": step, **entry}
+            if step % self.log_every == 0 or step == 1:
+                self.history.append({"step": step, "images": step * self.cfg.batch_size, **entry,
+                                     "seconds": round(self.counters.step_seconds + self.counters.data_seconds, 4)})
+        bad_params = [name for net, name in ((self.m.generator, "generator"), (self.m.critic, "critic"))
+                      if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
+        if bad_params:
+            return {"step": self.counters.step, "losses": [f"{n} weights" for n in bad_params],
+                    "last_finite": self._last_finite}
+        return None
+
+    @property
+    def eval_generator(self) -> nn.Module:
+        return self.ema if self.ema is not None else self.m.generator
+
+    def validate(self) -> float:
+        t0 = time.perf_counter()
+        scores, _ = evaluate_images(self.eval_generator, self.data.val, {"psnr": self.metrics["psnr"]},
+                                    self.device, self.autocast_dtype)
+        psnr = float(scores["psnr"].mean())
+        c = self.counters
+        self.val_history.append({"step": c.step, "images": c.images, "val_psnr": psnr,
+                                 "seconds": round(c.step_seconds + c.data_seconds, 4)})
+        if self.best is None or psnr > self.best["val_psnr"]:
+            self.best = {"val_psnr": psnr, "step": c.step,
+                         "state": {k: v.detach().cpu().clone() for k, v in self.eval_generator.state_dict().items()}}
+        c.eval_seconds += time.perf_counter() - t0
+        return psnr
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.m.generator.state_dict(),
+            "critic": self.m.critic.state_dict(),
+            "opt_g": self.m.opt_g.state_dict(),
+            "opt_d": self.m.opt_d.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "counters": dict(self.counters.__dict__),
+            "history": self.history,
+            "val_history": self.val_history,
+            "best": self.best,
+            "last_finite": self._last_finite,
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.m.generator.load_state_dict(state["generator"])
+        self.m.critic.load_state_dict(state["critic"])
+        self.m.opt_g.load_state_dict(state["opt_g"])
+        self.m.opt_d.load_state_dict(state["opt_d"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.counters = Counters(**state["counters"])
+        self.history = list(state["history"])
+        self.val_history = list(state["val_history"])
+        self.best = state["best"]
+        self._last_finite = state.get("last_finite")
+        set_rng_state(state["rng"])
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    # --- the loop -----------------------------------------------------------------------------------
+    def train(self, total_steps: int | None, seconds: float | None, eval_every: int,
+              checkpoint_every: int, log_every: int | None = None) -> TrainResult:
+        if total_steps is None and seconds is None:
+            raise ConfigError("the budget sets no limit (steps, images, epochs or time)")
+        self.total_steps = total_steps
+        self.log_every = log_every or max(1, (total_steps or 1000) // 200)
+        sync_every = 1 if self.device.type == "cpu" else 25
+        warmup = min(10, max(1, (total_steps or 100) // 10))
+        c = self.counters
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        divergence = None
+        status = "complete"
+        while True:
+            if total_steps is not None and c.step >= total_steps:
+                break
+            if seconds is not None and c.step_seconds + c.data_seconds >= seconds:
+                break
+            self._sync() if c.step % sync_every == 0 else None
+            t0 = time.perf_counter()
+            data_before = c.data_seconds
+            self.train_step()
+            if c.step % sync_every == 0 or (total_steps is not None and c.step >= total_steps):
+                self._sync()
+            elapsed = time.perf_counter() - t0 - (c.data_seconds - data_before)
+            c.step_seconds += elapsed
+            if c.step > warmup:
+                c.steady_seconds += elapsed
+                c.steady_images += self.cfg.batch_size
+            done = (total_steps is not None and c.step >= total_steps) or (
+                seconds is not None and c.step_seconds + c.data_seconds >= seconds)
+            due_ckpt = checkpoint_every > 0 and c.step % checkpoint_every == 0
+            if c.step % sync_every == 0 or due_ckpt or done or self.stop:
+                divergence = self.flush()
+                if divergence is not None:
+                    status = "diverged"
+                    break
+            if eval_every > 0 and c.step % eval_every == 0 and not done:
+                self.validate()
+            if (due_ckpt or self.stop) and self.checkpoint is not None and not done:
+                self.checkpoint(self.state_dict())
+            if self.on_step is not None:
+                self.on_step(self)
+            if self.stop:
+                status = "interrupted"
+                break
+        if status == "complete":
+            self.validate()
+        peak = {"cpu_rss_mb": _peak_rss_mb()}
+        if self.device.type == "cuda":
+            peak["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+        return TrainResult(status, c, self.history, self.val_history, self.best, divergence, peak)
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    except Exception:  # pragma: no cover - non-POSIX
+        return float("nan")
+
+
+def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
+    """FLOPs of one training step per generator image, counted by torch's FlopCounterMode on throw-away
+    copies of the networks (their weights and optimisers are untouched)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    try:
+        g = copy.deepcopy(trainer.m.generator).float()
+        d = copy.deepcopy(trainer.m.critic).float()
+        loss = trainer.m.loss
+        size, b = trainer.cfg.image_size, 2
+        device = next(g.parameters()).device
+        L = torch.zeros(b, 1, size, size, device=device)
+        ab = torch.zeros(b, 2, size, size, device=device)
+        out: dict[str, float] = {}
+        with FlopCounterMode(display=False) as fc:
+            with torch.no_grad():
+                g(L)
+        out["generator_forward"] = fc.get_total_flops() / b
+        with FlopCounterMode(display=False) as fc:
+            for i in range(trainer.n_critic):
+                with torch.set_grad_enabled(i == trainer.n_critic - 1):
+                    fake = g(L)
+                real, fk = torch.cat([L, ab], 1), torch.cat([L, fake.detach()], 1)
+                rs, fs = d(real), d(fk)
+                total = loss.critic_loss(rs, fs)
+                reg = loss.critic_regularizer(d, real, fk)
+                (total if reg is None else total + reg).backward()
+            d.requires_grad_(False)
+            g_total = loss.generator_loss(d(torch.cat([L, fake], 1))) + (fake - ab).abs().mean()
+            g_total.backward()
+        out["train_step"] = fc.get_total_flops() / b
+        with FlopCounterMode(display=False) as fc:
+            d.requires_grad_(False)
+            d(torch.cat([L, ab], 1))
+        out["critic_forward"] = fc.get_total_flops() / b
+        return out
+    except Exception:  # counting is informative only; never fail a run over it
+        return None

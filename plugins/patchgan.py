@@ -1,0 +1,54 @@
+"""PatchGAN critic (pix2pix): scores overlapping patches of (L, ab)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ganbench.hookspecs import hookimpl
+from ganbench_plugins.unet import _init_weights
+
+NORMS = ("batch", "instance", "layer", "none")
+
+
+def _norm(kind: str, channels: int) -> nn.Module | None:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "layer":  # LayerNorm over (C, H, W): per-sample, safe for the gradient penalty
+        return nn.GroupNorm(1, channels)
+    if kind == "none":
+        return None
+    raise ValueError(f"unknown critic norm '{kind}'; choose one of {', '.join(NORMS)}")
+
+
+class PatchGAN(nn.Module):
+    """``layers`` 4x4 stride-2 convs (LeakyReLU 0.2, the chosen norm except on the first), one stride-1
+    conv, then a 1-channel stride-1 conv: raw scores (logits or critic values), one per patch."""
+
+    def __init__(self, in_channels: int = 3, base_channels: int = 64, layers: int = 3, norm: str = "batch"):
+        super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"unknown critic norm '{norm}'; choose one of {', '.join(NORMS)}")
+        mods: list[nn.Module] = [nn.Conv2d(in_channels, base_channels, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        width = base_channels
+        for i in range(1, layers + 1):
+            stride = 2 if i < layers else 1
+            out = base_channels * min(2**i, 8)
+            norm_layer = _norm(norm, out)
+            mods.append(nn.Conv2d(width, out, 4, stride, 1, bias=norm_layer is None))
+            if norm_layer is not None:
+                mods.append(norm_layer)
+            mods.append(nn.LeakyReLU(0.2, True))
+            width = out
+        mods.append(nn.Conv2d(width, 1, 4, 1, 1))
+        self.net = nn.Sequential(*mods)
+        self.apply(_init_weights)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@hookimpl
+def register_critics(register):
+    register("patchgan", PatchGAN, description="pix2pix PatchGAN; norm = batch | instance | layer | none")

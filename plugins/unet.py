@@ -1,0 +1,92 @@
+"""UNet generator (pix2pix): L (N,1,H,W) in [-1,1] -> ab (N,2,H,W) in [-1,1]."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganbench.hookspecs import hookimpl
+
+
+class UNet(nn.Module):
+    """``depth`` 4x4 stride-2 down convs (BatchNorm, LeakyReLU 0.2) and as many up convs (BatchNorm,
+    ReLU), with the output of down layer i concatenated to the input of up layer n-i; tanh output.
+
+    As pix2pix: no BatchNorm on the first down layer nor on the innermost one. Channels double per level
+    from ``base_channels`` up to ``max_channels``. ``zero_init_output`` starts the network at a=b=0 (the
+    gray baseline), so training begins from the best colour-free answer instead of random colours.
+    """
+
+    def __init__(
+        self,
+        depth: int = 6,
+        base_channels: int = 64,
+        max_channels: int | None = None,
+        in_channels: int = 1,
+        out_channels: int = 2,
+        zero_init_output: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError("depth must be >= 1")
+        self.depth = depth
+        max_channels = max_channels or base_channels * 8
+        widths = [min(base_channels * 2**i, max_channels) for i in range(depth)]
+        self.downs = nn.ModuleList()
+        prev = in_channels
+        for i, w in enumerate(widths):
+            layers: list[nn.Module] = []
+            if i > 0:
+                layers.append(nn.LeakyReLU(0.2, inplace=True))
+            norm = 0 < i < depth - 1
+            layers.append(nn.Conv2d(prev, w, 4, 2, 1, bias=not norm))
+            if norm:
+                layers.append(nn.BatchNorm2d(w))
+            self.downs.append(nn.Sequential(*layers))
+            prev = w
+        self.ups = nn.ModuleList()
+        for i in reversed(range(depth)):
+            # up block i mirrors down block i; inputs: innermost output, or previous up + skip
+            in_w = widths[i] if i == depth - 1 else widths[i] * 2
+            out_w = widths[i - 1] if i > 0 else out_channels
+            layers = [nn.ReLU(inplace=True), nn.ConvTranspose2d(in_w, out_w, 4, 2, 1, bias=i == 0)]
+            if i > 0:
+                layers.append(nn.BatchNorm2d(out_w))
+                if dropout > 0 and i >= depth - 3:
+                    layers.append(nn.Dropout(dropout))
+            else:
+                layers.append(nn.Tanh())
+            self.ups.append(nn.Sequential(*layers))
+        self.apply(_init_weights)
+        if zero_init_output:
+            last = self.ups[-1][1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        skips = []
+        x = L
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+        x = self.ups[0](skips[-1])
+        for up, skip in zip(self.ups[1:], reversed(skips[:-1]), strict=True):
+            x = up(torch.cat([x, skip], dim=1))
+        return x
+
+
+def _init_weights(m: nn.Module) -> None:
+    """DCGAN/pix2pix initialisation: N(0, 0.02) convs, N(1, 0.02) norm scales."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+@hookimpl
+def register_generators(register):
+    register("unet", UNet, description="pix2pix UNet (4x4 stride-2, BatchNorm, skips, tanh)")
