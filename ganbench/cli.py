@@ -23,6 +23,10 @@ stderr = Console(stderr=True)
 class GanbenchGroup(click.Group):
     """Turns user mistakes (GanbenchError) into one line and a documented exit code, never a traceback."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["ganbench.argv"] = list(args)  # the exact command, for provenance
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         from ganbench.trainer import StopRequested
 
@@ -181,7 +185,8 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
                                                                                      "checkpoint_every", 100)),
                 metrics=metric_list, ema=float(pick(ema, "ema", 0.0)), image_size=pick(image_size, "image_size"),
                 batch_size=pick(batch_size, "batch_size"), cache_dir=cache,
-                command=" ".join(shlex.quote(a) for a in ["ganbench", *sys.argv[1:]]),
+                command=" ".join(shlex.quote(a) for a in ["ganbench", *click.get_current_context().meta.get(
+                    "ganbench.argv", sys.argv[1:])]),
             )
             outcomes = run_comparison(request, registry, reporter, stop)
     finally:

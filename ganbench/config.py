@@ -33,7 +33,7 @@ def parse_value(text: str) -> Any:
     except tomllib.TOMLDecodeError:
         if text and all(ch.isalnum() or ch in "-_." for ch in text):
             return text
-        raise ConfigError(f"malformed value '{text}': use a TOML value such as 64, 1e-4, true or \"text\"")
+        raise ConfigError(f"malformed value '{text}': use a TOML value such as 64, 1e-4, true or \"text\"") from None
 
 
 def parse_sets(items: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ nothing but k.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
@@ -77,10 +78,8 @@ def decode_image(source: str | Path | bytes, max_side: int | None = None) -> np.
             raise UnusableImage("not an image (unrecognised format)") from None
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
             raise UnusableImage(f"corrupt or truncated ({exc})") from None
-        try:
+        with contextlib.suppress(Exception):  # a broken EXIF block must not cost the photo
             img = ImageOps.exif_transpose(img)
-        except Exception:  # a broken EXIF block must not cost the photo
-            pass
         if img.mode in ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F"):
             raise UnusableImage(f"grayscale image (mode {img.mode}): no colour to learn")
         arr = np.asarray(_to_rgb(img), dtype=np.uint8)

@@ -29,6 +29,8 @@ HOOK_FOR_KIND = {
     "metric": "register_metrics",
 }
 ENV_LOAD = "GANBENCH_LOAD_PLUGINS"
+#: (name, plugin object) pairs registered in-process, e.g. by ``ganbench.testing.plugin``.
+IN_PROCESS: list[tuple[str, object]] = []
 
 
 @dataclass
@@ -70,7 +72,7 @@ class Registry:
         except TypeError as exc:
             from ganbench.errors import ConfigError
 
-            raise ConfigError(f"{kind} '{name}' (plugin {entry.plugin}) rejected its options {options}: {exc}")
+            raise ConfigError(f"{kind} '{name}' (plugin {entry.plugin}) rejected its options {options}: {exc}") from None
 
     def _registrar(self, kind: str, plugin: str) -> Callable[..., None]:
         def register(name: str, factory: Callable[..., Any], **meta: Any) -> None:
@@ -122,7 +124,7 @@ def load_registry(extra: list[tuple[str, object]] | None = None, env: dict[str, 
             ) from exc
         infos.append((module, PluginInfo(ep.name, version, dist)))
 
-    for name, obj in extra or []:
+    for name, obj in [*IN_PROCESS, *(extra or [])]:
         infos.append((obj, PluginInfo(name, "in-process", "in-process")))
 
     for obj, info in infos:

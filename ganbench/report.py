@@ -20,7 +20,12 @@ import pandas as pd
 
 from ganbench.errors import ResultsError
 from ganbench.results import (
-    READABLE_SCHEMAS, atomic_write_bytes, atomic_write_json, atomic_write_text, iter_runs, read_json,
+    READABLE_SCHEMAS,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    iter_runs,
+    read_json,
 )
 from ganbench.stats import mean_ci, paired_bootstrap
 

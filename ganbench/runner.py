@@ -5,6 +5,7 @@ The CLI is a thin layer over :func:`plan_comparison` and :func:`run_comparison`;
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 import torch
 
 from ganbench import __version__
+from ganbench.api import OptimizerSpec
 from ganbench.budgets import Budget, parse_budget
 from ganbench.config import ConfigFile, RunConfig, resolve_recipe
 from ganbench.data import PreparedData, prepare_splits
@@ -27,11 +29,24 @@ from ganbench.evaluate import evaluate_images, reference_scores, summarize
 from ganbench.images import grid, save_png
 from ganbench.registry import Registry
 from ganbench.results import (
-    RunDir, atomic_torch_save, atomic_write_json, atomic_write_text, create_run, ensure_writable,
-    find_existing, open_run, safe_load,
+    RunDir,
+    atomic_torch_save,
+    atomic_write_json,
+    atomic_write_text,
+    create_run,
+    ensure_writable,
+    find_existing,
+    open_run,
+    safe_load,
 )
 from ganbench.trainer import (
-    AUTOCAST, StopFlag, StopRequested, Trainer, TrainResult, count_flops_per_image, default_precision,
+    AUTOCAST,
+    StopFlag,
+    StopRequested,
+    Trainer,
+    TrainResult,
+    count_flops_per_image,
+    default_precision,
     resolve_device,
 )
 
@@ -107,6 +122,14 @@ def check_shapes(registry: Registry, recipe: dict[str, Any], size: int, model: s
             if tuple(out.shape) != (1, 2, size, size):
                 raise RuntimeError(f"generator output {tuple(out.shape)}")
             d(torch.zeros(1, 3, size, size))
+            registry.create("loss", recipe["loss"], **recipe.get("loss_options", {}))
+            for key, net in (("generator_optimizer", g), ("critic_optimizer", d)):
+                spec = dict(recipe[key])
+                name, lr = spec.pop("name", "adam"), float(spec.pop("lr", 2e-4))
+                try:
+                    OptimizerSpec(name, lr, spec).build(net.parameters(), torch.device("meta"))
+                except TypeError as exc:
+                    raise ConfigError(f"model '{model}': {key} {name}: {exc}") from None
     except GanbenchError:
         raise
     except (RuntimeError, ValueError) as exc:
@@ -302,10 +325,8 @@ def execute_run(
         result = trainer.train(total, budget.seconds, cfg.eval_every, cfg.checkpoint_every)
     except BaseException:
         reporter.finish("failed")
-        try:
+        with contextlib.suppress(GanbenchError):
             run.update_record(status="interrupted" if (run.path / "state.pt").exists() else "failed")
-        except GanbenchError:
-            pass
         run.unlock()
         raise
     reporter.finish(result.status)

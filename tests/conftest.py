@@ -1,0 +1,39 @@
+"""Tests load only ganbench's own plugins (never whatever else is installed) and write to tmp folders."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+os.environ["GANBENCH_LOAD_PLUGINS"] = "ganbench"
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch, tmp_path):
+    monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "ganbench")
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="session")
+def registry():
+    from ganbench.registry import load_registry
+
+    return load_registry()
+
+
+@pytest.fixture(scope="session")
+def photos():
+    """Real photos that ship with the dependencies, uint8 RGB."""
+    import skimage.data
+    from sklearn.datasets import load_sample_image
+
+    return {
+        "astronaut": skimage.data.astronaut(),
+        "coffee": skimage.data.coffee(),
+        "chelsea": skimage.data.chelsea(),
+        "flower": np.array(load_sample_image("flower.jpg")),
+    }

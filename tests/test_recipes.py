@@ -1,0 +1,165 @@
+"""Each recipe does what it says: clipping, gradient penalty, n_critic, BCE-with-logits."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganbench.bench import synthetic_data
+from ganbench.budgets import parse_budget
+from ganbench.config import ConfigFile, RunConfig, resolve_recipe
+from ganbench.trainer import Trainer
+from ganbench_plugins.losses import GradientPenaltyLoss, gradient_penalty
+
+
+def make_trainer(registry, model, sets=None, size=32):
+    budget = parse_budget("smoke")
+    recipe = resolve_recipe(registry, model, ConfigFile(), budget, sets or {})
+    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={},
+                    budget=budget.to_dict(), device="cpu")
+    return Trainer(cfg, registry, synthetic_data(size), torch.device("cpu"), metrics={})
+
+
+def test_recipes_match_the_design_table(registry):
+    budget = parse_budget("cpu")
+    r = {m: resolve_recipe(registry, m, ConfigFile(), budget, {}) for m in ("dcgan", "wgan", "wgan-gp")}
+    assert r["dcgan"]["loss"] == "bce" and r["dcgan"]["n_critic"] == 1
+    assert r["dcgan"]["critic_optimizer"] == {"name": "adam", "lr": 2e-4, "betas": (0.5, 0.999)}
+    assert r["wgan"]["loss"] == "wasserstein-clip" and r["wgan"]["loss_options"] == {"clip": 0.01}
+    assert r["wgan"]["critic_optimizer"]["name"] == "rmsprop" and r["wgan"]["critic_optimizer"]["lr"] == 5e-5
+    assert r["wgan"]["n_critic"] == 5
+    assert r["wgan-gp"]["loss_options"] == {"weight": 10.0} and r["wgan-gp"]["n_critic"] == 5
+    assert r["wgan-gp"]["critic_options"]["norm"] != "batch"
+    assert r["wgan-gp"]["critic_optimizer"] == {"name": "adam", "lr": 1e-4, "betas": (0.0, 0.9)}
+    assert all(x["l1_weight"] == 100.0 for x in r.values())
+
+
+def test_wgan_critic_weights_clipped_after_every_critic_step(registry):
+    tr = make_trainer(registry, "wgan", {"critic_optimizer.lr": 0.5})  # a huge step pushes weights out
+    seen = []
+    original = tr.critic_step
+
+    def spy(*args):
+        out = original(*args)
+        seen.append(max(float(p.detach().abs().max()) for p in tr.m.critic.parameters()))
+        return out
+
+    tr._d_step = spy
+    tr.train_step()
+    assert len(seen) == 5
+    assert all(v <= 0.01 + 1e-7 for v in seen)
+    assert max(seen) > 0.009  # the big learning rate really hit the bound: the clip did the work
+
+
+def test_gradient_penalty_equals_hand_computed_value_on_a_linear_critic():
+    class Linear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.arange(12, dtype=torch.float64).view(1, 3, 2, 2) / 10)
+
+        def forward(self, x):
+            return (x * self.w).sum(dim=(1, 2, 3))
+
+    critic = Linear()
+    real, fake = torch.rand(4, 3, 2, 2, dtype=torch.float64), torch.rand(4, 3, 2, 2, dtype=torch.float64)
+    eps = torch.rand(4, 1, 1, 1, dtype=torch.float64)
+    # D(x) = <w, x>  =>  grad_x D = w for every x, so the penalty is (||w|| - 1)^2 exactly
+    expected = (critic.w.detach().norm() - 1) ** 2
+    got = gradient_penalty(critic, real, fake, eps)
+    assert torch.allclose(got, expected, atol=1e-12)
+    got.backward()  # differentiable w.r.t. the critic's weights (create_graph=True)
+    grad_expected = 2 * (critic.w.norm() - 1) * critic.w / critic.w.norm()
+    assert torch.allclose(critic.w.grad, grad_expected.detach(), atol=1e-10)
+
+
+def test_gradient_penalty_on_a_small_conv_critic_matches_finite_differences():
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Tanh(), nn.Conv2d(4, 1, 3)).double()
+    real, fake = torch.rand(2, 3, 6, 6, dtype=torch.float64), torch.rand(2, 3, 6, 6, dtype=torch.float64)
+    eps = torch.full((2, 1, 1, 1), 0.3, dtype=torch.float64)
+    x = eps * real + (1 - eps) * fake
+    h = 1e-6
+    norms = []
+    for i in range(2):
+        flat = x[i].flatten()
+        grad = torch.zeros_like(flat)
+        for j in range(flat.numel()):
+            up, dn = flat.clone(), flat.clone()
+            up[j] += h
+            dn[j] -= h
+            f = lambda v: critic(v.view(1, 3, 6, 6)).sum()  # noqa: E731
+            grad[j] = (f(up) - f(dn)) / (2 * h)
+        norms.append(grad.norm())
+    expected = torch.stack([(n - 1) ** 2 for n in norms]).mean()
+    assert torch.allclose(gradient_penalty(critic, real, fake, eps), expected, atol=1e-6)
+
+
+def test_gp_loss_scales_by_weight():
+    torch.manual_seed(0)
+    critic = nn.Conv2d(3, 1, 3)
+    real, fake = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    torch.manual_seed(1)
+    a = GradientPenaltyLoss(weight=10).critic_regularizer(critic, real, fake)
+    torch.manual_seed(1)
+    b = GradientPenaltyLoss(weight=1).critic_regularizer(critic, real, fake)
+    assert torch.allclose(a, 10 * b)
+
+
+@pytest.mark.parametrize("model,n", [("dcgan", 1), ("wgan", 5), ("wgan-gp", 5)])
+def test_n_critic_critic_steps_per_generator_step(registry, model, n):
+    tr = make_trainer(registry, model)
+    calls = []
+    d_step, g_step = tr._d_step, tr._g_step
+    tr._d_step = lambda *a: calls.append("D") or d_step(*a)
+    tr._g_step = lambda *a: calls.append("G") or g_step(*a)
+    tr.train_step()
+    tr.train_step()
+    assert calls == (["D"] * n + ["G"]) * 2
+    assert tr.counters.critic_steps == 2 * n and tr.counters.step == 2
+
+
+def test_n_critic_override(registry):
+    tr = make_trainer(registry, "wgan-gp", {"n_critic": 2})
+    tr.train_step()
+    assert tr.counters.critic_steps == 2
+
+
+def test_dcgan_critic_outputs_logits_into_bce_with_logits(registry):
+    tr = make_trainer(registry, "dcgan")
+    last = list(tr.m.critic.modules())[-1]
+    assert isinstance(last, nn.Conv2d)  # raw scores: no sigmoid in the critic
+    assert not any(isinstance(m, nn.Sigmoid) for m in tr.m.critic.modules())
+    real, fake = torch.randn(2, 1, 3, 3) * 5, torch.randn(2, 1, 3, 3) * 5
+    expected = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + \
+        F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+    assert torch.allclose(tr.m.loss.critic_loss(real, fake), expected)
+    # logits far outside [0, 1] give finite losses (a sigmoid+BCE pair would saturate to inf)
+    big = torch.full((1, 1, 2, 2), 200.0)
+    assert torch.isfinite(tr.m.loss.critic_loss(-big, big))
+    assert torch.isfinite(tr.m.loss.generator_loss(-big))
+
+
+def test_training_steps_change_both_networks_and_stay_finite(registry):
+    for model in ("dcgan", "wgan", "wgan-gp"):
+        tr = make_trainer(registry, model)
+        g0 = [p.clone() for p in tr.m.generator.parameters()]
+        d0 = [p.clone() for p in tr.m.critic.parameters()]
+        for _ in range(2):
+            tr.train_step()
+        assert tr.flush() is None
+        assert any(not torch.equal(a, b) for a, b in zip(g0, tr.m.generator.parameters(), strict=True))
+        assert any(not torch.equal(a, b) for a, b in zip(d0, tr.m.critic.parameters(), strict=True))
+
+
+def test_unet_shapes_skips_and_zero_init(registry):
+    g = registry.create("generator", "unet", depth=5, base_channels=8)
+    x = torch.randn(2, 1, 64, 64)
+    out = g(x)
+    assert out.shape == (2, 2, 64, 64)
+    assert torch.all(out == 0)  # zero-initialised output layer: training starts at the gray baseline
+    g2 = registry.create("generator", "unet", depth=5, base_channels=8, zero_init_output=False)
+    assert g2(x).abs().max() > 0 and g2(x).abs().max() <= 1
+    bns = [m for m in g.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(bns) == 3 + 4  # down layers 2..depth-1 and up layers except the outermost
+    convs = [m for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) for c in convs)
