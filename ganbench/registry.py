@@ -72,7 +72,9 @@ class Registry:
         except TypeError as exc:
             from ganbench.errors import ConfigError
 
-            raise ConfigError(f"{kind} '{name}' (plugin {entry.plugin}) rejected its options {options}: {exc}") from None
+            raise ConfigError(
+                f"{kind} '{name}' (plugin {entry.plugin}) rejected its options {options}: {exc}"
+            ) from None
 
     def _registrar(self, kind: str, plugin: str) -> Callable[..., None]:
         def register(name: str, factory: Callable[..., Any], **meta: Any) -> None:
