@@ -63,7 +63,7 @@ BUDGETS: dict[str, Budget] = {
             description="tests and wiring checks: seconds per model, numbers meaningless",
         ),
         Budget(
-            "cpu", image_size=64, batch_size=16, steps=600, eval_every=100, settings=_PIX2PIX_64,
+            "cpu", image_size=64, batch_size=16, steps=300, eval_every=50, settings=_PIX2PIX_64,
             description="the CPU default: three models in under 10 minutes on 2 cores",
         ),
         Budget(
@@ -146,7 +146,7 @@ def parse_budget(spec: str | None, default: str = "cpu") -> Budget:
                 f"unknown --budget key '{key}': use steps, images, epochs, time, batch or size"
             )
     if stop:
-        budget = replace(budget, steps=None, images=None, epochs=None, seconds=None, **stop)
+        budget = replace(budget, **{**{"steps": None, "images": None, "epochs": None, "seconds": None}, **stop})
     if stop or other:
         budget = replace(budget, name=f"{base_name}+custom" if base_name else "custom", **other)
     return budget

@@ -186,7 +186,8 @@ class Trainer:
         self.ema: nn.Module | None = None
         if cfg.ema > 0:
             self.ema = copy.deepcopy(self.m.generator).eval().requires_grad_(False)
-        self.on_step, self.stop, self.checkpoint = on_step, stop or StopFlag(), checkpoint
+        self.on_step, self.checkpoint = on_step, checkpoint
+        self.stop = stop if stop is not None else StopFlag()
         self._pending: list[torch.Tensor] = []
         self._last_finite: dict[str, float] | None = None
         self._g_step, self._d_step = self.generator_step, self.critic_step
@@ -399,13 +400,18 @@ class Trainer:
                 if divergence is not None:
                     status = "diverged"
                     break
+            if self.on_step is not None:
+                self.on_step(self)
             if eval_every > 0 and c.step % eval_every == 0 and not done:
                 self.validate()
             if (due_ckpt or self.stop) and self.checkpoint is not None and not done:
+                if self._pending:  # the stop flag arrived after the flush above
+                    divergence = self.flush()
+                    if divergence is not None:
+                        status = "diverged"
+                        break
                 self.checkpoint(self.state_dict())
-            if self.on_step is not None:
-                self.on_step(self)
-            if self.stop:
+            if self.stop and not done:
                 status = "interrupted"
                 break
         if status == "complete":
