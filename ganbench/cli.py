@@ -315,6 +315,115 @@ def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_
     Console().print(table)
 
 
+@cli.command()
+@click.option("--models", "-m", default="dcgan,wgan,wgan-gp", show_default=True)
+@click.option("--image-size", type=int, default=64, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True, help="Timed steps.")
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True)
+@click.option("--device", default="auto")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None)
+@click.option("--compile/--no-compile", "compile_", default=False)
+@click.option("--budget", default="cpu", help="Budget whose network sizes to use (cpu, seed, gpu, ...).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
+@click.option("--json", "as_json", is_flag=True)
+def bench(models, image_size, batch_size, steps, warmup, device, precision, compile_, budget, sets, as_json):
+    """Training throughput per recipe with batches already in memory: images/s, step time, FLOPs per image,
+    peak memory."""
+    from ganbench.bench import bench_model
+    from ganbench.config import parse_sets
+
+    registry = _registry()
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    overrides = parse_sets(sets)
+    rows = [bench_model(registry, m, image_size=image_size, batch_size=batch_size, steps=steps, warmup=warmup,
+                        device=device, precision=precision, compile=compile_, sets=overrides, budget=budget)
+            for m in _split_list(models)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"training step, {image_size}px, batch {batch_size}, {rows[0]['device']} "
+                        f"({rows[0]['precision']}{', compiled' if compile_ else ''})")
+    for col in ("model", "images/s", "step ms", "G steps/s", "GFLOP/image", "TFLOP/s", "peak MB"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        peak = r.get("peak_cuda_mb") or r["peak_cpu_rss_mb"]
+        table.add_row(r["model"], f"{r['images_per_s']:.1f}", f"{r['step_ms']:.1f}",
+                      f"{r['generator_steps_per_s']:.2f}",
+                      f"{(r['flops_per_image'] or 0) / 1e9:.2f}", f"{r.get('achieved_tflops') or 0:.3f}",
+                      f"{peak:.0f}")
+    Console().print(table)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), default=None, help="A trained run folder.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="A generator .pt inside a run folder (e.g. generator_last.pt).")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--format", "ext", default=None, help="Output extension (.png, .jpg); default: the input's.")
+@click.option("--compare", is_flag=True, help="Write input | output side by side.")
+@click.option("--device", default="auto")
+@click.option("--quiet", "-q", is_flag=True)
+def colorize(inputs, run_dir, checkpoint, out_dir, ext, compare, device, quiet):
+    """Colourize image files and folders with a trained generator, at full resolution."""
+    from ganbench.colorize import colorize_files, iter_inputs, load_generator
+    from ganbench.trainer import resolve_device
+
+    dev = resolve_device(device)
+    generator, cfg = load_generator(_registry(), run_dir, checkpoint, dev)
+    files, _ = iter_inputs(inputs)
+    progress = Progress(TextColumn("colorize"), BarColumn(), MofNCompleteColumn(), console=stderr,
+                        disable=quiet)
+    with progress:
+        task = progress.add_task("colorize", total=len(files))
+        result = colorize_files(generator, cfg, inputs, out_dir, dev, ext=ext, compare=compare,
+                                on_file=lambda p: progress.advance(task))
+    for path, reason in result.failed:
+        click.echo(f"warning: skipped {path}: {reason}", err=True)
+    click.echo(f"{len(result.written)} image(s) written to {out_dir}" +
+               (f", {len(result.failed)} failed" if result.failed else ""), err=True)
+    if result.failed:
+        sys.exit(3)
+
+
+@cli.group()
+def data() -> None:
+    """Inspect datasets."""
+
+
+@data.command("info")
+@dataset_options
+@click.option("--image-size", type=int, default=64, show_default=True)
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def data_info(dataset, data_root, test_root, limit, split, small, image_size, cache_dir, as_json):
+    """Counts, skipped files with reasons, image sizes, and decode / cached-read throughput."""
+    from ganbench.datainfo import dataset_info
+
+    info = dataset_info(_registry(), dataset or "embedded", _dataset_options(data_root, test_root, limit, split,
+                                                                             small),
+                        image_size, cache_dir or default_cache_dir())
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{info['description']}[/]")
+    for split_name, n in info["counts"].items():
+        console.print(f"  {split_name}: {n} images")
+    s = info["sizes"]
+    if s:
+        console.print(f"  original sizes: short side {s['short_min']}–{s['short_max']} px "
+                      f"(median {s['short_median']}), long side up to {s['long_max']} px")
+    console.print(f"  decode + resize: {info['decode_images_per_s']:.1f} images/s (cold); "
+                  f"cached reads: {info['cached_images_per_s']:.1f} images/s")
+    if info["skipped"]:
+        console.print(f"  skipped {len(info['skipped'])}:")
+        for item in info["skipped"]:
+            console.print(f"    {item['file']}: {item['reason']}", highlight=False)
+
+
 def main() -> None:
     cli(prog_name="ganbench")
 

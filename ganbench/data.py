@@ -51,7 +51,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img
 
 
-def decode_image(source: str | Path | bytes, max_side: int | None = None) -> np.ndarray:
+def decode_image(source: str | Path | bytes, max_side: int | None = None, allow_gray: bool = False) -> np.ndarray:
     """Decode a file to uint8 RGB (H, W, 3), EXIF orientation applied.
 
     ``max_side``: a JPEG is decoded at a reduced scale (``draft``) when it is much larger than needed, so
@@ -80,12 +80,12 @@ def decode_image(source: str | Path | bytes, max_side: int | None = None) -> np.
             raise UnusableImage(f"corrupt or truncated ({exc})") from None
         with contextlib.suppress(Exception):  # a broken EXIF block must not cost the photo
             img = ImageOps.exif_transpose(img)
-        if img.mode in ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F"):
+        if not allow_gray and img.mode in ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F"):
             raise UnusableImage(f"grayscale image (mode {img.mode}): no colour to learn")
         arr = np.asarray(_to_rgb(img), dtype=np.uint8)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise UnusableImage(f"unexpected shape {arr.shape}")
-    if _is_gray(arr):
+    if not allow_gray and _is_gray(arr):
         raise UnusableImage("grayscale content (R = G = B): no colour to learn")
     return arr
 
