@@ -66,6 +66,9 @@ def apply_sets(recipe: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
         check_set_key(key)
         head, _, tail = key.partition(".")
         if head in SCALARS and not tail:
+            if head in OPTION_GROUPS and recipe.get(head) != value:
+                # the options belonged to the part being replaced: a new loss starts from its own defaults
+                recipe[OPTION_GROUPS[head]] = {}
             recipe[head] = value
         else:
             recipe.setdefault(OPTION_GROUPS[head], {})[tail] = value
@@ -147,6 +150,9 @@ def resolve_recipe(
             raise ConfigError(f"[models.{name}] cannot be based on itself")
         recipe = resolve_recipe(registry, base, ConfigFile(), budget, {})
         recipe_sets = body.pop("set", {})
+        for part in ("generator", "critic", "loss"):
+            if part in body and body[part] != recipe.get(part):
+                recipe[OPTION_GROUPS[part]] = {}  # the base's options belonged to the replaced part
         for key, value in body.items():
             if isinstance(value, dict) and isinstance(recipe.get(key), dict):
                 recipe[key] = {**recipe[key], **value}
