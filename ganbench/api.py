@@ -68,8 +68,11 @@ class OptimizerSpec:
         opts = dict(self.options)
         if "betas" in opts:
             opts["betas"] = tuple(opts["betas"])
-        # foreach kernels batch the per-parameter updates (several times fewer kernel launches).
-        opts.setdefault("foreach", True)
+        # Fused Adam/AdamW (one kernel over all parameters, CPU and CUDA); foreach kernels elsewhere.
+        if name in ("adam", "adamw") and "foreach" not in opts:
+            opts.setdefault("fused", True)
+        elif "fused" not in opts:
+            opts.setdefault("foreach", True)
         return classes[name](params, lr=self.lr, **opts)
 
 

@@ -46,10 +46,10 @@ class Budget:
         return min(limits) if limits else None
 
 
-_PIX2PIX_64 = {
-    "generator.base_channels": 32,
+_CPU_64 = {
+    "generator.base_channels": 16,
     "generator.depth": 6,
-    "critic.base_channels": 32,
+    "critic.base_channels": 16,
     "critic.layers": 3,
 }
 
@@ -63,7 +63,7 @@ BUDGETS: dict[str, Budget] = {
             description="tests and wiring checks: seconds per model, numbers meaningless",
         ),
         Budget(
-            "cpu", image_size=64, batch_size=16, steps=300, eval_every=50, settings=_PIX2PIX_64,
+            "cpu", image_size=64, batch_size=16, steps=600, eval_every=50, settings=_CPU_64,
             description="the CPU default: three models in under 10 minutes on 2 cores",
         ),
         Budget(

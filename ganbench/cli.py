@@ -200,6 +200,13 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
         sys.exit(6)
 
 
+def pd_isna(value) -> bool:
+    try:
+        return value is None or value != value
+    except TypeError:
+        return False
+
+
 def default_cache_dir() -> Path:
     env = os.environ.get("GANBENCH_CACHE")
     if env:
@@ -237,9 +244,29 @@ def _print_tables(comps, notes) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (RESULTS/report).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--open", "open_", is_flag=True, help="Open index.html in a browser.")
-def report(results, out, as_json, open_):
+@click.option("--compare", nargs=2, type=click.Path(path_type=Path), default=None, metavar="DIR_A DIR_B",
+              help="Put two result sets side by side with their differences.")
+def report(results, out, as_json, open_, compare):
     """Comparison tables (with the gray baseline), plots and sample grids from a results folder."""
-    from ganbench.report import write_report
+    from ganbench.report import compare_results, write_report
+
+    if compare:
+        out_dir = out or Path(compare[1]) / "report"
+        joined = compare_results(compare[0], compare[1], out_dir)
+        if as_json:
+            click.echo(joined.to_json(orient="records", indent=2))
+        else:
+            table = Table(title=f"A = {compare[0]}  vs  B = {compare[1]}")
+            cols = ["model", "psnr_A", "psnr_B", "psnr_diff", "mae_A", "mae_B", "mae_diff", "images_per_s_A",
+                    "images_per_s_B"]
+            for c in cols:
+                table.add_column(c, justify="left" if c == "model" else "right")
+            for _, row in joined.iterrows():
+                table.add_row(*[str(row[c]) if c == "model" else ("—" if pd_isna(row[c]) else f"{row[c]:.3f}")
+                                for c in cols])
+            Console().print(table)
+            stderr.print(f"written: {out_dir}/compare.md, compare.csv")
+        return
 
     comps, notes, out_dir = write_report(results, out)
     if as_json:

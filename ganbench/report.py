@@ -391,3 +391,36 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
 
 
 __all__ = ["write_report", "load_runs", "display_table", "significance_lines", "np"]
+
+
+def compare_results(dir_a: Path, dir_b: Path, out: Path) -> pd.DataFrame:
+    """Two result sets side by side (two machines, two versions): per comparison and model, each metric in
+    A and B and the difference B − A. Comparisons are matched by their settings key."""
+    tables = []
+    for label, d in (("A", dir_a), ("B", dir_b)):
+        d = Path(d)
+        if not d.is_dir():
+            raise ResultsError(f"results folder {d} does not exist")
+        runs, _ = load_runs(d)
+        if not runs:
+            raise ResultsError(f"no runs under {d}/runs")
+        for comp in group_comparisons(runs):
+            t = comp.table.copy()
+            t["comparison"], t["title"], t["set"] = comp.key, comp.title, label
+            tables.append(t)
+    both = pd.concat(tables)
+    cols = ["psnr", "mae", "ssim", "colorfulness", "images_per_s"]
+    a = both[both["set"] == "A"].set_index(["comparison", "model"])[cols].add_suffix("_A")
+    b = both[both["set"] == "B"].set_index(["comparison", "model"])[cols].add_suffix("_B")
+    joined = a.join(b, how="outer")
+    for c in cols:
+        joined[f"{c}_diff"] = joined[f"{c}_B"] - joined[f"{c}_A"]
+    joined = joined.reset_index()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "compare.csv", joined.to_csv(index=False))
+    show = joined[["model"] + [f"{c}_{s}" for c in ("psnr", "mae", "images_per_s") for s in ("A", "B", "diff")]]
+    md = ["# ganbench comparison of two result sets", "", f"A = {dir_a}, B = {dir_b}", "",
+          _markdown(show.round(3).astype(object).where(show.notna(), "—")), ""]
+    atomic_write_text(out / "compare.md", "\n".join(md))
+    return joined

@@ -176,6 +176,8 @@ class Trainer:
         self.n_critic = int(self.recipe["n_critic"])
         self.l1_weight = float(self.recipe.get("l1_weight", 100.0))
         self.m = build_models(registry, self.recipe, device, cfg.seed)
+        self.critic_has_batchnorm = any(isinstance(mod, nn.modules.batchnorm._BatchNorm)
+                                        for mod in self.m.critic.modules())
         self.sampler = TrainSampler(data.train, cfg.image_size, cfg.batch_size, cfg.seed)
         self.autocast_dtype = AUTOCAST[cfg.precision]
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
@@ -228,9 +230,12 @@ class Trainer:
         m = self.m
         real = torch.cat([L, ab], 1)
         fake = torch.cat([L, fake_ab.detach()], 1)
-        with self._autocast():  # separate real and fake passes, as DCGAN/pix2pix (BatchNorm statistics)
-            real_s = self.D(real).float()
-            fake_s = self.D(fake).float()
+        with self._autocast():
+            if self.critic_has_batchnorm:  # separate real and fake passes, as DCGAN/pix2pix (batch statistics)
+                real_s = self.D(real).float()
+                fake_s = self.D(fake).float()
+            else:  # per-sample normalisation: one pass over both is the same maths, and faster
+                real_s, fake_s = self.D(torch.cat([real, fake], 0)).float().chunk(2)
         d_loss = m.loss.critic_loss(real_s, fake_s)
         reg = m.loss.critic_regularizer(m.critic, real, fake)  # uncompiled critic, fp32
         total = d_loss if reg is None else d_loss + reg
