@@ -326,6 +326,7 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    gray_val = None
     for r in comp.runs:
         label = f"{r.record['config']['model']} s{r.record['config']['seed']}"
         hist = r.path / "history.csv"
@@ -338,13 +339,14 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
             v = pd.read_csv(val)
             axes[1].plot(v["images"], v["val_psnr"], marker="o", label=label)
             axes[2].plot(v["seconds"], v["val_psnr"], marker="o", label=label)
-    gray = comp.table[comp.table["model"] == "gray"]
+            if "gray_val_psnr" in v and gray_val is None:
+                gray_val = float(v["gray_val_psnr"].iloc[0])
     axes[0].set(title="critic: Wasserstein estimate (or BCE loss)", xlabel="generator step")
     axes[1].set(title="validation PSNR vs images seen", xlabel="generator images", ylabel="dB")
     axes[2].set(title="validation PSNR vs training seconds", xlabel="seconds", ylabel="dB")
-    if len(gray):
+    if gray_val is not None:
         for ax in axes[1:]:
-            ax.axhline(float(gray["psnr"].iloc[0]), color="gray", ls="--", label="gray (test)")
+            ax.axhline(gray_val, color="gray", ls="--", label="gray baseline (validation)")
     for ax in axes:
         ax.legend(fontsize=7)
     fig.tight_layout()

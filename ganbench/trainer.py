@@ -191,6 +191,7 @@ class Trainer:
         self.on_step, self.checkpoint = on_step, checkpoint
         self.stop = stop if stop is not None else StopFlag()
         self._pending: list[torch.Tensor] = []
+        self._gray_val_psnr: float | None = None
         self._last_finite: dict[str, float] | None = None
         self._g_step, self._d_step = self.generator_step, self.critic_step
         if cfg.compile:
@@ -323,8 +324,13 @@ class Trainer:
         scores, _ = evaluate_images(self.eval_generator, self.data.val, {"psnr": self.metrics["psnr"]},
                                     self.device, self.autocast_dtype)
         psnr = float(scores["psnr"].mean())
+        if self._gray_val_psnr is None:
+            from ganbench.evaluate import gray_uint8
+
+            self._gray_val_psnr = float(self.metrics["psnr"].compute(gray_uint8(self.data.val), self.data.val).mean())
         c = self.counters
         self.val_history.append({"step": c.step, "images": c.images, "val_psnr": psnr,
+                                 "gray_val_psnr": self._gray_val_psnr,
                                  "seconds": round(c.step_seconds + c.data_seconds, 4)})
         if self.best is None or psnr > self.best["val_psnr"]:
             self.best = {"val_psnr": psnr, "step": c.step,
