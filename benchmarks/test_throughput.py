@@ -21,7 +21,7 @@ from ganbench.budgets import parse_budget
 from ganbench.color import lab_to_net, lab_to_uint8, rgb_to_lab, uint8_to_lab
 from ganbench.config import ConfigFile, RunConfig, resolve_recipe
 from ganbench.data import decode_image, prepare
-from ganbench.trainer import Trainer
+from ganbench.trainer import Trainer, cpu_has_native_bf16
 
 MODELS = ["dcgan", "wgan", "wgan-gp"]
 SIZES = [64, 128]
@@ -41,23 +41,28 @@ def _batches(size: int, n: int):
     return [lab_to_net(rgb_to_lab(sampler.batch(i))) for i in range(n)]
 
 
-def _trainer(registry, model, size):
+def _trainer(registry, model, size, precision="fp32"):
     budget = replace(parse_budget("cpu"), image_size=size, batch_size=BATCH)
     sets = {**PIX2PIX, "generator.depth": _depth(size)}
     recipe = resolve_recipe(registry, model, ConfigFile(), budget, sets)
-    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=budget.to_dict())
+    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=budget.to_dict(),
+                    precision=precision)
     return Trainer(cfg, registry, synthetic_data(size), torch.device("cpu"), metrics={})
 
 
+PRECISIONS = ["fp32", "bf16"] if cpu_has_native_bf16() or torch.cuda.is_available() else ["fp32"]
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("model", MODELS)
-def test_ganbench_step(benchmark, registry, model, size):
-    trainer = _trainer(registry, model, size)
+def test_ganbench_step(benchmark, registry, model, size, precision):
+    trainer = _trainer(registry, model, size, precision)
     batches = _batches(size, trainer.n_critic)
     counter = iter(range(10**9))
     trainer.next_batch = lambda: batches[next(counter) % len(batches)]
     benchmark.group = f"train step {model} {size}px b{BATCH}"
-    benchmark.extra_info.update(model=model, size=size, batch=BATCH, impl="ganbench")
+    benchmark.extra_info.update(model=model, size=size, batch=BATCH, impl=f"ganbench-{precision}")
     benchmark.pedantic(trainer.train_step, rounds=3, iterations=1, warmup_rounds=1)
 
 

@@ -67,7 +67,7 @@ def colorize_array(generator: torch.nn.Module, rgb: np.ndarray, size: int, devic
     scale = size / min(h, w)
     mh = max(stride, round(h * scale / stride) * stride)
     mw = max(stride, round(w * scale / stride) * stride)
-    full = torch.from_numpy(np.ascontiguousarray(rgb))[None].to(device)
+    full = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True))[None].to(device)
     lab_full = uint8_to_lab(full)
     small = F.interpolate(full.permute(0, 3, 1, 2).float(), size=(mh, mw), mode="bilinear", antialias=True,
                           align_corners=False).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)

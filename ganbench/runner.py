@@ -399,13 +399,13 @@ def _finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDa
     trainer._flops = count_flops_per_image(trainer)
     gen = trainer.eval_generator
     last_state = {k: v.detach().cpu().clone() for k, v in gen.state_dict().items()}
-    last_scores, last_pred = evaluate_images(gen, data.test, metrics, device, trainer.autocast_dtype)
+    last_scores, last_pred = evaluate_images(gen, data.test, metrics, device)
     refs = reference_scores(metrics, data.test)
     selected, best_step = "last", result.counters.step
     scores, pred, state = last_scores, last_pred, last_state
     if result.best is not None and result.best["step"] != result.counters.step:
         gen.load_state_dict(result.best["state"])
-        best_scores, best_pred = evaluate_images(gen, data.test, metrics, device, trainer.autocast_dtype)
+        best_scores, best_pred = evaluate_images(gen, data.test, metrics, device)
         gen.load_state_dict(last_state)
         selected, best_step = "best", result.best["step"]
         scores, pred, state = best_scores, best_pred, result.best["state"]
