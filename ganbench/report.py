@@ -274,14 +274,20 @@ def _provenance(comp: Comparison) -> dict[str, Any]:
             "command": rec.get("command")}
 
 
-def write_report(results: Path, out: Path | None = None) -> tuple[list[Comparison], list[str], Path]:
+def load_comparisons(results: Path) -> tuple[list[Comparison], list[str]]:
+    """Every comparison in a results folder (newest first) and notes on folders that were skipped."""
     results = Path(results)
     if not results.is_dir():
         raise ResultsError(f"results folder {results} does not exist: run `ganbench run` first")
     runs, notes = load_runs(results)
     if not runs:
         raise ResultsError(f"no runs under {results}/runs: run `ganbench run` first")
-    comps = group_comparisons(runs)
+    return group_comparisons(runs), notes
+
+
+def write_report(results: Path, out: Path | None = None) -> tuple[list[Comparison], list[str], Path]:
+    results = Path(results)
+    comps, notes = load_comparisons(results)
     out = Path(out) if out else results / "report"
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -400,13 +406,7 @@ def compare_results(dir_a: Path, dir_b: Path, out: Path) -> pd.DataFrame:
     A and B and the difference B − A. Comparisons are matched by their settings key."""
     tables = []
     for label, d in (("A", dir_a), ("B", dir_b)):
-        d = Path(d)
-        if not d.is_dir():
-            raise ResultsError(f"results folder {d} does not exist")
-        runs, _ = load_runs(d)
-        if not runs:
-            raise ResultsError(f"no runs under {d}/runs")
-        for comp in group_comparisons(runs):
+        for comp in load_comparisons(d)[0]:
             t = comp.table.copy()
             t["comparison"], t["title"], t["set"] = comp.key, comp.title, label
             tables.append(t)

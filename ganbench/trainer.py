@@ -252,7 +252,9 @@ class Trainer:
             else:  # per-sample normalisation: one pass over both is the same maths, and faster
                 real_s, fake_s = self.D(torch.cat([real, fake], 0)).float().chunk(2)
         d_loss = m.loss.critic_loss(real_s, fake_s)
-        reg = m.loss.critic_regularizer(m.critic, real, fake)  # uncompiled critic, fp32
+        with self._autocast():  # the uncompiled critic (compiled graphs cannot double-backward)
+            reg = m.loss.critic_regularizer(m.critic, real, fake)
+        reg = None if reg is None else reg.float()
         total = d_loss if reg is None else d_loss + reg
         m.opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()

@@ -70,7 +70,7 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     x = (eps * real + (1.0 - eps) * fake).requires_grad_(True)
     scores = critic(x)
     (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    norms = grad.flatten(1).norm(2, dim=1)
+    norms = grad.flatten(1).float().norm(2, dim=1)  # fp32 norm, whatever the autocast precision
     return ((norms - 1.0) ** 2).mean()
 
 
