@@ -70,7 +70,8 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     x = (eps * real + (1.0 - eps) * fake).requires_grad_(True)
     scores = critic(x)
     (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    norms = grad.flatten(1).float().norm(2, dim=1)  # fp32 norm, whatever the autocast precision
+    grad = grad.flatten(1).to(torch.promote_types(grad.dtype, torch.float32))  # norm in fp32 at least
+    norms = grad.norm(2, dim=1)
     return ((norms - 1.0) ** 2).mean()
 
 
