@@ -212,7 +212,8 @@ def group_comparisons(runs: list[RunInfo]) -> list[Comparison]:
 
 
 # --- rendering ----------------------------------------------------------------------------------------
-DISPLAY = [("model", "model"), ("psnr", "PSNR dB"), ("mae", "MAE (0-255)"), ("ssim", "SSIM"),
+DISPLAY = [("model", "model"), ("recipe", "recipe (loss, critic optimiser, n_critic)"), ("budget", "budget"),
+           ("psnr", "PSNR dB"), ("mae", "MAE (0-255)"), ("ssim", "SSIM"),
            ("colorfulness", "colourfulness"), ("colorfulness_gap", "Δ colourf. vs truth"),
            ("images_per_s", "images/s"), ("peak_mem_mb", "peak MB"), ("seeds", "seeds"),
            ("vs_gray", "vs gray (PSNR)"), ("status", "status")]
@@ -310,6 +311,7 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
                    "significance": comp.significance, "provenance": _provenance(comp),
                    "runs": [str(r.path) for r in comp.runs]})
         _plots(comp, out, i)
+        _sample_grid(comp, out, i)
     if notes:
         md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     atomic_write_text(out / "report.md", "\n".join(md))
@@ -362,6 +364,29 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
     atomic_write_bytes(out / f"curves-{index}.png", buf.getvalue())
 
 
+def _sample_grid(comp: Comparison, out: Path, index: int) -> None:
+    """gray input | each model (its first complete seed) | truth, on the same fixed test crops."""
+    from ganbench.images import grid, save_png
+
+    columns: dict[str, np.ndarray] = {}
+    truth = None
+    for r in comp.runs:
+        model = r.record["config"]["model"]
+        path = r.path / "samples.npz"
+        if r.status != "complete" or model in columns or not path.exists():
+            continue
+        with np.load(path, allow_pickle=False) as z:
+            if truth is None:
+                columns["gray input"], truth = z["gray"], z["truth"]
+            elif z["truth"].shape != truth.shape:
+                continue
+            columns[model] = z["pred"]
+    if truth is None or len(columns) < 2:
+        return
+    columns["truth"] = truth
+    save_png(grid(columns), out / f"samples-{index}.png")
+
+
 def _img_tag(path: Path, alt: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
@@ -383,13 +408,17 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
         curves = out / f"curves-{i}.png"
         if curves.exists():
             parts.append(_img_tag(curves, "training curves"))
-        parts.append("<h3>Samples (gray input | model | truth)</h3><div class='grids'>")
+        combined = out / f"samples-{i}.png"
+        if combined.exists():
+            parts.append("<h3>Samples on fixed test crops (gray input | each model | truth)</h3>")
+            parts.append(_img_tag(combined, "sample grid"))
+        parts.append("<details><summary>Per-run sample grids</summary><div class='grids'>")
         for r in comp.runs:
             s = r.path / "samples.png"
             if r.status == "complete" and s.exists():
                 parts.append(f"<figure style='display:inline-block'>{_img_tag(s, r.path.name)}"
                              f"<figcaption>{html.escape(r.path.name)}</figcaption></figure>")
-        parts.append("</div>")
+        parts.append("</div></details>")
         prov = _provenance(comp)
         parts.append("<p><small>" + html.escape("; ".join(f"{k}: {v}" for k, v in prov.items())) + "</small></p>")
     if notes:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from ganbench import __version__
@@ -25,12 +26,13 @@ from ganbench.budgets import Budget, parse_budget
 from ganbench.config import ConfigFile, RunConfig, resolve_recipe
 from ganbench.data import PreparedData, prepare_splits
 from ganbench.errors import ConfigError, DataError, GanbenchError, ResultsError
-from ganbench.evaluate import evaluate_images, reference_scores, summarize
+from ganbench.evaluate import evaluate_images, gray_uint8, reference_scores, summarize
 from ganbench.images import grid, save_png
 from ganbench.registry import Registry
 from ganbench.results import (
     RunDir,
     atomic_torch_save,
+    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     create_run,
@@ -50,6 +52,8 @@ from ganbench.trainer import (
     resolve_device,
 )
 
+#: Fixed test crops shown in sample grids (the first ones, in the dataset's stable order).
+SAMPLE_COUNT = 8
 DEFAULT_METRICS = ["psnr", "mae", "ssim", "colorfulness"]
 
 
@@ -201,22 +205,33 @@ def load_data(registry: Registry, cfg: RunConfig, cache_dir: Path | None, report
     return prepare_splits(splits, cfg.image_size, cache_dir=cache_dir, warn=reporter.message)
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
 def provenance(device: torch.device) -> dict[str, Any]:
-    commit = None
+    commit, dirty = None, None
     src = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5, check=False)
         if out.returncode == 0:
             commit = out.stdout.strip()
+            status = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, timeout=5, check=False)
+            dirty = bool(status.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         pass
-    if device.type == "cuda":
-        device_name = torch.cuda.get_device_name(device)
-    else:
-        device_name = platform.processor() or platform.machine()
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     return {
-        "ganbench_version": __version__, "git_commit": commit, "torch_version": torch.__version__,
+        "ganbench_version": __version__, "git_commit": commit, "git_dirty": dirty, "torch_version": torch.__version__,
         "python": platform.python_version(), "platform": platform.platform(), "device": str(device),
         "device_name": device_name, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -437,11 +452,15 @@ def _finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDa
     atomic_write_text(run.path / "per_image.csv", _csv(rows))
     atomic_torch_save(run.path / "generator.pt", state)
     atomic_torch_save(run.path / "generator_last.pt", last_state)
-    from ganbench.evaluate import gray_uint8
-
-    k = min(8, data.test.shape[0])
-    save_png(grid({"gray input": gray_uint8(data.test[:k]).numpy(), trainer.cfg.model: pred[:k].numpy(),
-                   "truth": data.test[:k].numpy()}), run.path / "samples.png")
+    k = min(SAMPLE_COUNT, data.test.shape[0])
+    columns = {"gray input": gray_uint8(data.test[:k]).numpy(), trainer.cfg.model: pred[:k].numpy(),
+               "truth": data.test[:k].numpy()}
+    save_png(grid(columns), run.path / "samples.png")
+    # the same crops as plain arrays, so the report can put every model side by side (no pickle)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, gray=columns["gray input"], pred=columns[trainer.cfg.model], truth=columns["truth"],
+                        keys=np.array(data.test_keys[:k]))
+    atomic_write_bytes(run.path / "samples.npz", buf.getvalue())
     atomic_write_json(run.path / "metrics.json", summary)
     return summary
 

@@ -73,7 +73,12 @@ def test_html_is_self_contained(seeded):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in html and "https://" not in html
-    assert "<table" in html and "gray" in html
+    assert "<table" in html and "gray" in html and "wasserstein-gp, adam" in html  # recipe column
+    from PIL import Image
+
+    combined = Image.open(seeded / "report" / "samples-0.png")
+    # gray input | dcgan | wgan-gp | truth: four columns of 128 px cells with 4 px gaps
+    assert combined.width == 4 * (128 + 4) + 4 and "gray input | each model | truth" in html
 
 
 def _chromium():
