@@ -392,8 +392,9 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
 @click.option("--format", "ext", default=None, help="Output extension (.png, .jpg); default: the input's.")
 @click.option("--compare", is_flag=True, help="Write input | output side by side.")
 @click.option("--device", default="auto")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Photos per generator batch.")
 @click.option("--quiet", "-q", is_flag=True)
-def colorize(inputs, run_dir, checkpoint, out_dir, ext, compare, device, quiet):
+def colorize(inputs, run_dir, checkpoint, out_dir, ext, compare, device, batch_size, quiet):
     """Colourize image files and folders with a trained generator, at full resolution."""
     from ganbench.colorize import colorize_files, iter_inputs, load_generator
     from ganbench.trainer import resolve_device
@@ -406,7 +407,7 @@ def colorize(inputs, run_dir, checkpoint, out_dir, ext, compare, device, quiet):
     with progress:
         task = progress.add_task("colorize", total=len(files))
         result = colorize_files(generator, cfg, inputs, out_dir, dev, ext=ext, compare=compare,
-                                on_file=lambda p: progress.advance(task))
+                                on_file=lambda p: progress.advance(task), batch_size=batch_size)
     for path, reason in result.failed:
         click.echo(f"warning: skipped {path}: {reason}", err=True)
     click.echo(f"{len(result.written)} image(s) written to {out_dir}" +

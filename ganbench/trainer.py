@@ -104,7 +104,10 @@ class Models:
     opt_d: torch.optim.Optimizer
 
 
-def build_models(registry: Registry, recipe: dict[str, Any], device: torch.device, seed: int) -> Models:
+def build_models(registry: Registry, recipe: dict[str, Any], device: torch.device, seed: int,
+                 channels_last: bool | None = None) -> Models:
+    """Networks, loss and optimisers of a recipe. ``channels_last`` (default: on CUDA) stores activations
+    NHWC, which tensor cores want; cuDNN autotuning is switched on for CUDA."""
     torch.manual_seed(seed)
     try:
         generator = registry.create("generator", recipe["generator"], **recipe.get("generator_options", {}))
@@ -116,6 +119,8 @@ def build_models(registry: Registry, recipe: dict[str, Any], device: torch.devic
         raise ConfigError(f"loss '{recipe['loss']}' is not an ganbench.api.AdversarialLoss")
     generator, critic = generator.to(device), critic.to(device)
     if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    if device.type == "cuda" if channels_last is None else channels_last:
         generator = generator.to(memory_format=torch.channels_last)
         critic = critic.to(memory_format=torch.channels_last)
 
@@ -184,12 +189,14 @@ class Trainer:
         self, cfg: RunConfig, registry: Registry, data: PreparedData, device: torch.device,
         metrics: dict[str, Any], on_step: Callable[[Trainer], None] | None = None,
         stop: StopFlag | None = None, checkpoint: Callable[[dict[str, Any]], None] | None = None,
+        channels_last: bool | None = None,
     ) -> None:
         self.cfg, self.device, self.data, self.metrics = cfg, device, data, metrics
         self.recipe = cfg.recipe
         self.n_critic = int(self.recipe["n_critic"])
         self.l1_weight = float(self.recipe.get("l1_weight", 100.0))
-        self.m = build_models(registry, self.recipe, device, cfg.seed)
+        self.channels_last = device.type == "cuda" if channels_last is None else channels_last
+        self.m = build_models(registry, self.recipe, device, cfg.seed, self.channels_last)
         self.critic_has_batchnorm = any(isinstance(mod, nn.modules.batchnorm._BatchNorm)
                                         for mod in self.m.critic.modules())
         self.sampler = TrainSampler(data.train, cfg.image_size, cfg.batch_size, cfg.seed)
@@ -236,6 +243,7 @@ class Trainer:
         self.counters.batches += 1
         if self.device.type == "cuda":
             rgb = rgb.pin_memory().to(self.device, non_blocking=True)
+        if self.channels_last:
             rgb = rgb.contiguous(memory_format=torch.channels_last)
         L, ab = lab_to_net(rgb_to_lab(rgb))
         self.counters.data_seconds += time.perf_counter() - t0

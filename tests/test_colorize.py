@@ -83,3 +83,15 @@ def test_foreign_or_unsafe_checkpoints_are_refused(trained, tmp_path):
     foreign.unlink()
     out = CliRunner().invoke(cli, ["colorize", "--run", str(tmp_path), "x.png", "-o", str(tmp_path)])
     assert out.exit_code == 5 and "not a ganbench run folder" in out.output
+
+
+def test_batched_colorize_equals_one_at_a_time(trained, photos, tmp_path):
+    from ganbench.colorize import colorize_batch, load_generator
+    from ganbench.registry import load_registry
+
+    generator, cfg = load_generator(load_registry(), trained)
+    imgs = [photos["astronaut"][:120, :160], photos["coffee"][:120, :160], photos["chelsea"][:97, :203]]
+    together = colorize_batch(generator, imgs, cfg.image_size, torch.device("cpu"))
+    alone = [colorize_batch(generator, [im], cfg.image_size, torch.device("cpu"))[0] for im in imgs]
+    for a, b, im in zip(together, alone, imgs, strict=True):
+        assert a.shape == im.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1

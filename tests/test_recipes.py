@@ -163,3 +163,28 @@ def test_unet_shapes_skips_and_zero_init(registry):
     assert len(bns) == 3 + 4  # down layers 2..depth-1 and up layers except the outermost
     convs = [m for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) for c in convs)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+@pytest.mark.parametrize("model", ["dcgan", "wgan", "wgan-gp"])
+def test_accelerator_code_paths_run_on_cpu(registry, model, precision):
+    """The CUDA path (autocast, GradScaler for fp16, channels_last, the penalty under autocast) is the same
+    code with the device as a parameter: exercise it on the CPU."""
+    budget = parse_budget("smoke")
+    recipe = resolve_recipe(registry, model, ConfigFile(), budget, {})
+    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=budget.to_dict(),
+                    device="cpu", precision=precision)
+    tr = Trainer(cfg, registry, synthetic_data(32), torch.device("cpu"), metrics={}, channels_last=True)
+    assert tr.scaler.is_enabled() == (precision == "fp16")
+    assert next(tr.m.generator.parameters()).dtype == torch.float32  # master weights stay fp32
+    g0 = [p.detach().clone() for p in tr.m.generator.parameters()]
+    changed = False
+    for _ in range(30):  # fp16: the GradScaler skips steps until its scale stops overflowing
+        tr.train_step()
+        if any(not torch.equal(a, b) for a, b in zip(g0, tr.m.generator.parameters(), strict=True)):
+            changed = True
+            break
+    assert changed
+    assert tr.flush() is None
+    if precision == "fp16":
+        assert tr.state_dict()["scaler"]["scale"] < 2.0**16  # the scaler did its work, and is checkpointed
