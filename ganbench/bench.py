@@ -15,7 +15,6 @@ from ganbench.data import ImageSet, PreparedData
 from ganbench.registry import Registry
 from ganbench.runner import check_shapes
 from ganbench.trainer import (
-    AUTOCAST,
     Trainer,
     _peak_rss_mb,
     count_flops_per_image,
@@ -101,4 +100,4 @@ def bench_model(
     return out
 
 
-__all__ = ["bench_model", "synthetic_data", "AUTOCAST"]
+__all__ = ["bench_model", "synthetic_data"]

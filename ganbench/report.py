@@ -427,7 +427,7 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["write_report", "load_runs", "display_table", "significance_lines", "np"]
+__all__ = ["write_report", "load_runs", "load_comparisons", "compare_results", "display_table", "significance_lines"]
 
 
 def compare_results(dir_a: Path, dir_b: Path, out: Path) -> pd.DataFrame:

@@ -11,7 +11,6 @@ import io
 import os
 import platform
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -496,4 +495,4 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
 
 
 __all__ = ["RunRequest", "RunOutcome", "plan_comparison", "run_comparison", "resume_run", "evaluate_run",
-           "SilentReporter", "sys"]
+           "SilentReporter"]

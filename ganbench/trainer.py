@@ -504,7 +504,6 @@ class FlopCounter:
 def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
     """FLOPs of one training step per generator image, counted (not estimated) with torch's flop formulas
     on throw-away copies of the networks (their weights and optimisers are untouched)."""
-    FlopCounterMode = lambda display=False: FlopCounter()  # noqa: E731
 
     try:
         g = copy.deepcopy(trainer.m.generator).float()
@@ -515,10 +514,10 @@ def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
         L = torch.zeros(b, 1, size, size, device=device)
         ab = torch.zeros(b, 2, size, size, device=device)
         out: dict[str, float] = {}
-        with FlopCounterMode(display=False) as fc, torch.no_grad():
+        with FlopCounter() as fc, torch.no_grad():
             g(L)
         out["generator_forward"] = fc.get_total_flops() / b
-        with FlopCounterMode(display=False) as fc:
+        with FlopCounter() as fc:
             for i in range(trainer.n_critic):
                 with torch.set_grad_enabled(i == trainer.n_critic - 1):
                     fake = g(L)
@@ -531,7 +530,7 @@ def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
             g_total = loss.generator_loss(d(torch.cat([L, fake], 1))) + (fake - ab).abs().mean()
             g_total.backward()
         out["train_step"] = fc.get_total_flops() / b
-        with FlopCounterMode(display=False) as fc:
+        with FlopCounter() as fc:
             d.requires_grad_(False)
             d(torch.cat([L, ab], 1))
         out["critic_forward"] = fc.get_total_flops() / b
