@@ -150,11 +150,13 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
         ema, resume, cache_dir, quiet):
     """Train and score models under one budget, then print the comparison table."""
     from ganbench.config import load_config_file, parse_seeds, parse_sets
+    from ganbench.distributed import init_from_env
     from ganbench.runner import RunRequest, resume_run, run_comparison
     from ganbench.trainer import StopFlag
 
     registry = _registry()
-    reporter = RichReporter(quiet)
+    di = init_from_env(device or "auto")  # under torchrun: join the process group (gloo on CPU, NCCL on CUDA)
+    reporter = RichReporter(quiet or not di.is_main)
     stop = StopFlag()
     restore = stop.install()
     cache = cache_dir or default_cache_dir()
@@ -191,6 +193,12 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
             outcomes = run_comparison(request, registry, reporter, stop)
     finally:
         restore()
+        if di.enabled:
+            import torch.distributed as tdist
+
+            tdist.destroy_process_group()
+    if not di.is_main:
+        return
     from ganbench.report import write_report
 
     comps, notes, out = write_report(results)

@@ -70,6 +70,9 @@ def apply_sets(recipe: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
                 # the options belonged to the part being replaced: a new loss starts from its own defaults
                 recipe[OPTION_GROUPS[head]] = {}
             recipe[head] = value
+        elif head.endswith("_optimizer") and tail == "name" and recipe.get(head, {}).get("name") != value:
+            # another optimiser: keep the learning rate, drop options only the old one knew (betas, ...)
+            recipe[head] = {"name": value, "lr": recipe.get(head, {}).get("lr", 2e-4)}
         else:
             recipe.setdefault(OPTION_GROUPS[head], {})[tail] = value
     return recipe

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import io
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -174,7 +175,7 @@ def prepare(
             continue
         if name is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = cache_dir / f".{name}.{id(arr)}.tmp"
+            tmp = cache_dir / f".{name}.{os.getpid()}.{id(arr)}.tmp"  # processes may share the cache
             with open(tmp, "wb") as fh:
                 np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
             tmp.replace(cache_dir / name)
@@ -225,12 +226,15 @@ class TrainSampler:
             self._perm, self._perm_epoch = torch.randperm(len(self.images), generator=g), epoch
         return self._perm
 
-    def batch(self, index: int) -> torch.Tensor:
-        """Float RGB in [0, 1], (B, 3, size, size), on the CPU."""
+    def batch(self, index: int, part: slice | None = None) -> torch.Tensor:
+        """Float RGB in [0, 1], (B, 3, size, size), on the CPU: global batch ``index``, or the ``part`` of
+        its rows one data-parallel rank trains on (each sample has its own seeded generator, so a part is
+        exactly those rows of the whole batch)."""
         n, b = len(self.images), self.batch_size
-        g = torch.Generator().manual_seed(_mix_seed(self.seed, 0xBA7C, index))
-        out = torch.empty(b, 3, self.size, self.size)
-        for j in range(b):
+        rows = range(b)[part] if part is not None else range(b)
+        out = torch.empty(len(rows), 3, self.size, self.size)
+        for row, j in enumerate(rows):
+            g = torch.Generator().manual_seed(_mix_seed(self.seed, 0xBA7C, index, j))
             pos = index * b + j
             img = self.images[int(self._permutation(pos // n)[pos % n])]
             h, w = img.shape[:2]
@@ -245,7 +249,7 @@ class TrainSampler:
                                      antialias=side > self.size, align_corners=False)
             if bool(torch.rand((), generator=g) < 0.5):
                 crop = crop.flip(-1)
-            out[j] = crop[0]
+            out[row] = crop[0]
         return out.div_(255.0).clamp_(0.0, 1.0)
 
 

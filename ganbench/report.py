@@ -356,7 +356,8 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
         for ax in axes[1:]:
             ax.axhline(gray_val, color="gray", ls="--", label="gray baseline (validation)")
     for ax in axes:
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)

@@ -24,6 +24,8 @@ from ganbench.api import OptimizerSpec
 from ganbench.budgets import Budget, parse_budget
 from ganbench.config import ConfigFile, RunConfig, resolve_recipe
 from ganbench.data import PreparedData, prepare_splits
+from ganbench.distributed import barrier, broadcast_object, local_device
+from ganbench.distributed import info as dist_info
 from ganbench.errors import ConfigError, DataError, GanbenchError, ResultsError
 from ganbench.evaluate import evaluate_images, gray_uint8, reference_scores, summarize
 from ganbench.images import grid, save_png
@@ -148,7 +150,7 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
         raise ConfigError("no models given: use --models dcgan,wgan,wgan-gp")
     if len(set(request.models)) != len(request.models):
         raise ConfigError("a model is named twice in --models")
-    device = resolve_device(request.device)
+    device = local_device(resolve_device(request.device), dist_info())
     precision = request.precision or default_precision(device)
     if precision not in AUTOCAST:
         raise ConfigError(f"unknown precision '{precision}': use fp32, bf16 or fp16")
@@ -254,8 +256,10 @@ def run_comparison(
     """Train and score every (model, seed). A finished run with the same settings is skipped, an
     interrupted one resumed. A diverged model does not stop the comparison."""
     reporter = reporter or SilentReporter()
+    di = dist_info()
     configs = plan_comparison(request, registry)
-    ensure_writable(request.results)
+    if di.is_main:
+        ensure_writable(request.results)
     data = load_data(registry, configs[0], request.cache_dir, reporter)
     record_base = {"command": request.command, "comparison": configs[0].comparison_key(),
                    "dataset_description": data.description,
@@ -264,18 +268,28 @@ def run_comparison(
                             "skipped": [{"file": f, "reason": r} for f, r in data.skipped]}}
     outcomes = []
     for cfg in configs:
-        existing = find_existing(request.results, cfg.run_key())
-        if existing is not None and existing.record().get("status") == "complete":
-            reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {existing.path}, skipped")
-            outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", existing.path))
-            continue
-        if existing is not None:
-            if not existing.lock():
-                existing = None
+        decision = None
+        if di.is_main:  # only rank 0 looks at (and writes) the results folder; the others follow it
+            existing = find_existing(request.results, cfg.run_key())
+            if existing is not None and existing.record().get("status") == "complete":
+                decision = ("skip", str(existing.path))
+            elif existing is not None and existing.lock():
+                decision = ("resume", str(existing.path))
             else:
-                reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {existing.path}")
+                decision = ("new", None)
+        kind, path = broadcast_object(decision)
+        if kind == "skip":
+            reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
+            outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", Path(path)))
+            continue
+        if kind == "resume":
+            reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {path}")
+        resume = RunDir(Path(path)) if kind == "resume" else None
+        if resume is not None and di.is_main:
+            resume = existing  # holds the lock
         outcomes.append(execute_run(cfg, registry, data, request.results, reporter, record_base, stop,
-                                    resume=existing))
+                                    resume=resume))
+        barrier()
     return outcomes
 
 
@@ -290,7 +304,7 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
         return RunOutcome(record["config"]["model"], record["config"]["seed"], "skipped", run.path)
     if not (run.path / "state.pt").exists():
         raise ResultsError(f"{path} has no checkpoint (state.pt) to resume from")
-    if not run.lock():
+    if dist_info().is_main and not run.lock():  # data-parallel: rank 0 holds the lock for every rank
         raise ResultsError(f"{path} is being trained by another process right now")
     cfg = RunConfig(**record["config"])
     data = load_data(registry, cfg, cache_dir, reporter)
@@ -308,6 +322,8 @@ def execute_run(
     budget = Budget(**cfg.budget)
     total = budget.total_steps(len(data.train))
     label = f"{cfg.model} (seed {cfg.seed})"
+    if not dist_info().is_main:
+        return _follow_run(cfg, registry, data, metrics, device, budget, total, stop, resume)
     if resume is not None:
         run = resume
         record = run.record()
@@ -365,6 +381,18 @@ def execute_run(
         return RunOutcome(cfg.model, cfg.seed, "complete", run.path, summary)
     finally:
         run.unlock()
+
+
+def _follow_run(cfg: RunConfig, registry: Registry, data: PreparedData, metrics, device, budget: Budget,
+                total: int | None, stop: StopFlag | None, resume: RunDir | None) -> RunOutcome:
+    """A data-parallel rank other than 0: the same training steps, no files written."""
+    trainer = Trainer(cfg, registry, data, device, metrics, stop=stop)
+    if resume is not None:
+        trainer.load_state_dict(safe_load(resume.path / "state.pt"))
+    result = trainer.train(total, budget.seconds, cfg.eval_every, cfg.checkpoint_every, validate=False)
+    if result.status == "interrupted":
+        raise StopRequested(f"{cfg.model}: interrupted at step {result.counters.step}")
+    return RunOutcome(cfg.model, cfg.seed, result.status, resume.path if resume else Path("."))
 
 
 def _spent(result: TrainResult, trainer: Trainer, budget: Budget) -> dict[str, Any]:

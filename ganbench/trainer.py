@@ -23,6 +23,8 @@ from ganbench.api import AdversarialLoss, OptimizerSpec
 from ganbench.color import lab_to_net, rgb_to_lab
 from ganbench.config import RunConfig
 from ganbench.data import PreparedData, TrainSampler
+from ganbench.distributed import info as dist_info
+from ganbench.distributed import local_batch, rank_slice
 from ganbench.errors import ConfigError
 from ganbench.evaluate import evaluate_images
 from ganbench.registry import Registry
@@ -105,7 +107,7 @@ class Models:
 
 
 def build_models(registry: Registry, recipe: dict[str, Any], device: torch.device, seed: int,
-                 channels_last: bool | None = None) -> Models:
+                 channels_last: bool | None = None, global_batchnorm: bool = False) -> Models:
     """Networks, loss and optimisers of a recipe. ``channels_last`` (default: on CUDA) stores activations
     NHWC, which tensor cores want; cuDNN autotuning is switched on for CUDA."""
     torch.manual_seed(seed)
@@ -117,6 +119,10 @@ def build_models(registry: Registry, recipe: dict[str, Any], device: torch.devic
         raise ConfigError(f"invalid recipe option: {exc}") from None
     if not isinstance(loss, AdversarialLoss):
         raise ConfigError(f"loss '{recipe['loss']}' is not an ganbench.api.AdversarialLoss")
+    if global_batchnorm:  # data-parallel: BatchNorm statistics over the global batch
+        from ganbench.distributed import globalize_batchnorm
+
+        generator, critic = globalize_batchnorm(generator), globalize_batchnorm(critic)
     generator, critic = generator.to(device), critic.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -196,7 +202,10 @@ class Trainer:
         self.n_critic = int(self.recipe["n_critic"])
         self.l1_weight = float(self.recipe.get("l1_weight", 100.0))
         self.channels_last = device.type == "cuda" if channels_last is None else channels_last
-        self.m = build_models(registry, self.recipe, device, cfg.seed, self.channels_last)
+        self.dist = dist_info()
+        self.m = build_models(registry, self.recipe, device, cfg.seed, self.channels_last,
+                              global_batchnorm=self.dist.enabled)
+        self.local_batch = local_batch(cfg.batch_size, self.dist)
         self.critic_has_batchnorm = any(isinstance(mod, nn.modules.batchnorm._BatchNorm)
                                         for mod in self.m.critic.modules())
         self.sampler = TrainSampler(data.train, cfg.image_size, cfg.batch_size, cfg.seed)
@@ -215,23 +224,36 @@ class Trainer:
         self._gray_val_psnr: float | None = None
         self._last_finite: dict[str, float] | None = None
         self._g_step, self._d_step = self.generator_step, self.critic_step
-        if cfg.compile:
-            self._compile()
+        self._wrap(cfg.compile)
         self.total_steps: int | None = None
         self.log_every = 1
 
     # --- the step -----------------------------------------------------------------------------------
-    def _compile(self) -> None:
-        """torch.compile the generator and the critic's plain passes. The gradient penalty goes through
-        the uncompiled critic (compiled graphs cannot double-backward)."""
-        self.g_fwd = torch.compile(self.m.generator)
-        self.d_fwd = torch.compile(self.m.critic)
+    def _wrap(self, compile_: bool) -> None:
+        """The callables each pass uses. Data-parallel: DistributedDataParallel for the passes that train
+        a network (the generator's fake with gradients, the critic's scores in its own step); the plain
+        modules for no-grad fakes and for the critic inside the generator step. ``compile_``:
+        torch.compile the generator and the critic's plain passes; the gradient penalty always goes through
+        the uncompiled, unwrapped critic (compiled graphs and DDP cannot double-backward)."""
+        g_plain, d_plain = self.m.generator, self.m.critic
+        g_train, d_train = g_plain, d_plain
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            kw = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
+            g_train = DDP(g_plain, broadcast_buffers=False, **kw)
+            d_train = DDP(d_plain, broadcast_buffers=False, **kw)
+        if compile_:
+            g_plain, d_plain = torch.compile(g_plain), torch.compile(d_plain)
+            g_train = torch.compile(g_train) if self.dist.enabled else g_plain
+            d_train = torch.compile(d_train) if self.dist.enabled else d_plain
+        self._g_plain, self._g_train, self._d_plain, self._d_train = g_plain, g_train, d_plain, d_train
 
     def G(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.g_fwd if self.cfg.compile else self.m.generator)(x)
+        return (self._g_train if torch.is_grad_enabled() else self._g_plain)(x)
 
-    def D(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.d_fwd if self.cfg.compile else self.m.critic)(x)
+    def D(self, x: torch.Tensor, train: bool = True) -> torch.Tensor:
+        return (self._d_train if train else self._d_plain)(x)
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None)
@@ -239,7 +261,7 @@ class Trainer:
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(L, ab) scaled for the networks, on the device; Lab conversion runs on the device."""
         t0 = time.perf_counter()
-        rgb = self.sampler.batch(self.counters.batches)
+        rgb = self.sampler.batch(self.counters.batches, rank_slice(self.local_batch) if self.dist.enabled else None)
         self.counters.batches += 1
         if self.device.type == "cuda":
             rgb = rgb.pin_memory().to(self.device, non_blocking=True)
@@ -279,7 +301,7 @@ class Trainer:
         m.critic.requires_grad_(False)  # no critic weight-gradients in the generator step
         try:
             with self._autocast():
-                fake_s = self.D(torch.cat([L, fake_ab], 1)).float()
+                fake_s = self.D(torch.cat([L, fake_ab], 1), train=False).float()
             g_adv = m.loss.generator_loss(fake_s)
             g_l1 = (fake_ab.float() - ab).abs().mean()
             total = g_adv + self.l1_weight * g_l1
@@ -308,10 +330,10 @@ class Trainer:
                 fake_ab = self.G(L)
             stats.update(self._d_step(L, ab, fake_ab))
             self.counters.critic_steps += 1
-            self.counters.critic_images += L.shape[0]
+            self.counters.critic_images += L.shape[0] * self.dist.world  # budgets count global images
         stats.update(self._g_step(L, ab, fake_ab))
         self.counters.step += 1
-        self.counters.images += L.shape[0]
+        self.counters.images += L.shape[0] * self.dist.world
         self._pending.append(torch.stack([stats[k].float() for k in STAT_NAMES]))
 
     # --- bookkeeping --------------------------------------------------------------------------------
@@ -393,13 +415,24 @@ class Trainer:
         self._last_finite = state.get("last_finite")
         set_rng_state(state["rng"])
 
+    def _time_up(self, seconds: float) -> bool:
+        """Wall-clock budget; under data parallelism rank 0's clock decides for every rank."""
+        up = self.counters.step_seconds + self.counters.data_seconds >= seconds
+        if self.dist.enabled:
+            import torch.distributed as tdist
+
+            flag = torch.tensor([1.0 if up else 0.0], device=self.device)
+            tdist.broadcast(flag, src=0)
+            up = bool(flag.item() > 0)
+        return up
+
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
     # --- the loop -----------------------------------------------------------------------------------
     def train(self, total_steps: int | None, seconds: float | None, eval_every: int,
-              checkpoint_every: int, log_every: int | None = None) -> TrainResult:
+              checkpoint_every: int, log_every: int | None = None, validate: bool = True) -> TrainResult:
         if total_steps is None and seconds is None:
             raise ConfigError("the budget sets no limit (steps, images, epochs or time)")
         self.total_steps = total_steps
@@ -414,7 +447,7 @@ class Trainer:
         while True:
             if total_steps is not None and c.step >= total_steps:
                 break
-            if seconds is not None and c.step_seconds + c.data_seconds >= seconds:
+            if seconds is not None and self._time_up(seconds):
                 break
             self._sync() if c.step % sync_every == 0 else None
             t0 = time.perf_counter()
@@ -428,7 +461,7 @@ class Trainer:
                 c.steady_seconds += elapsed
                 c.steady_images += self.cfg.batch_size
             done = (total_steps is not None and c.step >= total_steps) or (
-                seconds is not None and c.step_seconds + c.data_seconds >= seconds)
+                seconds is not None and self._time_up(seconds))
             due_ckpt = checkpoint_every > 0 and c.step % checkpoint_every == 0
             if c.step % sync_every == 0 or due_ckpt or done or self.stop:
                 divergence = self.flush()
@@ -437,7 +470,7 @@ class Trainer:
                     break
             if self.on_step is not None:
                 self.on_step(self)
-            if eval_every > 0 and c.step % eval_every == 0 and not done:
+            if validate and eval_every > 0 and c.step % eval_every == 0 and not done:
                 self.validate()
             if (due_ckpt or self.stop) and self.checkpoint is not None and not done:
                 if self._pending:  # the stop flag arrived after the flush above
@@ -449,7 +482,7 @@ class Trainer:
             if self.stop and not done:
                 status = "interrupted"
                 break
-        if status == "complete":
+        if status == "complete" and validate:
             self.validate()
         peak = {"cpu_rss_mb": _peak_rss_mb()}
         if self.device.type == "cuda":
@@ -506,8 +539,10 @@ def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
     on throw-away copies of the networks (their weights and optimisers are untouched)."""
 
     try:
-        g = copy.deepcopy(trainer.m.generator).float()
-        d = copy.deepcopy(trainer.m.critic).float()
+        from ganbench.distributed import local_only
+
+        g = local_only(copy.deepcopy(trainer.m.generator).float())
+        d = local_only(copy.deepcopy(trainer.m.critic).float())
         loss = trainer.m.loss
         size, b = trainer.cfg.image_size, 2
         device = next(g.parameters()).device

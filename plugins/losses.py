@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.api import AdversarialLoss
+from ganbench.distributed import global_rows, rank_slice
 from ganbench.hookspecs import hookimpl
 
 
@@ -83,7 +84,8 @@ class GradientPenaltyLoss(WassersteinLoss):
         self.description = f"Wasserstein + {self.weight:g}·GP"
 
     def critic_regularizer(self, critic, real, fake):
-        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+        n = real.shape[0]  # drawn for the global batch, so N data-parallel processes draw what one does
+        eps = torch.rand(global_rows(n), 1, 1, 1, device=real.device, dtype=real.dtype)[rank_slice(n)]
         return self.weight * gradient_penalty(critic, real, fake.detach(), eps)
 
 
