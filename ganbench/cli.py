@@ -94,14 +94,11 @@ def _split_list(value: str | None) -> list[str] | None:
 @click.group(cls=GanbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ganbench")
 def cli() -> None:
-    """Benchmark GAN recipes for automatic image colourization.
-
-    \b
-    Exit codes:
-    """
+    """Benchmark GAN recipes for automatic image colourization."""
 
 
-cli.help = (cli.help or "") + "\n\b\n" + "\n".join(f"  {k:>3}  {v}" for k, v in EXIT_CODES.items())
+cli.help = ("Benchmark GAN recipes for automatic image colourization.\n\n\b\nExit codes:\n"
+            + "\n".join(f"  {k:>3}  {v}" for k, v in EXIT_CODES.items()))
 
 
 def dataset_options(f):

@@ -140,8 +140,8 @@ def check_shapes(registry: Registry, recipe: dict[str, Any], size: int, model: s
     except (RuntimeError, ValueError) as exc:
         depth = recipe.get("generator_options", {}).get("depth")
         hint = f" (generator.depth={depth}: the size must be a multiple of 2^{depth} = {2**depth})" if depth else ""
-        raise ConfigError(f"model '{model}': image size {size} does not suit its networks{hint}: "
-                          f"{str(exc).splitlines()[0][:200]}") from None
+        detail = "" if hint else f": {str(exc).splitlines()[0][:200]}"
+        raise ConfigError(f"model '{model}': image size {size} does not suit its networks{hint}{detail}") from None
 
 
 def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
