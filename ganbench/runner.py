@@ -123,6 +123,10 @@ def check_shapes(registry: Registry, recipe: dict[str, Any], size: int, model: s
         with torch.device("meta"):
             g = registry.create("generator", recipe["generator"], **recipe.get("generator_options", {}))
             d = registry.create("critic", recipe["critic"], **recipe.get("critic_options", {}))
+    except ValueError as exc:  # an option the network rejects (norm, depth, ...)
+        raise ConfigError(f"model '{model}': {exc}") from None
+    try:
+        with torch.device("meta"):
             out = g(torch.zeros(1, 1, size, size))
             if tuple(out.shape) != (1, 2, size, size):
                 raise RuntimeError(f"generator output {tuple(out.shape)}")
