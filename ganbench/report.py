@@ -397,7 +397,8 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>ganbench report</title><style>",
              "body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}.grids img{margin:4px}"
+             "td:first-child,th:first-child,td:nth-child(2),th:nth-child(2),td:nth-last-child(-n+2),"
+             "th:nth-last-child(-n+2){text-align:left}img{max-width:100%}.grids img{margin:4px}"
              "</style></head><body><h1>ganbench report</h1>"]
     for i, comp in enumerate(comps):
         parts.append(f"<h2>{html.escape(comp.title)}</h2>")
