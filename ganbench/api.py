@@ -53,7 +53,19 @@ class OptimizerSpec:
     lr: float = 2e-4
     options: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OptimizerSpec:
+        """``{"name": "adam", "lr": 1e-4, "betas": [0, 0.9]}`` (options flat or under ``options``)."""
+        opt = dict(data)
+        name, lr = opt.pop("name", "adam"), float(opt.pop("lr", 2e-4))
+        options = dict(opt.pop("options", {}))
+        options.update(opt)
+        return cls(name=name, lr=lr, options=options)
+
     def build(self, params, device: torch.device) -> torch.optim.Optimizer:
+        """The optimiser; an unknown name or an option it rejects is a ConfigError."""
+        from ganbench.errors import ConfigError
+
         name = self.name.lower()
         classes = {
             "adam": torch.optim.Adam,
@@ -73,7 +85,10 @@ class OptimizerSpec:
             opts.setdefault("fused", True)
         elif "fused" not in opts:
             opts.setdefault("foreach", True)
-        return classes[name](params, lr=self.lr, **opts)
+        try:
+            return classes[name](params, lr=self.lr, **opts)
+        except TypeError as exc:
+            raise ConfigError(f"optimizer {name}: {exc}") from None
 
 
 @dataclass
@@ -107,12 +122,7 @@ class Recipe:
         data = dict(data)
         for key in ("generator_optimizer", "critic_optimizer"):
             if isinstance(data.get(key), dict):
-                opt = dict(data[key])
-                name = opt.pop("name", "adam")
-                lr = opt.pop("lr", 2e-4)
-                options = dict(opt.pop("options", {}))
-                options.update(opt)
-                data[key] = OptimizerSpec(name=name, lr=float(lr), options=options)
+                data[key] = OptimizerSpec.from_dict(data[key])
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:

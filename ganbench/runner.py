@@ -133,12 +133,10 @@ def check_shapes(registry: Registry, recipe: dict[str, Any], size: int, model: s
             d(torch.zeros(1, 3, size, size))
             registry.create("loss", recipe["loss"], **recipe.get("loss_options", {}))
             for key, net in (("generator_optimizer", g), ("critic_optimizer", d)):
-                spec = dict(recipe[key])
-                name, lr = spec.pop("name", "adam"), float(spec.pop("lr", 2e-4))
                 try:
-                    OptimizerSpec(name, lr, spec).build(net.parameters(), torch.device("meta"))
-                except TypeError as exc:
-                    raise ConfigError(f"model '{model}': {key} {name}: {exc}") from None
+                    OptimizerSpec.from_dict(recipe[key]).build(net.parameters(), torch.device("meta"))
+                except ConfigError as exc:
+                    raise ConfigError(f"model '{model}': {key}: {exc}") from None
     except GanbenchError:
         raise
     except (RuntimeError, ValueError) as exc:

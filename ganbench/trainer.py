@@ -130,18 +130,10 @@ def build_models(registry: Registry, recipe: dict[str, Any], device: torch.devic
         generator = generator.to(memory_format=torch.channels_last)
         critic = critic.to(memory_format=torch.channels_last)
 
-    def optimizer(spec: dict[str, Any], params) -> torch.optim.Optimizer:
-        spec = dict(spec)
-        name, lr = spec.pop("name", "adam"), float(spec.pop("lr", 2e-4))
-        try:
-            return OptimizerSpec(name, lr, spec).build(params, device)
-        except TypeError as exc:
-            raise ConfigError(f"optimizer {name}: {exc}") from None
-
     return Models(
         generator, critic, loss,
-        optimizer(recipe["generator_optimizer"], generator.parameters()),
-        optimizer(recipe["critic_optimizer"], critic.parameters()),
+        OptimizerSpec.from_dict(recipe["generator_optimizer"]).build(generator.parameters(), device),
+        OptimizerSpec.from_dict(recipe["critic_optimizer"]).build(critic.parameters(), device),
     )
 
 
