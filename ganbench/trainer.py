@@ -455,23 +455,19 @@ class Trainer:
             done = (total_steps is not None and c.step >= total_steps) or (
                 seconds is not None and self._time_up(seconds))
             due_ckpt = checkpoint_every > 0 and c.step % checkpoint_every == 0
-            if c.step % sync_every == 0 or due_ckpt or done or self.stop:
+            if self.on_step is not None:
+                self.on_step(self)
+            stopping = bool(self.stop)  # one snapshot: a signal arriving later is handled after the next step
+            if c.step % sync_every == 0 or due_ckpt or done or stopping:
                 divergence = self.flush()
                 if divergence is not None:
                     status = "diverged"
                     break
-            if self.on_step is not None:
-                self.on_step(self)
             if validate and eval_every > 0 and c.step % eval_every == 0 and not done:
                 self.validate()
-            if (due_ckpt or self.stop) and self.checkpoint is not None and not done:
-                if self._pending:  # the stop flag arrived after the flush above
-                    divergence = self.flush()
-                    if divergence is not None:
-                        status = "diverged"
-                        break
+            if (due_ckpt or stopping) and self.checkpoint is not None and not done:
                 self.checkpoint(self.state_dict())
-            if self.stop and not done:
+            if stopping and not done:
                 status = "interrupted"
                 break
         if status == "complete" and validate:
