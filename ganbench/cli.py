@@ -205,13 +205,6 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
         sys.exit(6)
 
 
-def pd_isna(value) -> bool:
-    try:
-        return value is None or value != value
-    except TypeError:
-        return False
-
-
 def default_cache_dir() -> Path:
     env = os.environ.get("GANBENCH_CACHE")
     if env:
@@ -256,6 +249,8 @@ def report(results, out, as_json, open_, compare):
     from ganbench.report import compare_results, write_report
 
     if compare:
+        import pandas as pd
+
         out_dir = out or Path(compare[1]) / "report"
         joined = compare_results(compare[0], compare[1], out_dir)
         if as_json:
@@ -267,7 +262,7 @@ def report(results, out, as_json, open_, compare):
             for c in cols:
                 table.add_column(c, justify="left" if c == "model" else "right")
             for _, row in joined.iterrows():
-                table.add_row(*[str(row[c]) if c == "model" else ("—" if pd_isna(row[c]) else f"{row[c]:.3f}")
+                table.add_row(*[str(row[c]) if c == "model" else ("—" if pd.isna(row[c]) else f"{row[c]:.3f}")
                                 for c in cols])
             Console().print(table)
             stderr.print(f"written: {out_dir}/compare.md, compare.csv")

@@ -498,7 +498,7 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
                  dataset_options: dict[str, Any] | None = None, image_size: int | None = None,
                  device: str = "auto", reporter: Reporter | None = None, cache_dir: Path | None = None) -> dict:
     """Re-score a trained run's generator on any dataset (default: the one it was trained on)."""
-    from ganbench.trainer import build_models
+    from ganbench.colorize import load_generator
 
     reporter = reporter or SilentReporter()
     run = open_run(path)
@@ -514,10 +514,9 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
     registry.get("dataset", cfg.dataset)
     check_shapes(registry, cfg.recipe, cfg.image_size, cfg.model)
     data = load_data(registry, cfg, cache_dir, reporter)
-    models = build_models(registry, cfg.recipe, dev, cfg.seed)
-    models.generator.load_state_dict(safe_load(run.path / "generator.pt"))
+    generator, _ = load_generator(registry, run=run.path, device=dev)
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}
-    scores, _ = evaluate_images(models.generator, data.test, metrics, dev)
+    scores, _ = evaluate_images(generator, data.test, metrics, dev)
     refs = reference_scores(metrics, data.test)
     return {"run": str(run.path), "model": cfg.model, "dataset": cfg.dataset, "description": data.description,
             "image_size": cfg.image_size, "n_test_images": int(data.test.shape[0]),
