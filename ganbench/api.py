@@ -109,6 +109,9 @@ class Recipe:
     critic_optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     n_critic: int = 1
     l1_weight: float = 100.0
+    #: The last fraction of the budget over which both learning rates fall linearly to zero (pix2pix
+    #: decays over its second half); 0 keeps them constant.
+    lr_decay: float = 0.5
     description: str = ""
 
     @classmethod

@@ -138,13 +138,16 @@ def _dataset_options(data_root, test_root, limit, split, small) -> dict[str, Any
 @click.option("--checkpoint-every", type=int, default=None, help="Checkpoint every N steps (default 100).")
 @click.option("--metrics", default=None, help="Comma-separated metrics (default psnr,mae,ssim,colorfulness).")
 @click.option("--ema", type=float, default=None, help="EMA decay of generator weights (0 = off).")
+@click.option("--colorfulness-floor", type=float, default=None,
+              help="Checkpoint selection: validation colourfulness must reach this fraction of the photos' "
+                   "own (default 1/3; 0 = best validation PSNR alone).")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run folder.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def run(models, dataset, data_root, test_root, limit, split, small, budget, seeds, device, precision,
         compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
-        ema, resume, cache_dir, quiet):
+        ema, colorfulness_floor, resume, cache_dir, quiet):
     """Train and score models under one budget, then print the comparison table."""
     from ganbench.config import load_config_file, parse_seeds, parse_sets
     from ganbench.distributed import init_from_env
@@ -182,7 +185,9 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
                 sets={**config.sets, **parse_sets(sets)}, config=config, results=results,
                 eval_every=pick(eval_every, "eval_every"), checkpoint_every=int(pick(checkpoint_every,
                                                                                      "checkpoint_every", 100)),
-                metrics=metric_list, ema=float(pick(ema, "ema", 0.0)), image_size=pick(image_size, "image_size"),
+                metrics=metric_list, ema=float(pick(ema, "ema", 0.0)),
+                colorfulness_floor=float(pick(colorfulness_floor, "colorfulness_floor", 1 / 3)),
+                image_size=pick(image_size, "image_size"),
                 batch_size=pick(batch_size, "batch_size"), cache_dir=cache,
                 command=" ".join(shlex.quote(a) for a in ["ganbench", *click.get_current_context().meta.get(
                     "ganbench.argv", sys.argv[1:])]),

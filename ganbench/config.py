@@ -23,7 +23,7 @@ OPTION_GROUPS = {
     "generator_optimizer": "generator_optimizer",
     "critic_optimizer": "critic_optimizer",
 }
-SCALARS = {"n_critic", "l1_weight", "generator", "critic", "loss"}
+SCALARS = {"n_critic", "l1_weight", "lr_decay", "generator", "critic", "loss"}
 
 
 def parse_value(text: str) -> Any:
@@ -56,7 +56,7 @@ def check_set_key(key: str) -> None:
         return
     raise ConfigError(
         f"unknown --set key '{key}': use generator.X, critic.X, loss.X, generator_optimizer.X, "
-        f"critic_optimizer.X, n_critic, l1_weight, generator, critic or loss"
+        f"critic_optimizer.X, n_critic, l1_weight, lr_decay, generator, critic or loss"
     )
 
 
@@ -100,6 +100,7 @@ class ConfigFile:
 RUN_KEYS = {
     "models", "dataset", "data_root", "test_root", "limit", "budget", "seeds", "device", "precision",
     "compile", "image_size", "batch_size", "results", "eval_every", "checkpoint_every", "metrics", "ema",
+    "colorfulness_floor",
     "split", "variant",
 }
 
@@ -177,6 +178,9 @@ def resolve_recipe(
     n_critic = recipe.get("n_critic")
     if not isinstance(n_critic, int) or n_critic < 1:
         raise ConfigError(f"model '{name}': n_critic must be a whole number >= 1, got {n_critic!r}")
+    decay = recipe.get("lr_decay", 0.0)
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
+        raise ConfigError(f"model '{name}': lr_decay must be a number in [0, 1), got {decay!r}")
     return recipe
 
 
@@ -227,6 +231,8 @@ class RunConfig:
     checkpoint_every: int = 100
     metrics: list[str] = field(default_factory=lambda: ["psnr", "mae", "ssim", "colorfulness"])
     ema: float = 0.0
+    #: checkpoint selection: validation colourfulness must reach this fraction of the photos' own
+    colorfulness_floor: float = 1 / 3
 
     @property
     def image_size(self) -> int:

@@ -299,7 +299,8 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         disp = display_table(comp)
         md += [f"## {comp.title}", "", _markdown(disp), "",
                "Mean ± 95% confidence interval over seeds; * best model per column; the table uses the generator "
-               "with the best validation PSNR (validation photos are not test photos).", ""]
+               "selected on the validation photos (not the test photos): by default the highest validation "
+               "PSNR among those at least 1/3 as colourful as the photos (rule in each run's metrics.json).", ""]
         sig = significance_lines(comp)
         if sig:
             md += ["Paired bootstrap over test images:", ""] + [f"- {line}" for line in sig] + [""]

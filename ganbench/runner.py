@@ -101,6 +101,7 @@ class RunRequest:
     checkpoint_every: int = 100
     metrics: list[str] | None = None
     ema: float = 0.0
+    colorfulness_floor: float = 1 / 3
     image_size: int | None = None
     batch_size: int | None = None
     cache_dir: Path | None = None
@@ -174,6 +175,8 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
     eval_every = request.eval_every if request.eval_every is not None else budget.eval_every
     if eval_every < 0 or request.checkpoint_every < 0:
         raise ConfigError("--eval-every and --checkpoint-every must be >= 0")
+    if not 0 <= request.colorfulness_floor <= 1:
+        raise ConfigError(f"--colorfulness-floor must be in [0, 1], got {request.colorfulness_floor:g}")
     configs = []
     for model in request.models:
         recipe = resolve_recipe(registry, model, request.config, budget, request.sets)
@@ -184,7 +187,7 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
                 dataset_options=_normalise_options(request.dataset_options), budget=budget.to_dict(),
                 seed=seed, device=str(device), precision=precision, compile=request.compile,
                 eval_every=eval_every, checkpoint_every=request.checkpoint_every, metrics=list(metrics),
-                ema=request.ema,
+                ema=request.ema, colorfulness_floor=request.colorfulness_floor,
             ))
     return configs
 
@@ -432,6 +435,14 @@ def _throughput(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
     return out
 
 
+def selection_rule(floor: float) -> str:
+    rule = "highest validation PSNR over the periodic evaluations (validation != test)"
+    if floor > 0:
+        rule += (f" among generators whose validation colourfulness is >= {floor:.2f} of the validation photos'"
+                 " (the highest of all while none is)")
+    return rule
+
+
 def _write_history(run: RunDir, result: TrainResult) -> None:
     atomic_write_text(run.path / "history.csv", _csv(result.history))
     atomic_write_text(run.path / "validation.csv", _csv(result.val_history))
@@ -457,8 +468,9 @@ def _finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDa
         best_scores = last_scores
     summary = {
         "selected": selected,
-        "selection_rule": "highest validation PSNR over the periodic evaluations (validation != test)",
+        "selection_rule": selection_rule(trainer.floor),
         "best_step": best_step,
+        "best_meets_floor": None if result.best is None else bool(result.best.get("meets_floor", True)),
         "model": summarize(scores),
         "last": summarize(last_scores),
         "best": summarize(best_scores),

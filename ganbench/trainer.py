@@ -193,6 +193,7 @@ class Trainer:
         self.recipe = cfg.recipe
         self.n_critic = int(self.recipe["n_critic"])
         self.l1_weight = float(self.recipe.get("l1_weight", 100.0))
+        self.lr_decay = float(self.recipe.get("lr_decay", 0.0))
         self.channels_last = device.type == "cuda" if channels_last is None else channels_last
         self.dist = dist_info()
         self.m = build_models(registry, self.recipe, device, cfg.seed, self.channels_last,
@@ -217,7 +218,12 @@ class Trainer:
         self._last_finite: dict[str, float] | None = None
         self._g_step, self._d_step = self.generator_step, self.critic_step
         self._wrap(cfg.compile)
+        self._base_lrs = [[group["lr"] for group in opt.param_groups] for opt in (self.m.opt_g, self.m.opt_d)]
+        self._colorfulness = metrics.get("colorfulness") or _optional_metric(registry, "colorfulness")
+        self._truth_val_colorfulness: float | None = None
+        self._best_any: dict[str, Any] | None = None
         self.total_steps: int | None = None
+        self.seconds: float | None = None
         self.log_every = 1
 
     # --- the step -----------------------------------------------------------------------------------
@@ -328,6 +334,27 @@ class Trainer:
         self.counters.images += L.shape[0] * self.dist.world
         self._pending.append(torch.stack([stats[k].float() for k in STAT_NAMES]))
 
+    def lr_factor(self) -> float:
+        """Linear decay to zero over the last ``lr_decay`` fraction of the budget (pix2pix); a pure function
+        of the step (or, for time budgets, of the training seconds spent), so a resumed run follows it."""
+        if self.lr_decay <= 0:
+            return 1.0
+        c = self.counters
+        if self.total_steps is not None:
+            progress = c.step / self.total_steps
+        elif self.seconds:
+            progress = (c.step_seconds + c.data_seconds) / self.seconds
+        else:
+            return 1.0
+        start = 1.0 - self.lr_decay
+        return 1.0 if progress <= start else max(0.0, (1.0 - progress) / self.lr_decay)
+
+    def _apply_lr(self) -> None:
+        factor = self.lr_factor()
+        for opt, lrs in zip((self.m.opt_g, self.m.opt_d), self._base_lrs, strict=True):
+            for group, lr in zip(opt.param_groups, lrs, strict=True):
+                group["lr"] = lr * factor
+
     # --- bookkeeping --------------------------------------------------------------------------------
     def flush(self) -> dict[str, Any] | None:
         """Move pending step statistics to the history; return a divergence record if any is not finite."""
@@ -358,23 +385,47 @@ class Trainer:
         return self.ema if self.ema is not None else self.m.generator
 
     def validate(self) -> float:
+        """Score the generator on the validation crops and keep it if it is the best so far: the highest
+        validation PSNR among generators whose validation colourfulness is at least ``colorfulness_floor``
+        of the validation photos' own (an almost gray generator is not a colourizer); while none is, the
+        highest validation PSNR of all."""
         t0 = time.perf_counter()
-        scores, _ = evaluate_images(self.eval_generator, self.data.val, {"psnr": self.metrics["psnr"]},
-                                    self.device, None)  # scored in fp32 whatever the training precision
+        metrics = {"psnr": self.metrics["psnr"]}
+        if self._colorfulness is not None:
+            metrics["colorfulness"] = self._colorfulness
+        scores, _ = evaluate_images(self.eval_generator, self.data.val, metrics, self.device, None)  # fp32 scoring
         psnr = float(scores["psnr"].mean())
         if self._gray_val_psnr is None:
             from ganbench.evaluate import gray_uint8
 
             self._gray_val_psnr = float(self.metrics["psnr"].compute(gray_uint8(self.data.val), self.data.val).mean())
+            if self._colorfulness is not None:
+                self._truth_val_colorfulness = float(self._colorfulness.compute(self.data.val, self.data.val).mean())
         c = self.counters
-        self.val_history.append({"step": c.step, "images": c.images, "val_psnr": psnr,
-                                 "gray_val_psnr": self._gray_val_psnr,
-                                 "seconds": round(c.step_seconds + c.data_seconds, 4)})
-        if self.best is None or psnr > self.best["val_psnr"]:
-            self.best = {"val_psnr": psnr, "step": c.step,
-                         "state": {k: v.detach().cpu().clone() for k, v in self.eval_generator.state_dict().items()}}
+        entry = {"step": c.step, "images": c.images, "val_psnr": psnr, "gray_val_psnr": self._gray_val_psnr}
+        if self._colorfulness is not None:
+            entry["val_colorfulness"] = float(scores["colorfulness"].mean())
+            entry["truth_val_colorfulness"] = self._truth_val_colorfulness
+        entry["seconds"] = round(c.step_seconds + c.data_seconds, 4)
+        self.val_history.append(entry)
+        state = None
+        for kind, better in (("any", self._best_any), ("best", self.best)):
+            if not _better(entry, better, self.floor if kind == "best" else 0.0):
+                continue
+            state = state or {k: v.detach().cpu().clone() for k, v in self.eval_generator.state_dict().items()}
+            chosen = {"val_psnr": psnr, "step": c.step, "state": state,
+                      "val_colorfulness": entry.get("val_colorfulness"),
+                      "meets_floor": _meets_floor(entry, self.floor)}
+            if kind == "any":
+                self._best_any = chosen
+            else:
+                self.best = chosen
         c.eval_seconds += time.perf_counter() - t0
         return psnr
+
+    @property
+    def floor(self) -> float:
+        return float(self.cfg.colorfulness_floor) if self._colorfulness is not None else 0.0
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -388,6 +439,7 @@ class Trainer:
             "history": self.history,
             "val_history": self.val_history,
             "best": self.best,
+            "best_any": self._best_any,
             "last_finite": self._last_finite,
             "rng": rng_state(),
         }
@@ -404,6 +456,7 @@ class Trainer:
         self.history = list(state["history"])
         self.val_history = list(state["val_history"])
         self.best = state["best"]
+        self._best_any = state.get("best_any")
         self._last_finite = state.get("last_finite")
         set_rng_state(state["rng"])
 
@@ -427,7 +480,7 @@ class Trainer:
               checkpoint_every: int, log_every: int | None = None, validate: bool = True) -> TrainResult:
         if total_steps is None and seconds is None:
             raise ConfigError("the budget sets no limit (steps, images, epochs or time)")
-        self.total_steps = total_steps
+        self.total_steps, self.seconds = total_steps, seconds
         self.log_every = log_every or max(1, (total_steps or 1000) // 200)
         sync_every = 1 if self.device.type == "cpu" else 25
         warmup = min(10, max(1, (total_steps or 100) // 10))
@@ -444,6 +497,7 @@ class Trainer:
             self._sync() if c.step % sync_every == 0 else None
             t0 = time.perf_counter()
             data_before = c.data_seconds
+            self._apply_lr()
             self.train_step()
             if c.step % sync_every == 0 or (total_steps is not None and c.step >= total_steps):
                 self._sync()
@@ -476,6 +530,31 @@ class Trainer:
         if self.device.type == "cuda":
             peak["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         return TrainResult(status, c, self.history, self.val_history, self.best, divergence, peak)
+
+
+def _meets_floor(entry: dict[str, Any], floor: float) -> bool:
+    if floor <= 0 or entry.get("val_colorfulness") is None:
+        return True
+    return entry["val_colorfulness"] >= floor * entry["truth_val_colorfulness"]
+
+
+def _better(entry: dict[str, Any], best: dict[str, Any] | None, floor: float) -> bool:
+    """Is this validation result a better pick than ``best``? One that meets the colourfulness floor beats
+    one that does not; among equals, the higher validation PSNR wins (the earlier on ties)."""
+    if best is None:
+        return True
+    meets = _meets_floor(entry, floor)
+    best_meets = best.get("meets_floor", True) if floor > 0 else True
+    if meets != best_meets:
+        return meets
+    return entry["val_psnr"] > best["val_psnr"]
+
+
+def _optional_metric(registry: Registry, name: str):
+    try:
+        return registry.create("metric", name)
+    except ConfigError:  # not registered (a restricted plugin set): selection falls back to PSNR alone
+        return None
 
 
 def _peak_rss_mb() -> float:

@@ -29,7 +29,8 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, mo
     # SGD makes the weights after a step a linear function of the gradients: equal weights <=> equal gradients
     args = ["--models", model, "--budget", "smoke,steps=2", "--precision", "fp32",
             "--set", "generator_optimizer.name=sgd", "--set", "critic_optimizer.name=sgd",
-            "--set", "generator_optimizer.lr=1e-4", "--set", "critic_optimizer.lr=1e-4"]
+            "--set", "generator_optimizer.lr=1e-4", "--set", "critic_optimizer.lr=1e-4",
+            "--set", "generator.dropout=0"]  # dropout masks are per process; the gradients are the point here
     _run(args, tmp_path / "one")
     out = _run(args, tmp_path / "two", nproc=2)
     assert model in out.stdout and "gray" in out.stdout  # rank 0 printed the table, once

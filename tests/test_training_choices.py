@@ -1,0 +1,122 @@
+"""The training choices that decide quality: pix2pix dropout, the linear learning-rate decay, and the
+checkpoint selection with a colourfulness floor."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ganbench.bench import synthetic_data
+from ganbench.budgets import parse_budget
+from ganbench.cli import cli
+from ganbench.config import ConfigFile, RunConfig, resolve_recipe
+from ganbench.errors import ConfigError
+from ganbench.runner import RunRequest, run_comparison
+from ganbench.trainer import Trainer
+from ganbench_plugins.unet import UNet
+
+
+def make_trainer(registry, sets=None, floor=1 / 3, model="dcgan", size=32):
+    budget = parse_budget("smoke")
+    recipe = resolve_recipe(registry, model, ConfigFile(), budget, sets or {})
+    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={},
+                    budget=budget.to_dict(), device="cpu", colorfulness_floor=floor)
+    metrics = {"psnr": registry.create("metric", "psnr")}
+    return Trainer(cfg, registry, synthetic_data(size), torch.device("cpu"), metrics=metrics)
+
+
+def _lrs_per_step(trainer, steps):
+    seen = []
+    original = trainer.train_step
+
+    def spy():
+        seen.append((trainer.m.opt_g.param_groups[0]["lr"], trainer.m.opt_d.param_groups[0]["lr"]))
+        original()
+
+    trainer.train_step = spy
+    trainer.train(steps, None, eval_every=0, checkpoint_every=0, validate=False)
+    return seen
+
+
+def test_learning_rates_decay_linearly_to_zero_over_the_last_half(registry):
+    tr = make_trainer(registry)  # dcgan: Adam 2e-4 for both networks, lr_decay 0.5 (pix2pix)
+    assert tr.recipe["lr_decay"] == 0.5
+    seen = _lrs_per_step(tr, 8)
+    factors = [1, 1, 1, 1, 1, 0.75, 0.5, 0.25]  # progress = step / 8; decay starts past 4 / 8
+    assert seen == [pytest.approx((2e-4 * f, 2e-4 * f)) for f in factors]
+
+
+def test_lr_decay_zero_keeps_learning_rates_constant(registry):
+    tr = make_trainer(registry, {"lr_decay": 0, "generator_optimizer.lr": 1e-3})
+    assert _lrs_per_step(tr, 6) == [pytest.approx((1e-3, 2e-4))] * 6
+
+
+@pytest.mark.parametrize("bad", [1, 1.5, -0.1, "half", True])
+def test_lr_decay_out_of_range_is_a_config_error(registry, bad):
+    with pytest.raises(ConfigError, match="lr_decay"):
+        resolve_recipe(registry, "dcgan", ConfigFile(), parse_budget("smoke"), {"lr_decay": bad})
+
+
+def test_lr_decay_from_the_command_line_is_validated(tmp_path):
+    res = CliRunner().invoke(cli, ["run", "--models", "dcgan", "--budget", "smoke", "--results",
+                                    str(tmp_path), "--set", "lr_decay=2"])
+    assert res.exit_code == 2 and "lr_decay must be a number in [0, 1)" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_unet_dropout_is_on_in_training_and_off_in_evaluation():
+    torch.manual_seed(0)
+    net = UNet(depth=5, base_channels=8, zero_init_output=False)  # default dropout 0.5, as pix2pix
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    net.train()
+    assert not torch.equal(net(x), net(x))  # new masks every pass
+    net.eval()
+    assert torch.equal(net(x), net(x))
+    assert sum(isinstance(m, torch.nn.Dropout) for m in net.modules()) == 3  # the three innermost up layers
+    assert not any(isinstance(m, torch.nn.Dropout) for m in UNet(depth=5, dropout=0.0).modules())
+    with pytest.raises(ValueError, match="dropout"):
+        UNet(dropout=1.0)
+
+
+def _colour_the_output(trainer, a, b):
+    """Make the generator answer a constant colour cast (tanh(bias)) instead of the gray baseline."""
+    last = trainer.m.generator.ups[-1][1]
+    with torch.no_grad():
+        last.bias.copy_(torch.tensor([a, b]))
+
+
+@pytest.mark.parametrize("floor, picked", [(1 / 3, 2), (0.0, 1)])
+def test_selection_prefers_a_colourful_generator_over_a_gray_one(registry, floor, picked):
+    tr = make_trainer(registry, floor=floor)
+    tr.counters.step = 1
+    gray_psnr = tr.validate()  # zero-initialised output: exactly the gray baseline, colourless
+    first = tr.val_history[0]
+    assert first["val_colorfulness"] < first["truth_val_colorfulness"] / 3
+    _colour_the_output(tr, 0.6, 0.6)
+    tr.counters.step = 2
+    colour_psnr = tr.validate()
+    second = tr.val_history[1]
+    assert colour_psnr < gray_psnr  # the cast is wrong for most photos: PSNR alone keeps the gray one
+    assert second["val_colorfulness"] >= second["truth_val_colorfulness"] / 3
+    assert tr.best["step"] == picked and tr.best["meets_floor"]
+
+
+def test_selection_falls_back_to_the_best_psnr_while_nothing_is_colourful_enough(registry):
+    tr = make_trainer(registry, floor=1.0)  # as colourful as the photos themselves: unreachable here
+    tr.counters.step = 1
+    tr.validate()
+    _colour_the_output(tr, 0.2, -0.1)
+    tr.counters.step = 2
+    tr.validate()
+    psnrs = [v["val_psnr"] for v in tr.val_history]
+    assert tr.best["step"] == 1 + psnrs.index(max(psnrs)) and tr.best["meets_floor"] is False
+
+
+def test_run_records_the_selection_rule_and_whether_the_floor_was_met(registry, tmp_path):
+    [out] = run_comparison(RunRequest(models=["dcgan"], budget="smoke", results=tmp_path, device="cpu"), registry)
+    metrics = json.loads((out.run_dir / "metrics.json").read_text())
+    assert "colourfulness is >= 0.33" in metrics["selection_rule"]
+    assert isinstance(metrics["best_meets_floor"], bool)
+    rows = (out.run_dir / "validation.csv").read_text().splitlines()
+    assert "val_colorfulness" in rows[0] and "truth_val_colorfulness" in rows[0] and len(rows) > 2
