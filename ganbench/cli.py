@@ -125,7 +125,7 @@ def _dataset_options(data_root, test_root, limit, split, small) -> dict[str, Any
 @click.option("--seeds", default=None, help="A count (3 = seeds 0,1,2) or a list (0,1,2).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N or auto (default).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
-              help="Autocast precision (default: bf16 on CUDA, fp32 on CPU).")
+              help="Autocast precision (default: bf16 on CUDA and on CPUs with native bf16, else fp32).")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D (default off).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe option for every model, e.g. generator.depth=6, loss.clip=0.02.")
