@@ -262,8 +262,12 @@ def significance_lines(comp: Comparison) -> list[str]:
         verdict = "significant" if s["significant"] else "not significant"
         if s["n"] < MIN_PHOTOS:
             verdict = f"not significant (fewer than {MIN_PHOTOS} test photos)"
+        wins = ""
+        if "n_above" in s:
+            better = s["n_below"] if s["metric"] in LOWER_IS_BETTER else s["n_above"]
+            wins = f"; {s['model']} better on {better} of them"
         lines.append(f"{s['model']} − {s['versus']} ({s['metric'].upper()}): {s['mean_diff']:+.3f} {unit} "
-                     f"[95% CI {s['ci_low']:+.3f}, {s['ci_high']:+.3f}], {verdict} (n = {s['n']} test photos)")
+                     f"[95% CI {s['ci_low']:+.3f}, {s['ci_high']:+.3f}], {verdict} (n = {s['n']} test photos{wins})")
     return lines
 
 

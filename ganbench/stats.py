@@ -31,7 +31,8 @@ def mean_ci(values) -> tuple[float, float]:
 def paired_bootstrap(a, b, n_boot: int = 10_000, seed: int = 0) -> dict[str, float]:
     """Mean of per-image differences a - b with a 95% percentile-bootstrap interval over images.
 
-    ``significant`` is true when the interval excludes zero. The resampling is seeded: the same scores
+    ``significant`` is true when the interval excludes zero; ``n_above`` / ``n_below`` count the images
+    where a is above / below b (a mean can hide that one photo decides it). The resampling is seeded: the same scores
     always give the same answer.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -43,4 +44,5 @@ def paired_bootstrap(a, b, n_boot: int = 10_000, seed: int = 0) -> dict[str, flo
     means = diff[idx].mean(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return {"mean_diff": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi),
-            "significant": bool(lo > 0 or hi < 0), "n": int(diff.size)}
+            "significant": bool(lo > 0 or hi < 0), "n": int(diff.size),
+            "n_above": int((diff > 0).sum()), "n_below": int((diff < 0).sum())}

@@ -44,6 +44,23 @@ def test_paired_bootstrap_detects_real_differences_only():
     assert paired_bootstrap(base + 1, base) == paired_bootstrap(base + 1, base)  # seeded: reproducible
 
 
+def test_paired_comparison_counts_the_photos_each_side_wins():
+    from types import SimpleNamespace
+
+    from ganbench.report import significance_lines
+
+    # one photo decides the mean: the model is better on 5 of 6 photos and still worse on average
+    model, gray = np.array([21.0, 22, 23, 24, 25, 10]), np.array([20.0, 21, 22, 23, 24, 31])
+    res = paired_bootstrap(model, gray)
+    assert (res["n_above"], res["n_below"], res["n"]) == (5, 1, 6) and res["mean_diff"] == pytest.approx(-16 / 6)
+    mae = paired_bootstrap(np.array([5.0, 5, 9]), np.array([6.0, 6, 2]))  # lower MAE is better: 2 wins
+    lines = significance_lines(SimpleNamespace(significance=[
+        {"model": "dcgan", "versus": "gray", "metric": "psnr", **res},
+        {"model": "dcgan", "versus": "gray", "metric": "mae", **mae}]))
+    assert "not significant" in lines[0] and "(n = 6 test photos; dcgan better on 5 of them)" in lines[0]
+    assert "dcgan better on 2 of them" in lines[1]
+
+
 def test_seeds_give_mean_and_ci(seeded):
     out = CliRunner().invoke(cli, ["report", "--results", str(seeded), "--json"])
     assert out.exit_code == 0
