@@ -219,7 +219,7 @@ def default_cache_dir() -> Path:
 
 
 def _print_tables(comps, notes) -> None:
-    from ganbench.report import display_table, significance_lines
+    from ganbench.report import display_table, selection_notes, significance_lines
 
     console = Console()
     short = {"PSNR dB": "PSNR dB", "MAE (0-255)": "MAE", "SSIM": "SSIM", "colourfulness": "colourf.",
@@ -235,6 +235,8 @@ def _print_tables(comps, notes) -> None:
             style = "dim" if row["model"] in ("gray", "ground truth") else None
             table.add_row(*[str(v) for v in row.values], style=style)
         console.print(table)
+        for line in selection_notes(comp):
+            console.print(f"  {line}", highlight=False)
         for line in significance_lines(comp):
             if "(PSNR)" in line:
                 console.print(f"  {line}", highlight=False)

@@ -271,6 +271,19 @@ def significance_lines(comp: Comparison) -> list[str]:
     return lines
 
 
+def selection_notes(comp: Comparison) -> list[str]:
+    """Models whose selected generator never reached the colourfulness floor on validation (their table
+    row is then the highest-validation-PSNR generator, which may be close to gray)."""
+    missed: dict[str, list[int]] = {}
+    for r in comp.runs:
+        if r.metrics is not None and r.metrics.get("best_meets_floor") is False:
+            cfg = r.record.get("config", {})
+            missed.setdefault(cfg.get("model", "?"), []).append(cfg.get("seed", "?"))
+    return [f"{model} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}): no validated "
+            "generator reached the colourfulness floor, so the table uses the one with the highest validation "
+            "PSNR" for model, seeds in sorted(missed.items())]
+
+
 def _provenance(comp: Comparison) -> dict[str, Any]:
     rec = comp.runs[0].record
     p = rec.get("provenance", {})
@@ -305,6 +318,7 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
                "Mean ± 95% confidence interval over seeds; * best model per column; the table uses the generator "
                "selected on the validation photos (not the test photos): by default the highest validation "
                "PSNR among those at least 1/3 as colourful as the photos (rule in each run's metrics.json).", ""]
+        md += [f"- {line}" for line in selection_notes(comp)] + ([""] if selection_notes(comp) else [])
         sig = significance_lines(comp)
         if sig:
             md += ["Paired bootstrap over test images:", ""] + [f"- {line}" for line in sig] + [""]
@@ -313,7 +327,8 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         frame.insert(0, "comparison", comp.key)
         csv_frames.append(frame)
         js.append({"comparison": comp.key, "title": comp.title, "rows": _records(comp.table),
-                   "significance": comp.significance, "provenance": _provenance(comp),
+                   "significance": comp.significance, "selection_notes": selection_notes(comp),
+                   "provenance": _provenance(comp),
                    "runs": [str(r.path) for r in comp.runs]})
         _plots(comp, out, i)
         _sample_grid(comp, out, i)
@@ -409,6 +424,7 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
         parts.append(f"<h2>{html.escape(comp.title)}</h2>")
         parts.append(display_table(comp).to_html(index=False, escape=True, border=0))
         parts.append("<p>Mean ± 95% CI over seeds; * best per column; gray = input L with a = b = 0.</p>")
+        parts += [f"<p>{html.escape(line)}</p>" for line in selection_notes(comp)]
         sig = significance_lines(comp)
         if sig:
             parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sig) + "</ul>")

@@ -120,3 +120,21 @@ def test_run_records_the_selection_rule_and_whether_the_floor_was_met(registry, 
     assert isinstance(metrics["best_meets_floor"], bool)
     rows = (out.run_dir / "validation.csv").read_text().splitlines()
     assert "val_colorfulness" in rows[0] and "truth_val_colorfulness" in rows[0] and len(rows) > 2
+
+
+def test_report_says_which_runs_never_reached_the_floor(registry, tmp_path):
+    from ganbench.report import write_report
+
+    request = RunRequest(models=["dcgan"], budget="smoke", results=tmp_path, device="cpu", colorfulness_floor=1.0)
+    [out] = run_comparison(request, registry)  # 4 steps from the gray start: nowhere near the photos' colour
+    assert json.loads((out.run_dir / "metrics.json").read_text())["best_meets_floor"] is False
+    _, _, report = write_report(tmp_path)
+    md = (report / "report.md").read_text()
+    assert "dcgan (seed 0): no validated generator reached the colourfulness floor" in md
+    assert json.loads((report / "report.json").read_text())["comparisons"][0]["selection_notes"]
+
+
+def test_colorfulness_floor_out_of_range_is_one_line_exit_2(tmp_path):
+    res = CliRunner().invoke(cli, ["run", "--models", "dcgan", "--budget", "smoke", "--results", str(tmp_path),
+                                   "--colorfulness-floor", "1.5"])
+    assert res.exit_code == 2 and "--colorfulness-floor must be in [0, 1]" in res.output
