@@ -47,6 +47,16 @@ def test_learning_rates_decay_linearly_to_zero_over_the_last_half(registry):
     assert seen == [pytest.approx((2e-4 * f, 2e-4 * f)) for f in factors]
 
 
+def test_time_budgets_decay_by_the_seconds_spent(registry):
+    tr = make_trainer(registry)
+    tr.total_steps, tr.seconds = None, 100.0
+    factors = []
+    for spent in (0.0, 50.0, 62.5, 75.0, 100.0, 120.0):
+        tr.counters.step_seconds, tr.counters.data_seconds = spent * 0.8, spent * 0.2  # data time counts too
+        factors.append(tr.lr_factor())
+    assert factors == pytest.approx([1.0, 1.0, 0.75, 0.5, 0.0, 0.0])
+
+
 def test_lr_decay_zero_keeps_learning_rates_constant(registry):
     tr = make_trainer(registry, {"lr_decay": 0, "generator_optimizer.lr": 1e-3})
     assert _lrs_per_step(tr, 6) == [pytest.approx((1e-3, 2e-4))] * 6
