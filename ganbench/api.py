@@ -22,6 +22,10 @@ class AdversarialLoss:
     #: Shown in reports (e.g. "Wasserstein + GP").
     description: str = ""
 
+    #: False for an objective without an adversary (the regression baseline): the trainer then runs no
+    #: critic steps and the generator learns from the L1 reconstruction term alone.
+    uses_critic: bool = True
+
     def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 

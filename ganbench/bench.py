@@ -83,7 +83,8 @@ def bench_model(
         "model": model, "device": str(dev), "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda"
         else "cpu", "precision": precision, "compile": compile, "image_size": image_size,
         "batch_size": batch_size, "steps": steps, "images_per_s": ips, "step_ms": 1000 * seconds / steps,
-        "generator_steps_per_s": steps / seconds, "critic_steps_per_s": steps * trainer.n_critic / seconds,
+        "generator_steps_per_s": steps / seconds,
+        "critic_steps_per_s": steps * (trainer.n_critic if trainer.m.loss.uses_critic else 0) / seconds,
         "flops_per_image": flops["train_step"] if flops else None,
         "params": {"generator": sum(p.numel() for p in trainer.m.generator.parameters()),
                    "critic": sum(p.numel() for p in trainer.m.critic.parameters())},

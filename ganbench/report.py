@@ -91,7 +91,12 @@ def _fmt(mean: float, ci: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {ci:.{digits}f}"
 
 
-def _recipe_text(recipe: dict[str, Any]) -> str:
+def _recipe_text(record: dict[str, Any]) -> str:
+    recipe = record["config"]["recipe"]
+    spent = record.get("spent", {})
+    if spent.get("generator_steps") and not spent.get("critic_steps"):  # no critic: the regression baseline
+        opt = recipe.get("generator_optimizer", {})
+        return f"{recipe.get('loss')} (no critic), generator {opt.get('name')} {opt.get('lr')}"
     opt = recipe.get("critic_optimizer", {})
     return f"{recipe.get('loss')}, {opt.get('name')} {opt.get('lr')}, n_critic {recipe.get('n_critic')}"
 
@@ -111,7 +116,7 @@ def build_comparison(key: str, runs: list[RunInfo]) -> Comparison:
         done = [r for r in model_runs if r.status == "complete"]
         statuses = sorted({r.status for r in model_runs})
         row: dict[str, Any] = {
-            "model": model, "recipe": _recipe_text(model_runs[0].record["config"]["recipe"]),
+            "model": model, "recipe": _recipe_text(model_runs[0].record),
             "budget": model_runs[0].record.get("budget", {}).get("name"),
             "seeds": len(done), "status": "complete" if statuses == ["complete"] else "/".join(statuses),
         }

@@ -298,9 +298,12 @@ class Trainer:
         m = self.m
         m.critic.requires_grad_(False)  # no critic weight-gradients in the generator step
         try:
-            with self._autocast():
-                fake_s = self.D(torch.cat([L, fake_ab], 1), train=False).float()
-            g_adv = m.loss.generator_loss(fake_s)
+            if m.loss.uses_critic:
+                with self._autocast():
+                    fake_s = self.D(torch.cat([L, fake_ab], 1), train=False).float()
+                g_adv = m.loss.generator_loss(fake_s)
+            else:
+                g_adv = torch.zeros((), device=self.device)
             g_l1 = (fake_ab.float() - ab).abs().mean()
             total = g_adv + self.l1_weight * g_l1
             m.opt_g.zero_grad(set_to_none=True)
@@ -319,9 +322,16 @@ class Trainer:
 
     def train_step(self) -> None:
         """n_critic critic steps on fresh batches, then one generator step on the last batch, reusing its
-        fake (generated with gradients) so the generator runs forward once per step, as in pix2pix."""
+        fake (generated with gradients) so the generator runs forward once per step, as in pix2pix. A loss
+        without a critic (``uses_critic`` False): one batch and the generator step alone."""
         stats: dict[str, torch.Tensor] = {}
-        for i in range(self.n_critic):
+        if not self.m.loss.uses_critic:
+            L, ab = self.next_batch()
+            with self._autocast():
+                fake_ab = self.G(L)
+            zero = torch.zeros((), device=self.device)
+            stats = {"d_loss": zero, "d_reg": zero, "w_estimate": zero}
+        for i in range(self.n_critic if self.m.loss.uses_critic else 0):
             L, ab = self.next_batch()
             last = i == self.n_critic - 1
             with self._autocast(), torch.set_grad_enabled(last):
@@ -619,6 +629,11 @@ def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
         with FlopCounter() as fc, torch.no_grad():
             g(L)
         out["generator_forward"] = fc.get_total_flops() / b
+        if not loss.uses_critic:
+            with FlopCounter() as fc:
+                (g(L) - ab).abs().mean().backward()
+            out["train_step"] = fc.get_total_flops() / b
+            return out
         with FlopCounter() as fc:
             for i in range(trainer.n_critic):
                 with torch.set_grad_enabled(i == trainer.n_critic - 1):

@@ -89,9 +89,24 @@ class GradientPenaltyLoss(WassersteinLoss):
         return self.weight * gradient_penalty(critic, real, fake.detach(), eps)
 
 
+class NoAdversary(AdversarialLoss):
+    """No adversarial term: the generator learns from the L1 reconstruction term alone. The regression
+    baseline that tells whether a critic adds anything; the trainer skips the critic entirely."""
+
+    description = "none: L1 regression, no critic"
+    uses_critic = False
+
+    def critic_loss(self, real_scores, fake_scores):
+        raise RuntimeError("the 'none' loss has no critic")
+
+    def generator_loss(self, fake_scores):
+        raise RuntimeError("the 'none' loss has no critic")
+
+
 @hookimpl
 def register_losses(register):
     register("bce", BCELoss, description=BCELoss.description)
     register("wasserstein", WassersteinLoss, description="Wasserstein, no constraint (needs one of your own)")
     register("wasserstein-clip", WeightClippingLoss, description="Wasserstein + weight clipping (clip=0.01)")
     register("wasserstein-gp", GradientPenaltyLoss, description="Wasserstein + gradient penalty (weight=10)")
+    register("none", NoAdversary, description="no adversary: L1 regression only (the trainer skips the critic)")

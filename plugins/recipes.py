@@ -41,8 +41,19 @@ def wgan_gp() -> Recipe:
     )
 
 
+def l1() -> Recipe:
+    return Recipe(
+        loss="none",
+        generator_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)}),
+        critic_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)}),  # unused: no critic steps
+        n_critic=1,
+        description="Regression baseline: the same UNet, L1 term alone, no critic (Adam 2e-4 (0.5, 0.999))",
+    )
+
+
 @hookimpl
 def register_models(register):
     register("dcgan", dcgan)
     register("wgan", wgan)
     register("wgan-gp", wgan_gp)
+    register("l1", l1)

@@ -148,3 +148,36 @@ def test_colorfulness_floor_out_of_range_is_one_line_exit_2(tmp_path):
     res = CliRunner().invoke(cli, ["run", "--models", "dcgan", "--budget", "smoke", "--results", str(tmp_path),
                                    "--colorfulness-floor", "1.5"])
     assert res.exit_code == 2 and "--colorfulness-floor must be in [0, 1]" in res.output
+
+
+def test_the_l1_baseline_trains_the_generator_alone(registry):
+    tr = make_trainer(registry, model="l1")
+    d0 = [p.detach().clone() for p in tr.m.critic.parameters()]
+    g0 = [p.detach().clone() for p in tr.m.generator.parameters()]
+    calls = []
+    tr.m.critic.register_forward_hook(lambda *a: calls.append(1))
+    for _ in range(3):
+        tr.train_step()
+    assert tr.flush() is None
+    assert calls == [] and tr.counters.critic_steps == 0 and tr.counters.images == 3 * tr.cfg.batch_size
+    assert all(torch.equal(a, b) for a, b in zip(d0, tr.m.critic.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(g0, tr.m.generator.parameters(), strict=True))
+    assert all(h["g_adv"] == 0 and h["d_loss"] == 0 and h["g_l1"] > 0 for h in tr.history)
+
+
+def test_the_l1_baseline_row_in_a_comparison(registry, tmp_path):
+    from ganbench.report import write_report
+
+    outs = run_comparison(RunRequest(models=["l1", "dcgan"], budget="smoke", results=tmp_path, device="cpu"),
+                          registry)
+    rec = {o.model: json.loads((o.run_dir / "run.json").read_text()) for o in outs}
+    assert rec["l1"]["spent"]["critic_steps"] == 0 and rec["dcgan"]["spent"]["critic_steps"] == 4
+    assert rec["l1"]["throughput"]["critic_steps_per_s"] == 0
+    flops = {m: r["throughput"]["flops_per_image"] for m, r in rec.items()}
+    assert flops["l1"]["generator_forward"] == flops["dcgan"]["generator_forward"]
+    # a step without the critic: the generator's forward and backward only (about 3x its forward)
+    assert 2 * flops["l1"]["generator_forward"] < flops["l1"]["train_step"] < flops["dcgan"]["train_step"]
+    _, _, report = write_report(tmp_path)
+    md = (report / "report.md").read_text()
+    assert "| l1 | none (no critic), generator adam 0.0002 |" in md
+    assert "| dcgan | bce, adam 0.0002, n_critic 1 |" in md
