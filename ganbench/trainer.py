@@ -221,7 +221,6 @@ class Trainer:
         self._base_lrs = [[group["lr"] for group in opt.param_groups] for opt in (self.m.opt_g, self.m.opt_d)]
         self._colorfulness = metrics.get("colorfulness") or _optional_metric(registry, "colorfulness")
         self._truth_val_colorfulness: float | None = None
-        self._best_any: dict[str, Any] | None = None
         self.total_steps: int | None = None
         self.seconds: float | None = None
         self.log_every = 1
@@ -418,18 +417,10 @@ class Trainer:
             entry["truth_val_colorfulness"] = self._truth_val_colorfulness
         entry["seconds"] = round(c.step_seconds + c.data_seconds, 4)
         self.val_history.append(entry)
-        state = None
-        for kind, better in (("any", self._best_any), ("best", self.best)):
-            if not _better(entry, better, self.floor if kind == "best" else 0.0):
-                continue
-            state = state or {k: v.detach().cpu().clone() for k, v in self.eval_generator.state_dict().items()}
-            chosen = {"val_psnr": psnr, "step": c.step, "state": state,
-                      "val_colorfulness": entry.get("val_colorfulness"),
-                      "meets_floor": _meets_floor(entry, self.floor)}
-            if kind == "any":
-                self._best_any = chosen
-            else:
-                self.best = chosen
+        if _better(entry, self.best, self.floor):
+            self.best = {"val_psnr": psnr, "step": c.step, "val_colorfulness": entry.get("val_colorfulness"),
+                         "meets_floor": _meets_floor(entry, self.floor),
+                         "state": {k: v.detach().cpu().clone() for k, v in self.eval_generator.state_dict().items()}}
         c.eval_seconds += time.perf_counter() - t0
         return psnr
 
@@ -449,7 +440,6 @@ class Trainer:
             "history": self.history,
             "val_history": self.val_history,
             "best": self.best,
-            "best_any": self._best_any,
             "last_finite": self._last_finite,
             "rng": rng_state(),
         }
@@ -466,7 +456,6 @@ class Trainer:
         self.history = list(state["history"])
         self.val_history = list(state["val_history"])
         self.best = state["best"]
-        self._best_any = state.get("best_any")
         self._last_finite = state.get("last_finite")
         set_rng_state(state["rng"])
 
