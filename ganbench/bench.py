@@ -84,10 +84,9 @@ def bench_model(
         else "cpu", "precision": precision, "compile": compile, "image_size": image_size,
         "batch_size": batch_size, "steps": steps, "images_per_s": ips, "step_ms": 1000 * seconds / steps,
         "generator_steps_per_s": steps / seconds,
-        "critic_steps_per_s": steps * (trainer.n_critic if trainer.m.loss.uses_critic else 0) / seconds,
+        "critic_steps_per_s": steps * trainer.critic_steps_per_step / seconds,
         "flops_per_image": flops["train_step"] if flops else None,
-        "params": {"generator": sum(p.numel() for p in trainer.m.generator.parameters()),
-                   "critic": sum(p.numel() for p in trainer.m.critic.parameters())},
+        "params": trainer.param_counts(),
         "peak_cpu_rss_mb": _peak_rss_mb(),
     }
     if dev.type == "cuda":

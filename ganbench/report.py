@@ -323,7 +323,8 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
                "Mean ± 95% confidence interval over seeds; * best model per column; the table uses the generator "
                "selected on the validation photos (not the test photos): by default the highest validation "
                "PSNR among those at least 1/3 as colourful as the photos (rule in each run's metrics.json).", ""]
-        md += [f"- {line}" for line in selection_notes(comp)] + ([""] if selection_notes(comp) else [])
+        chosen = selection_notes(comp)
+        md += [f"- {line}" for line in chosen] + ([""] if chosen else [])
         sig = significance_lines(comp)
         if sig:
             md += ["Paired bootstrap over test images:", ""] + [f"- {line}" for line in sig] + [""]
@@ -332,7 +333,7 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         frame.insert(0, "comparison", comp.key)
         csv_frames.append(frame)
         js.append({"comparison": comp.key, "title": comp.title, "rows": _records(comp.table),
-                   "significance": comp.significance, "selection_notes": selection_notes(comp),
+                   "significance": comp.significance, "selection_notes": chosen,
                    "provenance": _provenance(comp),
                    "runs": [str(r.path) for r in comp.runs]})
         _plots(comp, out, i)

@@ -417,18 +417,12 @@ def _throughput(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
     ips = c.steady_images / c.steady_seconds if c.steady_seconds > 0 else (
         c.images / c.step_seconds if c.step_seconds > 0 else None)
     flops = getattr(trainer, "_flops", None)
-    params = {
-        "generator": sum(p.numel() for p in trainer.m.generator.parameters()),
-        "critic": sum(p.numel() for p in trainer.m.critic.parameters()),
-    }
     out = {
         "images_per_s": ips,
         "generator_steps_per_s": ips / trainer.cfg.batch_size if ips else None,
-        "critic_steps_per_s": (ips * trainer.n_critic / trainer.cfg.batch_size if trainer.m.loss.uses_critic
-                               else 0.0) if ips else None,
-        # images drawn from the data pipeline: one batch per critic step, or per step without a critic
-        "data_images_per_s": (c.critic_images or c.images) / c.data_seconds if c.data_seconds > 0 else None,
-        "params": params,
+        "critic_steps_per_s": ips * trainer.critic_steps_per_step / trainer.cfg.batch_size if ips else None,
+        "data_images_per_s": c.batches * trainer.cfg.batch_size / c.data_seconds if c.data_seconds > 0 else None,
+        "params": trainer.param_counts(),
         "flops_per_image": flops,
         **{f"peak_{k}": v for k, v in result.peak_memory.items()},
     }

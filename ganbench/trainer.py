@@ -319,25 +319,30 @@ class Trainer:
                     eb.copy_(b)
         return {"g_adv": g_adv.detach(), "g_l1": g_l1.detach()}
 
+    @property
+    def critic_steps_per_step(self) -> int:
+        """Critic steps per generator step: the recipe's n_critic, or 0 for a loss without a critic."""
+        return self.n_critic if self.m.loss.uses_critic else 0
+
+    def param_counts(self) -> dict[str, int]:
+        return {"generator": sum(p.numel() for p in self.m.generator.parameters()),
+                "critic": sum(p.numel() for p in self.m.critic.parameters())}
+
     def train_step(self) -> None:
         """n_critic critic steps on fresh batches, then one generator step on the last batch, reusing its
         fake (generated with gradients) so the generator runs forward once per step, as in pix2pix. A loss
-        without a critic (``uses_critic`` False): one batch and the generator step alone."""
-        stats: dict[str, torch.Tensor] = {}
-        if not self.m.loss.uses_critic:
+        without a critic: one batch and the generator step alone."""
+        n = self.critic_steps_per_step
+        zero = torch.zeros((), device=self.device)
+        stats: dict[str, torch.Tensor] = {"d_loss": zero, "d_reg": zero, "w_estimate": zero}
+        for i in range(max(n, 1)):
             L, ab = self.next_batch()
-            with self._autocast():
+            with self._autocast(), torch.set_grad_enabled(i == max(n, 1) - 1):
                 fake_ab = self.G(L)
-            zero = torch.zeros((), device=self.device)
-            stats = {"d_loss": zero, "d_reg": zero, "w_estimate": zero}
-        for i in range(self.n_critic if self.m.loss.uses_critic else 0):
-            L, ab = self.next_batch()
-            last = i == self.n_critic - 1
-            with self._autocast(), torch.set_grad_enabled(last):
-                fake_ab = self.G(L)
-            stats.update(self._d_step(L, ab, fake_ab))
-            self.counters.critic_steps += 1
-            self.counters.critic_images += L.shape[0] * self.dist.world  # budgets count global images
+            if n:
+                stats.update(self._d_step(L, ab, fake_ab))
+                self.counters.critic_steps += 1
+                self.counters.critic_images += L.shape[0] * self.dist.world  # budgets count global images
         stats.update(self._g_step(L, ab, fake_ab))
         self.counters.step += 1
         self.counters.images += L.shape[0] * self.dist.world
