@@ -37,3 +37,30 @@ def photos():
         "chelsea": skimage.data.chelsea(),
         "flower": np.array(load_sample_image("flower.jpg")),
     }
+
+
+@pytest.fixture(scope="session")
+def dcgan_with_loss():
+    """A plugin registering ``loss`` under ``loss_name`` and a DCGAN recipe that uses it as ``model_name``."""
+    from ganbench.hookspecs import hookimpl
+
+    def make(loss_name, loss, model_name):
+        class LossPlugin:
+            @hookimpl
+            def register_losses(self, register):
+                register(loss_name, loss)
+
+            @hookimpl
+            def register_models(self, register):
+                from ganbench_plugins.recipes import dcgan
+
+                def recipe():
+                    r = dcgan()
+                    r.loss = loss_name
+                    return r
+
+                register(model_name, recipe)
+
+        return LossPlugin()
+
+    return make

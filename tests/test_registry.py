@@ -23,23 +23,6 @@ class HingeLoss(AdversarialLoss):
         return -fake.mean()
 
 
-class HingePlugin:
-    @hookimpl
-    def register_losses(self, register):
-        register("test-hinge", HingeLoss)
-
-    @hookimpl
-    def register_models(self, register):
-        from ganbench_plugins.recipes import dcgan
-
-        def recipe():
-            r = dcgan()
-            r.loss = "test-hinge"
-            return r
-
-        register("test-hinge-gan", recipe)
-
-
 def test_builtins_come_through_the_entry_point_group():
     eps = {ep.name: ep for ep in md.entry_points(group="ganbench")}
     assert {"unet", "patchgan", "losses", "recipes", "datasets", "metrics"} <= set(eps)
@@ -56,8 +39,8 @@ def test_load_plugins_variable_restricts(monkeypatch):
     assert reg.plugins == {}
 
 
-def test_in_process_plugin_adds_a_loss_a_run_can_use(tmp_path):
-    with plugin(HingePlugin(), name="hinge-test") as reg:
+def test_in_process_plugin_adds_a_loss_a_run_can_use(tmp_path, dcgan_with_loss):
+    with plugin(dcgan_with_loss("test-hinge", HingeLoss, "test-hinge-gan"), name="hinge-test") as reg:
         assert reg.get("loss", "test-hinge").plugin == "hinge-test"
         result = train_tiny(reg, loss="test-hinge")
         assert result.finite and result.generator_changed and result.critic_changed

@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from ganbench.api import AdversarialLoss
 from ganbench.cli import cli
 from ganbench.errors import ResultsError
-from ganbench.hookspecs import hookimpl
 from ganbench.results import atomic_write_bytes, safe_load
 from ganbench.runner import RunRequest, SilentReporter, resume_run, run_comparison
 from ganbench.testing import plugin
@@ -136,25 +135,8 @@ class NanAfter(AdversarialLoss):
         return -fake.mean()
 
 
-class NanPlugin:
-    @hookimpl
-    def register_losses(self, register):
-        register("nan-after-3", NanAfter)
-
-    @hookimpl
-    def register_models(self, register):
-        from ganbench_plugins.recipes import dcgan
-
-        def recipe():
-            r = dcgan()
-            r.loss = "nan-after-3"
-            return r
-
-        register("blows-up", recipe)
-
-
-def test_divergence_marks_the_run_and_the_comparison_continues(tmp_path):
-    with plugin(NanPlugin(), name="nan-plugin"):
+def test_divergence_marks_the_run_and_the_comparison_continues(tmp_path, dcgan_with_loss):
+    with plugin(dcgan_with_loss("nan-after-3", NanAfter, "blows-up"), name="nan-plugin"):
         out = CliRunner().invoke(cli, ["run", "--models", "blows-up,dcgan", "--budget", "smoke,steps=6",
                                        "--checkpoint-every", "1", "--results", str(tmp_path), "-q"])
     assert out.exit_code == 6, out.output
