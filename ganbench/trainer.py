@@ -350,14 +350,15 @@ class Trainer:
 
     def lr_factor(self) -> float:
         """Linear decay to zero over the last ``lr_decay`` fraction of the budget (pix2pix); a pure function
-        of the step (or, for time budgets, of the training seconds spent), so a resumed run follows it."""
+        of the step (or, for time budgets, of the training seconds spent, by rank 0's clock), so a resumed
+        run and every data-parallel rank follow it."""
         if self.lr_decay <= 0:
             return 1.0
         c = self.counters
         if self.total_steps is not None:
             progress = c.step / self.total_steps
         elif self.seconds:
-            progress = (c.step_seconds + c.data_seconds) / self.seconds
+            progress = self._elapsed() / self.seconds
         else:
             return 1.0
         start = 1.0 - self.lr_decay
@@ -464,16 +465,20 @@ class Trainer:
         self._last_finite = state.get("last_finite")
         set_rng_state(state["rng"])
 
-    def _time_up(self, seconds: float) -> bool:
-        """Wall-clock budget; under data parallelism rank 0's clock decides for every rank."""
-        up = self.counters.step_seconds + self.counters.data_seconds >= seconds
+    def _elapsed(self) -> float:
+        """Training seconds spent (data included, evaluation not); under data parallelism rank 0's clock,
+        so every rank stops, and decays its learning rate, at the same step."""
+        elapsed = self.counters.step_seconds + self.counters.data_seconds
         if self.dist.enabled:
             import torch.distributed as tdist
 
-            flag = torch.tensor([1.0 if up else 0.0], device=self.device)
-            tdist.broadcast(flag, src=0)
-            up = bool(flag.item() > 0)
-        return up
+            clock = torch.tensor([elapsed], dtype=torch.float64, device=self.device)
+            tdist.broadcast(clock, src=0)
+            elapsed = float(clock.item())
+        return elapsed
+
+    def _time_up(self, seconds: float) -> bool:
+        return self._elapsed() >= seconds
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
