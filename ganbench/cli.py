@@ -219,27 +219,21 @@ def default_cache_dir() -> Path:
 
 
 def _print_tables(comps, notes) -> None:
-    from ganbench.report import display_table, selection_notes, significance_lines
+    from ganbench.report import console_table, selection_notes, significance_lines
 
     console = Console()
-    short = {"PSNR dB": "PSNR dB", "MAE (0-255)": "MAE", "SSIM": "SSIM", "colourfulness": "colourf.",
-             "images/s": "img/s", "vs gray (PSNR)": "vs gray", "status": "status", "model": "model"}
     for comp in comps:
-        df = display_table(comp)
-        df = df[[c for c in df.columns if c in short]].rename(columns=short)
+        df = console_table(comp)
         table = Table(title=comp.title, title_justify="left")
         for col in df.columns:
-            table.add_column(col, justify="left" if col in ("model", "status", "vs gray") else "right",
-                             overflow="fold")
+            left = col in ("model", "status") or col.startswith("vs gray")
+            table.add_column(col, justify="left" if left else "right", overflow="fold")
         for _, row in df.iterrows():
             style = "dim" if row["model"] in ("gray", "ground truth") else None
             table.add_row(*[str(v) for v in row.values], style=style)
         console.print(table)
-        for line in selection_notes(comp):
+        for line in selection_notes(comp) + comp.excluded + comp.problems + significance_lines(comp):
             console.print(f"  {line}", highlight=False)
-        for line in significance_lines(comp):
-            if "(PSNR)" in line:
-                console.print(f"  {line}", highlight=False)
     for n in notes:
         console.print(f"[yellow]note:[/] {n}", highlight=False)
 
@@ -253,7 +247,7 @@ def _print_tables(comps, notes) -> None:
               help="Put two result sets side by side with their differences.")
 def report(results, out, as_json, open_, compare):
     """Comparison tables (with the gray baseline), plots and sample grids from a results folder."""
-    from ganbench.report import compare_results, write_report
+    from ganbench.report import compare_columns, compare_results, write_report
 
     if compare:
         import pandas as pd
@@ -264,8 +258,7 @@ def report(results, out, as_json, open_, compare):
             click.echo(joined.to_json(orient="records", indent=2))
         else:
             table = Table(title=f"A = {compare[0]}  vs  B = {compare[1]}")
-            cols = ["model", "psnr_A", "psnr_B", "psnr_diff", "mae_A", "mae_B", "mae_diff", "images_per_s_A",
-                    "images_per_s_B"]
+            cols = compare_columns(joined)
             for c in cols:
                 table.add_column(c, justify="left" if c == "model" else "right")
             for _, row in joined.iterrows():

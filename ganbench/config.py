@@ -214,6 +214,10 @@ def stable_hash(data: Any, length: int = 12) -> str:
     return hashlib.sha256(blob).hexdigest()[:length]
 
 
+#: The metrics a run computes unless told otherwise (the one list: runner and report read it from here).
+DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness")
+
+
 @dataclass
 class RunConfig:
     """Everything that defines one training run (one model, one seed)."""
@@ -229,7 +233,7 @@ class RunConfig:
     compile: bool = False
     eval_every: int = 0
     checkpoint_every: int = 100
-    metrics: list[str] = field(default_factory=lambda: ["psnr", "mae", "ssim", "colorfulness"])
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     ema: float = 0.0
     #: checkpoint selection: validation colourfulness must reach this fraction of the photos' own
     colorfulness_floor: float = 1 / 3

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ganbench.errors import ResultsError
+from ganbench.grouping import Row, group_rows, identity_text
 from ganbench.results import (
     READABLE_SCHEMAS,
     atomic_write_bytes,
@@ -27,12 +28,11 @@ from ganbench.results import (
     iter_runs,
     read_json,
 )
-from ganbench.stats import mean_ci, paired_bootstrap
+from ganbench.stats import mean_ci
+from ganbench.verdicts import MIN_PHOTOS, MetricInfo, compare_rows, line
 
-#: Fewer independent test photos than this never make a difference significant.
-MIN_PHOTOS = 5
-MAIN_METRICS = ["psnr", "mae", "ssim", "colorfulness"]
-LOWER_IS_BETTER = {"mae"}
+__all__ = ["write_report", "load_runs", "load_comparisons", "compare_results", "display_table", "console_table",
+           "significance_lines", "MIN_PHOTOS"]
 
 
 @dataclass
@@ -52,6 +52,12 @@ class Comparison:
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     significance: list[dict[str, Any]] = field(default_factory=list)
     title: str = ""
+    metrics: list[MetricInfo] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    #: runs left out of the table (superseded by a newer identity, duplicates of a seed) and why
+    excluded: list[str] = field(default_factory=list)
+    #: table cells that could not be computed and why
+    problems: list[str] = field(default_factory=list)
 
 
 def load_runs(results: Path) -> tuple[list[RunInfo], list[str]]:
@@ -101,110 +107,116 @@ def _recipe_text(record: dict[str, Any]) -> str:
     return f"{recipe.get('loss')}, {opt.get('name')} {opt.get('lr')}, n_critic {recipe.get('n_critic')}"
 
 
+def metric_infos(runs: list[RunInfo]) -> list[MetricInfo]:
+    """The metrics of a comparison as their own records describe them (metrics.json ``metrics``), in the
+    order the runs computed them; a metric no record describes counts as higher-is-better, unitless."""
+    described: dict[str, dict[str, Any]] = {}
+    names: list[str] = []
+    for r in runs:
+        if r.metrics is None:
+            continue
+        described.update(r.metrics.get("metrics", {}))
+        names += [n for n in r.record["config"].get("metrics", r.metrics.get("model", {})) if n not in names]
+    return [MetricInfo(n, **{k: v for k, v in described.get(n, {}).items()
+                             if k in ("higher_is_better", "unit", "reference_free")}) for n in names]
+
+
+def _seed_mean(row: Row, values: dict[int, Any], what: str, problems: list[str]) -> tuple[float, float, int]:
+    """Mean ± CI over the row's seeds of one value per seed; a missing value shrinks n (the table says
+    so), a non-finite one leaves the cell empty with a problem line."""
+    present = {s: v for s, v in values.items() if v is not None}
+    try:
+        mean, ci = mean_ci(list(present.values()))
+    except ValueError:
+        bad = next(s for s, v in present.items() if not math.isfinite(v))
+        problems.append(f"{row.label} {what}: seed {bad} scored {present[bad]}, so no mean or CI is shown")
+        return float("nan"), float("nan"), len(present)
+    return mean, ci, len(present)
+
+
+def _row_status(row: Row) -> str:
+    statuses = sorted(set(row.seed_status().values()))
+    if row.counted:
+        return "complete" if statuses == ["complete"] else "/".join(statuses)
+    div = [r.record.get("divergence") for r in row.runs if r.record.get("divergence")]
+    if div:
+        return f"diverged at step {div[0]['step']} ({', '.join(div[0]['losses'])})"
+    return "/".join(statuses)
+
+
+def _model_row(row: Row, metrics: list[MetricInfo], problems: list[str]) -> dict[str, Any]:
+    done = row.counted
+    first = row.runs[0].record
+    out: dict[str, Any] = {"model": row.label, "recipe": _recipe_text(first),
+                           "budget": first.get("budget", {}).get("name"), "seeds": len(done),
+                           "status": _row_status(row), "identity": identity_text(row.identity)}
+    for m in metrics:
+        mean, ci, n = _seed_mean(row, {s: r.metrics["model"].get(m.name) for s, r in done.items()}, m.name,
+                                 problems)
+        out[m.name], out[f"{m.name}_ci"], out[f"{m.name}_n"] = mean, ci, n
+        if m.reference_free:
+            truth, _, _ = _seed_mean(row, {s: r.metrics.get("truth", {}).get(m.name) for s, r in done.items()},
+                                     f"truth {m.name}", problems)
+            out[f"{m.name}_gap"] = mean - truth if math.isfinite(truth) else float("nan")
+    for key, values in (("images_per_s", {s: r.record.get("throughput", {}).get("images_per_s")
+                                          for s, r in done.items()}),
+                        ("peak_mem_mb", {s: (r.record.get("throughput", {}).get("peak_cuda_max_allocated_mb")
+                                             or r.record.get("throughput", {}).get("peak_cpu_rss_mb"))
+                                         for s, r in done.items()}),
+                        ("images_seen", {s: r.record.get("spent", {}).get("images") for s, r in done.items()})):
+        out[key], _, _ = _seed_mean(row, values, key, problems)
+    out["selected"] = ",".join(sorted({r.metrics.get("selected", "") for r in done.values()})) or "—"
+    return out
+
+
+def _reference_rows(complete: list[RunInfo], metrics: list[MetricInfo]) -> list[dict[str, Any]]:
+    gray = complete[0].metrics["gray"]
+    truth = complete[0].metrics.get("truth", {})
+    grow: dict[str, Any] = {"model": "gray", "recipe": "baseline: input L, a = b = 0", "budget": "—",
+                            "seeds": "—", "status": "baseline"}
+    trow: dict[str, Any] = {"model": "ground truth", "recipe": "the test photos themselves", "budget": "—",
+                            "seeds": "—", "status": "reference"}
+    for m in metrics:
+        grow[m.name], grow[f"{m.name}_ci"] = gray.get(m.name, float("nan")), float("nan")
+        trow[m.name], trow[f"{m.name}_ci"] = truth.get(m.name, float("nan")), float("nan")
+        if m.reference_free:
+            grow[f"{m.name}_gap"] = grow[m.name] - trow[m.name]
+            trow[f"{m.name}_gap"] = 0.0
+    has_truth = any(m.reference_free and m.name in truth for m in metrics)
+    return [grow, trow] if has_truth else [grow]
+
+
+def _vs_gray_marks(comp: Comparison, metric: str) -> list[str]:
+    vs_gray = {s["model"]: s for s in comp.significance if s["versus"] == "gray" and s["metric"] == metric}
+    marks = []
+    for model in comp.table["model"]:
+        s = vs_gray.get(model)
+        if s is None or s.get("p") is None:
+            marks.append("")
+        elif not s["significant"]:
+            marks.append("≈ gray (n.s.)")
+        else:
+            marks.append("above gray" if s["better"] == model else "below gray")
+    return marks
+
+
 def build_comparison(key: str, runs: list[RunInfo]) -> Comparison:
     comp = Comparison(key, runs)
     first = runs[0].record
     budget = first.get("budget", {})
     comp.title = (f"{first.get('dataset_description', first['config']['dataset'])} · budget {budget.get('name')} "
                   f"({budget.get('image_size')}px, batch {budget.get('batch_size')}) · {first['config']['device']}")
-    rows = []
-    complete = [r for r in runs if r.status == "complete"]
-    by_model: dict[str, list[RunInfo]] = {}
-    for r in runs:
-        by_model.setdefault(r.record["config"]["model"], []).append(r)
-    for model, model_runs in by_model.items():
-        done = [r for r in model_runs if r.status == "complete"]
-        statuses = sorted({r.status for r in model_runs})
-        row: dict[str, Any] = {
-            "model": model, "recipe": _recipe_text(model_runs[0].record),
-            "budget": model_runs[0].record.get("budget", {}).get("name"),
-            "seeds": len(done), "status": "complete" if statuses == ["complete"] else "/".join(statuses),
-        }
-        for metric in MAIN_METRICS:
-            vals = [r.metrics["model"].get(metric) for r in done]
-            row[metric], row[f"{metric}_ci"] = mean_ci(vals)
-        truth = [r.metrics["truth"].get("colorfulness") for r in done if r.metrics.get("truth")]
-        t_mean, _ = mean_ci(truth)
-        row["colorfulness_gap"] = row["colorfulness"] - t_mean if math.isfinite(t_mean) else float("nan")
-        thr = [r.record.get("throughput", {}) for r in done]
-        row["images_per_s"], _ = mean_ci([t.get("images_per_s") for t in thr])
-        row["peak_mem_mb"], _ = mean_ci([t.get("peak_cuda_max_allocated_mb") or t.get("peak_cpu_rss_mb")
-                                         for t in thr])
-        spent = [r.record.get("spent", {}) for r in done]
-        row["images_seen"], _ = mean_ci([s.get("images") for s in spent])
-        row["selected"] = ",".join(sorted({r.metrics.get("selected", "") for r in done})) or "—"
-        if not done:
-            div = [r.record.get("divergence") for r in model_runs if r.record.get("divergence")]
-            if div:
-                row["status"] = f"diverged at step {div[0]['step']} ({', '.join(div[0]['losses'])})"
-        rows.append(row)
+    comp.metrics = metric_infos(runs)
+    comp.rows, comp.excluded = group_rows(sorted(runs, key=lambda r: r.path.name))
+    table = [_model_row(row, comp.metrics, comp.problems) for row in comp.rows]
+    complete = [r for row in comp.rows for r in row.counted.values()]
     if complete:
-        gray = complete[0].metrics["gray"]
-        truth = complete[0].metrics.get("truth", {})
-        grow: dict[str, Any] = {"model": "gray", "recipe": "baseline: input L, a = b = 0",
-                                "budget": "—", "seeds": "—", "status": "baseline"}
-        for metric in MAIN_METRICS:
-            grow[metric], grow[f"{metric}_ci"] = gray.get(metric, float("nan")), float("nan")
-        grow["colorfulness_gap"] = gray.get("colorfulness", float("nan")) - truth.get("colorfulness", float("nan"))
-        rows.append(grow)
-        if "colorfulness" in truth:
-            rows.append({"model": "ground truth", "recipe": "the test photos themselves", "budget": "—",
-                         "seeds": "—", "status": "reference", "colorfulness": truth["colorfulness"],
-                         "colorfulness_ci": float("nan"), "psnr": float("nan"), "mae": float("nan"),
-                         "ssim": float("nan"), "colorfulness_gap": 0.0})
-    comp.table = pd.DataFrame(rows)
-    comp.significance = significance(by_model)
-    vs_gray = {s["model"]: s for s in comp.significance if s["versus"] == "gray" and s["metric"] == "psnr"}
-    marks = []
-    for _, row in comp.table.iterrows():
-        s = vs_gray.get(row["model"])
-        if s is None:
-            marks.append("")
-        elif not s["significant"]:
-            marks.append("≈ gray (n.s.)")
-        else:
-            marks.append("above gray" if s["mean_diff"] > 0 else "below gray")
-    comp.table["vs_gray"] = marks
+        table += _reference_rows(complete, comp.metrics)
+    comp.table = pd.DataFrame(table)
+    comp.significance = compare_rows({row.label: {s: r.per_image for s, r in row.counted.items()}
+                                      for row in comp.rows if row.counted}, comp.metrics)
+    comp.table["vs_gray"] = _vs_gray_marks(comp, comp.metrics[0].name if comp.metrics else "psnr")
     return comp
-
-
-def _per_image_mean(runs: list[RunInfo], column: str) -> pd.Series | None:
-    """Per test *photo* scores, averaged over seeds and over the fixed crops of one photo (crops of one
-    photo are not independent samples, so the bootstrap resamples photos)."""
-    frames = [r.per_image.set_index("image")[column] for r in runs
-              if r.per_image is not None and column in r.per_image.columns]
-    if not frames:
-        return None
-    per_crop = pd.concat(frames, axis=1).mean(axis=1)
-    photo = per_crop.index.to_series().str.split("#").str[0]
-    return per_crop.groupby(photo.values).mean()
-
-
-def significance(by_model: dict[str, list[RunInfo]]) -> list[dict[str, Any]]:
-    """Paired bootstrap over test images (scores averaged over seeds) for each model against the gray
-    baseline and against every other model, for PSNR and MAE."""
-    out = []
-    models = {m: [r for r in rs if r.status == "complete"] for m, rs in by_model.items()}
-    models = {m: rs for m, rs in models.items() if rs}
-    for metric in ("psnr", "mae"):
-        scores = {m: _per_image_mean(rs, f"model_{metric}") for m, rs in models.items()}
-        for m, rs in models.items():
-            gray = _per_image_mean(rs, f"gray_{metric}")
-            if scores[m] is None or gray is None:
-                continue
-            res = paired_bootstrap(scores[m].values, gray.loc[scores[m].index].values)
-            res["significant"] = res["significant"] and res["n"] >= MIN_PHOTOS
-            out.append({"model": m, "versus": "gray", "metric": metric, **res})
-        names = sorted(m for m in scores if scores[m] is not None)
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                common = scores[a].index.intersection(scores[b].index)
-                if len(common) == 0:
-                    continue
-                res = paired_bootstrap(scores[a].loc[common].values, scores[b].loc[common].values)
-                res["significant"] = res["significant"] and res["n"] >= MIN_PHOTOS
-                out.append({"model": a, "versus": b, "metric": metric, **res})
-    return out
 
 
 def group_comparisons(runs: list[RunInfo]) -> list[Comparison]:
@@ -217,32 +229,62 @@ def group_comparisons(runs: list[RunInfo]) -> list[Comparison]:
 
 
 # --- rendering ----------------------------------------------------------------------------------------
-DISPLAY = [("model", "model"), ("recipe", "recipe (loss, critic optimiser, n_critic)"), ("budget", "budget"),
-           ("psnr", "PSNR dB"), ("mae", "MAE (0-255)"), ("ssim", "SSIM"),
-           ("colorfulness", "colourfulness"), ("colorfulness_gap", "Δ colourf. vs truth"),
-           ("images_per_s", "images/s"), ("peak_mem_mb", "peak MB"), ("seeds", "seeds"),
-           ("vs_gray", "vs gray (PSNR)"), ("status", "status")]
-DIGITS = {"psnr": 2, "mae": 2, "ssim": 4, "colorfulness": 2, "colorfulness_gap": 2, "images_per_s": 1,
-          "peak_mem_mb": 0}
+def _metric_title(m: MetricInfo) -> str:
+    unit = f" {m.unit}" if m.unit else ""
+    return f"{m.name}{unit}" if m.reference_free else f"{m.name}{unit} {'↑' if m.higher_is_better else '↓'}"
+
+
+def display_columns(comp: Comparison) -> list[tuple[str, str]]:
+    """(table column, title) as shown: the comparison's own metrics in their order, each reference-free one
+    with its gap to the ground truth."""
+    cols = [("model", "model"), ("recipe", "recipe (loss, critic optimiser, n_critic)"), ("budget", "budget")]
+    for m in comp.metrics:
+        cols.append((m.name, _metric_title(m)))
+        if m.reference_free:
+            cols.append((f"{m.name}_gap", f"Δ {m.name} vs truth"))
+    primary = comp.metrics[0].name if comp.metrics else "psnr"
+    return cols + [("images_per_s", "images/s"), ("peak_mem_mb", "peak MB"), ("seeds", "seeds"),
+                   ("vs_gray", f"vs gray ({primary})"), ("status", "status")]
+
+
+def _digits(values: pd.Series) -> int:
+    finite = values.dropna().abs()
+    return 4 if len(finite) and finite.max() < 2 else 2
+
+
+def _best_rows(comp: Comparison, models: pd.DataFrame) -> dict[str, Any]:
+    """Per column the best model row: metrics with a reference by their own direction, and images/s."""
+    directions = {m.name: m.higher_is_better for m in comp.metrics if not m.reference_free}
+    directions["images_per_s"] = True
+    best = {}
+    for col, higher in directions.items():
+        vals = models[col].dropna() if col in models else pd.Series(dtype=float)
+        if len(vals) > 1:
+            best[col] = vals.idxmax() if higher else vals.idxmin()
+    return best
 
 
 def display_table(comp: Comparison) -> pd.DataFrame:
-    """Strings as shown to people: mean ± 95% CI, the best model value per column marked with *."""
+    """Strings as shown to people: mean ± 95% CI (with its own n when fewer seeds have the value), the best
+    model value per column marked with *."""
     t = comp.table
     models = t[~t["model"].isin(["gray", "ground truth"])]
-    best: dict[str, Any] = {}
-    for col in ("psnr", "mae", "ssim", "images_per_s"):
-        vals = models[col].dropna() if col in models else pd.Series(dtype=float)
-        if len(vals) > 1:
-            best[col] = vals.idxmin() if col in LOWER_IS_BETTER else vals.idxmax()
+    best = _best_rows(comp, models)
+    digits = {"images_per_s": 1, "peak_mem_mb": 0}
+    for m in comp.metrics:
+        digits[m.name] = _digits(t[m.name]) if m.name in t else 2
+        digits[f"{m.name}_gap"] = digits[m.name]
     out = []
     for idx, row in t.iterrows():
         r = {}
-        for col, title in DISPLAY:
+        for col, title in display_columns(comp):
             v = row.get(col)
-            if col in DIGITS:
+            if col in digits:
                 ci = row.get(f"{col}_ci", float("nan"))
-                text = _fmt(v, ci, DIGITS[col]) if isinstance(v, (int, float)) and v is not None else "—"
+                text = _fmt(v, ci, digits[col]) if isinstance(v, (int, float)) and v is not None else "—"
+                n = row.get(f"{col}_n")
+                if isinstance(row.get("seeds"), int) and n is not None and n == n and int(n) != row["seeds"]:
+                    text += f" (n = {int(n)})"
                 if best.get(col) == idx:
                     text += " *"
                 r[title] = text
@@ -250,6 +292,16 @@ def display_table(comp: Comparison) -> pd.DataFrame:
                 r[title] = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
         out.append(r)
     return pd.DataFrame(out)
+
+
+#: Columns the terminal table leaves out (the files have them).
+_CONSOLE_DROP = ("recipe", "budget", "peak_mem_mb")
+
+
+def console_table(comp: Comparison) -> pd.DataFrame:
+    """The display table without the widest columns, for the terminal."""
+    keep = [title for col, title in display_columns(comp) if col not in _CONSOLE_DROP and not col.endswith("_gap")]
+    return display_table(comp)[keep]
 
 
 def _markdown(df: pd.DataFrame) -> str:
@@ -261,29 +313,24 @@ def _markdown(df: pd.DataFrame) -> str:
 
 
 def significance_lines(comp: Comparison) -> list[str]:
-    lines = []
-    for s in comp.significance:
-        unit = "dB" if s["metric"] == "psnr" else ""
-        verdict = "significant" if s["significant"] else "not significant"
-        if s["n"] < MIN_PHOTOS:
-            verdict = f"not significant (fewer than {MIN_PHOTOS} test photos)"
-        wins = ""
-        if "n_above" in s:
-            better = s["n_below"] if s["metric"] in LOWER_IS_BETTER else s["n_above"]
-            wins = f"; {s['model']} better on {better} of them"
-        lines.append(f"{s['model']} − {s['versus']} ({s['metric'].upper()}): {s['mean_diff']:+.3f} {unit} "
-                     f"[95% CI {s['ci_low']:+.3f}, {s['ci_high']:+.3f}], {verdict} (n = {s['n']} test photos{wins})")
-    return lines
+    return [line(s) for s in comp.significance]
+
+
+def row_notes(comp: Comparison) -> list[str]:
+    """What produced each row (recipe hash, plugin versions), runs left out and why, cells left empty."""
+    notes = [f"{row.label}: seeds {', '.join(map(str, row.seeds)) or 'none complete'}; {identity_text(row.identity)}"
+             for row in comp.rows]
+    return notes + comp.excluded + comp.problems
 
 
 def selection_notes(comp: Comparison) -> list[str]:
     """Models whose selected generator never reached the colourfulness floor on validation (their table
     row is then the highest-validation-PSNR generator, which may be close to gray)."""
     missed: dict[str, list[int]] = {}
-    for r in comp.runs:
-        if r.metrics is not None and r.metrics.get("best_meets_floor") is False:
-            cfg = r.record.get("config", {})
-            missed.setdefault(cfg.get("model", "?"), []).append(cfg.get("seed", "?"))
+    for row in comp.rows:
+        for seed, r in row.counted.items():
+            if r.metrics.get("best_meets_floor") is False:
+                missed.setdefault(row.label, []).append(seed)
     return [f"{model} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}): no validated "
             "generator reached the colourfulness floor, so the table uses the one with the highest validation "
             "PSNR" for model, seeds in sorted(missed.items())]
@@ -295,6 +342,12 @@ def _provenance(comp: Comparison) -> dict[str, Any]:
     return {"ganbench": p.get("ganbench_version"), "git commit": p.get("git_commit"), "torch": p.get("torch_version"),
             "device": f"{p.get('device')} ({p.get('device_name')})", "date": p.get("date"),
             "command": rec.get("command")}
+
+
+SIGNIFICANCE_HEADER = (
+    "Paired differences (row − other) over seeds and test photos, two-sided, p-values Holm-adjusted over every "
+    f"line of this table; significant = Holm-adjusted p < 0.05 with at least {MIN_PHOTOS} test photos "
+    "(rules: docs/metrics.md):")
 
 
 def load_comparisons(results: Path) -> tuple[list[Comparison], list[str]]:
@@ -327,15 +380,17 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         md += [f"- {line}" for line in chosen] + ([""] if chosen else [])
         sig = significance_lines(comp)
         if sig:
-            md += ["Paired bootstrap over test images:", ""] + [f"- {line}" for line in sig] + [""]
+            md += [SIGNIFICANCE_HEADER, ""] + [f"- {line}" for line in sig] + [""]
+        md += ["Rows:", ""] + [f"- {line}" for line in row_notes(comp)] + [""]
         md += ["Provenance: " + ", ".join(f"{k} {v}" for k, v in _provenance(comp).items()), ""]
         frame = comp.table.copy()
         frame.insert(0, "comparison", comp.key)
         csv_frames.append(frame)
         js.append({"comparison": comp.key, "title": comp.title, "rows": _records(comp.table),
                    "significance": comp.significance, "selection_notes": chosen,
-                   "provenance": _provenance(comp),
-                   "runs": [str(r.path) for r in comp.runs]})
+                   "provenance": _provenance(comp), "row_notes": row_notes(comp),
+                   "runs": [str(r.path) for r in comp.runs],
+                   "counted_runs": {row.label: {s: str(r.path) for s, r in row.counted.items()} for row in comp.rows}})
         _plots(comp, out, i)
         _sample_grid(comp, out, i)
     if notes:
@@ -352,6 +407,11 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return recs
 
 
+def _counted(comp: Comparison):
+    """(row, seed, run) for every run the table counts, rows in table order, seeds ascending."""
+    return [(row, seed, row.counted[seed]) for row in comp.rows for seed in row.seeds]
+
+
 def _plots(comp: Comparison, out: Path, index: int) -> None:
     """Losses / Wasserstein estimate over steps and validation PSNR against images and seconds."""
     import matplotlib
@@ -361,8 +421,8 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     gray_val = None
-    for r in comp.runs:
-        label = f"{r.record['config']['model']} s{r.record['config']['seed']}"
+    for row, seed, r in _counted(comp):
+        label = f"{row.label} s{seed}"
         hist = r.path / "history.csv"
         val = r.path / "validation.csv"
         if hist.exists() and hist.stat().st_size:
@@ -397,17 +457,16 @@ def _sample_grid(comp: Comparison, out: Path, index: int) -> None:
 
     columns: dict[str, np.ndarray] = {}
     truth = None
-    for r in comp.runs:
-        model = r.record["config"]["model"]
+    for row, _, r in _counted(comp):
         path = r.path / "samples.npz"
-        if r.status != "complete" or model in columns or not path.exists():
+        if row.label in columns or not path.exists():
             continue
         with np.load(path, allow_pickle=False) as z:
             if truth is None:
                 columns["gray input"], truth = z["gray"], z["truth"]
             elif z["truth"].shape != truth.shape:
                 continue
-            columns[model] = z["pred"]
+            columns[row.label] = z["pred"]
     if truth is None or len(columns) < 2:
         return
     columns["truth"] = truth
@@ -433,7 +492,9 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
         parts += [f"<p>{html.escape(line)}</p>" for line in selection_notes(comp)]
         sig = significance_lines(comp)
         if sig:
+            parts.append(f"<p>{html.escape(SIGNIFICANCE_HEADER)}</p>")
             parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sig) + "</ul>")
+        parts.append("<p>Rows:</p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in row_notes(comp)) + "</ul>")
         curves = out / f"curves-{i}.png"
         if curves.exists():
             parts.append(_img_tag(curves, "training curves"))
@@ -442,9 +503,9 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
             parts.append("<h3>Samples on fixed test crops (gray input | each model | truth)</h3>")
             parts.append(_img_tag(combined, "sample grid"))
         parts.append("<details><summary>Per-run sample grids</summary><div class='grids'>")
-        for r in comp.runs:
+        for _, _, r in _counted(comp):
             s = r.path / "samples.png"
-            if r.status == "complete" and s.exists():
+            if s.exists():
                 parts.append(f"<figure style='display:inline-block'>{_img_tag(s, r.path.name)}"
                              f"<figcaption>{html.escape(r.path.name)}</figcaption></figure>")
         parts.append("</div></details>")
@@ -456,31 +517,37 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["write_report", "load_runs", "load_comparisons", "compare_results", "display_table", "significance_lines"]
-
-
 def compare_results(dir_a: Path, dir_b: Path, out: Path) -> pd.DataFrame:
     """Two result sets side by side (two machines, two versions): per comparison and model, each metric in
-    A and B and the difference B − A. Comparisons are matched by their settings key."""
-    tables = []
+    A and B and the difference B − A. Comparisons are matched by their settings key; the metrics are those
+    the runs recorded. ``joined.attrs["tested"]`` lists the metrics with a reference (the console shows them)."""
+    tables, metrics = [], {}
     for label, d in (("A", dir_a), ("B", dir_b)):
         for comp in load_comparisons(d)[0]:
             t = comp.table.copy()
             t["comparison"], t["title"], t["set"] = comp.key, comp.title, label
             tables.append(t)
+            metrics.update({m.name: m for m in comp.metrics})
     both = pd.concat(tables)
-    cols = ["psnr", "mae", "ssim", "colorfulness", "images_per_s"]
+    cols = [c for c in [*metrics, "images_per_s"] if c in both]
     a = both[both["set"] == "A"].set_index(["comparison", "model"])[cols].add_suffix("_A")
     b = both[both["set"] == "B"].set_index(["comparison", "model"])[cols].add_suffix("_B")
     joined = a.join(b, how="outer")
     for c in cols:
         joined[f"{c}_diff"] = joined[f"{c}_B"] - joined[f"{c}_A"]
     joined = joined.reset_index()
+    joined.attrs["tested"] = [m for m in cols if m in metrics and not metrics[m].reference_free]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "compare.csv", joined.to_csv(index=False))
-    show = joined[["model"] + [f"{c}_{s}" for c in ("psnr", "mae", "images_per_s") for s in ("A", "B", "diff")]]
+    show = joined[compare_columns(joined)]
     md = ["# ganbench comparison of two result sets", "", f"A = {dir_a}, B = {dir_b}", "",
           _markdown(show.round(3).astype(object).where(show.notna(), "—")), ""]
     atomic_write_text(out / "compare.md", "\n".join(md))
     return joined
+
+
+def compare_columns(joined: pd.DataFrame) -> list[str]:
+    """The columns of a two-set comparison worth showing: A, B and B − A of each tested metric, images/s."""
+    metric_cols = [f"{c}_{s}" for c in joined.attrs.get("tested", []) for s in ("A", "B", "diff")]
+    return ["model", *metric_cols, "images_per_s_A", "images_per_s_B"]

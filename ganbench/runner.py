@@ -22,7 +22,7 @@ import torch
 from ganbench import __version__
 from ganbench.api import OptimizerSpec
 from ganbench.budgets import Budget, parse_budget
-from ganbench.config import ConfigFile, RunConfig, resolve_recipe
+from ganbench.config import DEFAULT_METRICS, ConfigFile, RunConfig, resolve_recipe
 from ganbench.data import PreparedData, prepare_splits
 from ganbench.distributed import barrier, broadcast_object, local_device
 from ganbench.distributed import info as dist_info
@@ -55,7 +55,6 @@ from ganbench.trainer import (
 
 #: Fixed test crops shown in sample grids (the first ones, in the dataset's stable order).
 SAMPLE_COUNT = 8
-DEFAULT_METRICS = ["psnr", "mae", "ssim", "colorfulness"]
 
 
 class Reporter(Protocol):
@@ -166,7 +165,7 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
         raise ConfigError(f"batch size must be >= 1, got {budget.batch_size}")
     if budget.image_size < 16:
         raise ConfigError(f"image size must be >= 16, got {budget.image_size}")
-    metrics = request.metrics or DEFAULT_METRICS
+    metrics = request.metrics or list(DEFAULT_METRICS)
     for name in metrics:
         registry.get("metric", name)
     if "psnr" not in metrics:

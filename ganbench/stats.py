@@ -1,26 +1,47 @@
-"""Statistics for tables people can trust: confidence intervals over seeds, paired bootstrap over images."""
+"""Statistics for tables people can trust: confidence intervals over seeds, paired tests over photos and seeds,
+the Holm correction for a family of tests. Rules and their calibration: docs/metrics.md ("Uncertainty").
+
+A score matrix has one row per seed and one column per test photo. A 1-D array is a *fixed* reference (the
+gray baseline: the same for every seed). The tests use Student t quantiles from scipy (exact, any degrees of
+freedom) and never drop a value: a non-finite score is an error.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import special as _special
 
-#: Two-sided 95% Student t quantiles by degrees of freedom (1..30); the normal value beyond.
-_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042]
+#: Two-sided level of every interval and test.
+LEVEL = 0.95
+ALPHA = 1 - LEVEL
 
 
-def t95(dof: int) -> float:
-    if dof < 1:
+def t_quantile(dof: float, level: float = LEVEL) -> float:
+    """The two-sided ``level`` Student t quantile (NaN below one degree of freedom)."""
+    if not dof >= 1:
         return float("nan")
-    return _T95[dof - 1] if dof <= len(_T95) else 1.96
+    return float(_special.stdtrit(dof, 0.5 + level / 2))
 
 
-def mean_ci(values) -> tuple[float, float]:
-    """Mean and the half-width of its 95% confidence interval (Student t; NaN for one value)."""
-    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+def t95(dof: float) -> float:
+    return t_quantile(dof)
+
+
+def _finite(x: np.ndarray, what: str) -> np.ndarray:
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} contains a non-finite value ({x[~np.isfinite(x)][0]!r}); fix or remove that "
+                         "run instead of averaging around it")
+    return x
+
+
+def mean_ci(values: Sequence[float | None]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% Student-t interval; ``None`` entries are missing values (the
+    caller says how many remain), a non-finite value is a ``ValueError``. NaN half-width for one value."""
+    x = _finite(np.asarray([v for v in values if v is not None], dtype=np.float64), "the values")
     if x.size == 0:
         return float("nan"), float("nan")
     if x.size == 1:
@@ -28,21 +49,132 @@ def mean_ci(values) -> tuple[float, float]:
     return float(x.mean()), float(t95(x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
 
 
-def paired_bootstrap(a, b, n_boot: int = 10_000, seed: int = 0) -> dict[str, float]:
-    """Mean of per-image differences a - b with a 95% percentile-bootstrap interval over images.
+@dataclass(frozen=True)
+class PairedTest:
+    """The difference a − b averaged over seeds and photos, its 95% interval and two-sided p-value.
 
-    ``significant`` is true when the interval excludes zero; ``n_above`` / ``n_below`` count the images
-    where a is above / below b (a mean can hide that one photo decides it). The resampling is seeded: the same scores
-    always give the same answer.
+    ``p`` is ``None`` when the design cannot support a test (``untested`` says why). ``n_above`` /
+    ``n_below`` / ``n_tied`` count photos whose seed-averaged difference is positive / negative / zero, and
+    ``sign_p`` is the two-sided sign test on them (ties left out).
     """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape or a.size == 0:
-        raise ValueError("paired_bootstrap needs two equally long, non-empty score lists")
-    diff = a - b
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, diff.size, size=(n_boot, diff.size))
-    means = diff[idx].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return {"mean_diff": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi),
-            "significant": bool(lo > 0 or hi < 0), "n": int(diff.size),
-            "n_above": int((diff > 0).sum()), "n_below": int((diff < 0).sum())}
+
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    se: float
+    dof: float
+    p: float | None
+    n_photos: int
+    seeds_a: int
+    seeds_b: int | None  # None: b is a fixed reference
+    seed_variation: bool  # whether seed-to-seed variation is part of the standard error
+    n_above: int
+    n_below: int
+    n_tied: int
+    sign_p: float
+    untested: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _as_seeds(x, name: str) -> np.ndarray:
+    arr = _finite(np.asarray(x, dtype=np.float64), f"the scores of {name}")
+    if arr.ndim not in (1, 2) or arr.shape[-1] == 0 or (arr.ndim == 2 and arr.shape[0] == 0):
+        raise ValueError(f"{name}: expected a (seeds, photos) matrix or a fixed (photos,) vector, got {arr.shape}")
+    return arr
+
+
+def _seed_parts(x: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """For a (seeds, photos) matrix: the variance of its grand mean due to seeds (with dof) and the share of
+    the seed × photo residual that the per-photo differences also carry (two-way ANOVA mean squares)."""
+    s, p = x.shape
+    seed_means = x.mean(axis=1)
+    resid = x - seed_means[:, None] - x.mean(axis=0)[None, :] + x.mean()
+    ms_resid = float((resid**2).sum() / ((s - 1) * (p - 1))) if p > 1 else 0.0
+    return (float(seed_means.var(ddof=1) / s), s - 1), (ms_resid / (s * p), (s - 1) * max(p - 1, 1))
+
+
+def _satterthwaite(parts: list[tuple[float, float]]) -> tuple[float, float]:
+    """Sum of variance components and its Welch–Satterthwaite degrees of freedom."""
+    total = sum(v for v, _ in parts)
+    denom = sum(v * v / d for v, d in parts if d > 0)
+    return total, (total * total / denom if denom > 0 else float("inf"))
+
+
+def sign_test(n_above: int, n_below: int) -> float:
+    """Two-sided exact sign test (ties already left out); 1.0 when there is nothing to count."""
+    n = n_above + n_below
+    return min(1.0, 2.0 * float(_special.bdtr(min(n_above, n_below), n, 0.5))) if n else 1.0
+
+
+def paired_test(a, b) -> PairedTest:
+    """Test whether a and b differ on average over seeds *and* photos (two-sided, 95%).
+
+    ``a`` is a (seeds, photos) matrix; ``b`` is one too, or a (photos,) vector for a fixed reference. The
+    standard error of the mean difference adds, by the method of moments on two-way ANOVA mean squares, the
+    variance of each side's seed means and the photo-to-photo variance of the differences (less the seed ×
+    photo residual counted twice), with Welch–Satterthwaite degrees of freedom. A side with one seed has no
+    seed variance to estimate: against a fixed reference the test is then over photos only (a paired t-test,
+    a claim about that one trained generator), and between two seeded sides there is no test (``p`` None).
+    """
+    a2, b_arr = _as_seeds(a, "a"), _as_seeds(b, "b")
+    a2 = a2[None, :] if a2.ndim == 1 else a2
+    fixed_b = b_arr.ndim == 1
+    b2 = b_arr[None, :] if fixed_b else b_arr
+    if a2.shape[1] != b2.shape[1]:
+        raise ValueError(f"a and b score different photos ({a2.shape[1]} vs {b2.shape[1]})")
+    d = a2.mean(axis=0) - b2.mean(axis=0)
+    n_photos = d.size
+    mean = float(d.mean())
+    above, below = int((d > 0).sum()), int((d < 0).sum())
+    base = dict(n_photos=n_photos, seeds_a=a2.shape[0], seeds_b=None if fixed_b else b2.shape[0],
+                n_above=above, n_below=below, n_tied=n_photos - above - below, sign_p=sign_test(above, below))
+    seeded = [x for x in (a2, b2) if not (x is b2 and fixed_b)]
+    one_seed = [x.shape[0] for x in seeded if x.shape[0] < 2]
+    if one_seed and not fixed_b:
+        return PairedTest(mean, float("nan"), float("nan"), float("nan"), float("nan"), None, seed_variation=False,
+                          untested="a model-vs-model test needs at least 2 seeds of each model", **base)
+    seed_variation = not one_seed
+    photo = (float(d.var(ddof=1) / n_photos), n_photos - 1) if n_photos > 1 else (0.0, 0)
+    parts: list[tuple[float, float]] = []
+    if seed_variation:
+        residuals = []
+        for x in seeded:
+            seed_part, resid_part = _seed_parts(x)
+            parts.append(seed_part)
+            residuals.append(resid_part)
+        # the photo term estimates σ²_photo/P + Σ σ²_resid/(S·P); the seed terms already hold the residuals
+        photo_only = photo[0] - sum(v for v, _ in residuals)
+        if photo_only > 0:
+            parts += [photo] + [(-v, dof) for v, dof in residuals]
+    else:
+        parts.append(photo)
+    var, dof = _satterthwaite(parts)
+    if n_photos < 2 and not seed_variation:
+        return PairedTest(mean, float("nan"), float("nan"), float("nan"), float("nan"), None,
+                          seed_variation=False, untested="one photo cannot show a difference", **base)
+    se = math.sqrt(max(var, 0.0))
+    if se == 0.0:
+        p = 1.0 if mean == 0.0 else 0.0
+        half = 0.0
+    else:
+        p = float(2 * _special.stdtr(dof, -abs(mean) / se))
+        half = t_quantile(dof) * se
+    return PairedTest(mean, mean - half, mean + half, se, float(dof), p, seed_variation=seed_variation, **base)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error rate), in the input order."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    m = p.size
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+__all__ = ["LEVEL", "ALPHA", "t_quantile", "mean_ci", "PairedTest", "paired_test", "sign_test", "holm"]

@@ -16,13 +16,16 @@ def _f64(x: torch.Tensor) -> torch.Tensor:
 
 class PSNR(Metric):
     """10·log10(255² / MSE), MSE over all pixels and channels of one image (skimage's
-    ``peak_signal_noise_ratio`` with ``data_range=255``)."""
+    ``peak_signal_noise_ratio`` with ``data_range=255``), capped at 100 dB: an exact match (a perfectly
+    neutral crop and the gray baseline) scores 100 dB instead of infinity, so averages and tests stay finite."""
 
     name, unit, higher_is_better = "psnr", "dB", True
+    #: The score of an exact match; below it (MSE > 6.5e-6 on 0-255) the formula is unchanged.
+    ceiling = 100.0
 
     def compute(self, pred, target):
         mse = (_f64(pred) - _f64(target)).pow(2).flatten(1).mean(1)
-        return 10.0 * torch.log10((255.0**2) / mse)
+        return (10.0 * torch.log10((255.0**2) / mse)).clamp(max=self.ceiling)
 
 
 class MAE(Metric):
