@@ -2,8 +2,8 @@
 the Holm correction for a family of tests. Rules and their calibration: docs/metrics.md ("Uncertainty").
 
 A score matrix has one row per seed and one column per test photo. A 1-D array is a *fixed* reference (the
-gray baseline: the same for every seed). The tests use Student t quantiles from scipy (exact, any degrees of
-freedom) and never drop a value: a non-finite score is an error.
+gray baseline: the same for every seed). Student t quantiles come from scipy (exact at any degrees of
+freedom); nothing is dropped: a non-finite score is an error.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import optimize as _optimize
 from scipy import special as _special
 
 #: Two-sided level of every interval and test.
@@ -62,7 +63,6 @@ class PairedTest:
     ci_low: float
     ci_high: float
     se: float
-    dof: float
     p: float | None
     n_photos: int
     seeds_a: int
@@ -85,21 +85,24 @@ def _as_seeds(x, name: str) -> np.ndarray:
     return arr
 
 
-def _seed_parts(x: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
-    """For a (seeds, photos) matrix: the variance of its grand mean due to seeds (with dof) and the share of
-    the seed × photo residual that the per-photo differences also carry (two-way ANOVA mean squares)."""
-    s, p = x.shape
-    seed_means = x.mean(axis=1)
-    resid = x - seed_means[:, None] - x.mean(axis=0)[None, :] + x.mean()
-    ms_resid = float((resid**2).sum() / ((s - 1) * (p - 1))) if p > 1 else 0.0
-    return (float(seed_means.var(ddof=1) / s), s - 1), (ms_resid / (s * p), (s - 1) * max(p - 1, 1))
+def _half_width(parts: list[tuple[float, int]], alpha: float) -> float:
+    """Half-width of a two-sided 1 − alpha interval: each variance component scaled by its own t quantile,
+    added in quadrature (Banerjee 1960; exactly Student's t for one component)."""
+    q = 1 - alpha / 2
+    return math.sqrt(sum(float(_special.stdtrit(dof, q)) ** 2 * v for v, dof in parts))
 
 
-def _satterthwaite(parts: list[tuple[float, float]]) -> tuple[float, float]:
-    """Sum of variance components and its Welch–Satterthwaite degrees of freedom."""
-    total = sum(v for v, _ in parts)
-    denom = sum(v * v / d for v, d in parts if d > 0)
-    return total, (total * total / denom if denom > 0 else float("inf"))
+def _p_value(mean: float, parts: list[tuple[float, int]]) -> float:
+    """The largest alpha whose interval still holds zero (the two-sided p-value of that interval)."""
+    if mean == 0.0:
+        return 1.0
+    if len(parts) == 1:
+        v, dof = parts[0]
+        return float(2 * _special.stdtr(dof, -abs(mean) / math.sqrt(v)))
+    f = lambda log_a: _half_width(parts, 10.0**log_a) - abs(mean)  # noqa: E731  decreasing in alpha
+    if f(-300.0) < 0:
+        return 0.0
+    return float(10.0 ** _optimize.brentq(f, -300.0, 0.0, xtol=1e-10))
 
 
 def sign_test(n_above: int, n_below: int) -> float:
@@ -112,11 +115,13 @@ def paired_test(a, b) -> PairedTest:
     """Test whether a and b differ on average over seeds *and* photos (two-sided, 95%).
 
     ``a`` is a (seeds, photos) matrix; ``b`` is one too, or a (photos,) vector for a fixed reference. The
-    standard error of the mean difference adds, by the method of moments on two-way ANOVA mean squares, the
-    variance of each side's seed means and the photo-to-photo variance of the differences (less the seed ×
-    photo residual counted twice), with Welch–Satterthwaite degrees of freedom. A side with one seed has no
-    seed variance to estimate: against a fixed reference the test is then over photos only (a paired t-test,
-    a claim about that one trained generator), and between two seeded sides there is no test (``p`` None).
+    variance of the mean difference has one component per source, each estimated from its own replicates:
+    the photo-to-photo variance of the seed-averaged differences (P − 1 degrees of freedom) and, for each
+    seeded side, the variance of its per-seed means (S − 1). The interval scales each component by its own
+    Student t quantile and adds them in quadrature (Banerjee's conservative interval; a single component is
+    exactly the paired t-test), and p is the level at which that interval touches zero. A side with one
+    seed has no seed variance to estimate: against a fixed reference the test is then over photos only (a
+    claim about that one trained generator); between two seeded sides there is no test (``p`` None).
     """
     a2, b_arr = _as_seeds(a, "a"), _as_seeds(b, "b")
     a2 = a2[None, :] if a2.ndim == 1 else a2
@@ -130,38 +135,25 @@ def paired_test(a, b) -> PairedTest:
     above, below = int((d > 0).sum()), int((d < 0).sum())
     base = dict(n_photos=n_photos, seeds_a=a2.shape[0], seeds_b=None if fixed_b else b2.shape[0],
                 n_above=above, n_below=below, n_tied=n_photos - above - below, sign_p=sign_test(above, below))
-    seeded = [x for x in (a2, b2) if not (x is b2 and fixed_b)]
-    one_seed = [x.shape[0] for x in seeded if x.shape[0] < 2]
-    if one_seed and not fixed_b:
-        return PairedTest(mean, float("nan"), float("nan"), float("nan"), float("nan"), None, seed_variation=False,
+    nan = float("nan")
+    seeded = [a2] if fixed_b else [a2, b2]
+    seed_variation = all(x.shape[0] > 1 for x in seeded)
+    if not seed_variation and not fixed_b:
+        return PairedTest(mean, nan, nan, nan, None, seed_variation=False,
                           untested="a model-vs-model test needs at least 2 seeds of each model", **base)
-    seed_variation = not one_seed
-    photo = (float(d.var(ddof=1) / n_photos), n_photos - 1) if n_photos > 1 else (0.0, 0)
-    parts: list[tuple[float, float]] = []
+    parts = [(float(d.var(ddof=1)) / n_photos, n_photos - 1)] if n_photos > 1 else []
     if seed_variation:
-        residuals = []
-        for x in seeded:
-            seed_part, resid_part = _seed_parts(x)
-            parts.append(seed_part)
-            residuals.append(resid_part)
-        # the photo term estimates σ²_photo/P + Σ σ²_resid/(S·P); the seed terms already hold the residuals
-        photo_only = photo[0] - sum(v for v, _ in residuals)
-        if photo_only > 0:
-            parts += [photo] + [(-v, dof) for v, dof in residuals]
-    else:
-        parts.append(photo)
-    var, dof = _satterthwaite(parts)
-    if n_photos < 2 and not seed_variation:
-        return PairedTest(mean, float("nan"), float("nan"), float("nan"), float("nan"), None,
-                          seed_variation=False, untested="one photo cannot show a difference", **base)
-    se = math.sqrt(max(var, 0.0))
+        parts += [(float(x.mean(axis=1).var(ddof=1)) / x.shape[0], x.shape[0] - 1) for x in seeded]
+    if not parts:
+        return PairedTest(mean, nan, nan, nan, None, seed_variation=False,
+                          untested="one photo of one seed cannot show a difference", **base)
+    se = math.sqrt(sum(v for v, _ in parts))
     if se == 0.0:
-        p = 1.0 if mean == 0.0 else 0.0
-        half = 0.0
-    else:
-        p = float(2 * _special.stdtr(dof, -abs(mean) / se))
-        half = t_quantile(dof) * se
-    return PairedTest(mean, mean - half, mean + half, se, float(dof), p, seed_variation=seed_variation, **base)
+        return PairedTest(mean, mean, mean, 0.0, 1.0 if mean == 0.0 else 0.0, seed_variation=seed_variation,
+                          **base)
+    half = _half_width(parts, ALPHA)
+    return PairedTest(mean, mean - half, mean + half, se, _p_value(mean, parts), seed_variation=seed_variation,
+                      **base)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
