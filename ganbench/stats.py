@@ -89,7 +89,7 @@ def _half_width(parts: list[tuple[float, int]], alpha: float) -> float:
     """Half-width of a two-sided 1 − alpha interval: each variance component scaled by its own t quantile,
     added in quadrature (Banerjee 1960; exactly Student's t for one component)."""
     q = 1 - alpha / 2
-    return math.sqrt(sum(float(_special.stdtrit(dof, q)) ** 2 * v for v, dof in parts))
+    return math.sqrt(sum(float(_special.stdtrit(dof, q)) ** 2 * v for v, dof in parts if v > 0))
 
 
 def _p_value(mean: float, parts: list[tuple[float, int]]) -> float:
