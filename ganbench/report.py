@@ -186,6 +186,11 @@ def _reference_rows(complete: list[RunInfo], metrics: list[MetricInfo]) -> list[
     return [grow, trow] if has_truth else [grow]
 
 
+def primary_metric(comp: Comparison) -> str:
+    """The metric of the table's "vs gray" column: the first tested one the runs computed (psnr by default)."""
+    return next((m.name for m in comp.metrics if not m.reference_free), "psnr")
+
+
 def _vs_gray_marks(comp: Comparison, metric: str) -> list[str]:
     vs_gray = {s["model"]: s for s in comp.significance if s["versus"] == "gray" and s["metric"] == metric}
     marks = []
@@ -215,7 +220,7 @@ def build_comparison(key: str, runs: list[RunInfo]) -> Comparison:
     comp.table = pd.DataFrame(table)
     comp.significance = compare_rows({row.label: {s: r.per_image for s, r in row.counted.items()}
                                       for row in comp.rows if row.counted}, comp.metrics)
-    comp.table["vs_gray"] = _vs_gray_marks(comp, comp.metrics[0].name if comp.metrics else "psnr")
+    comp.table["vs_gray"] = _vs_gray_marks(comp, primary_metric(comp))
     return comp
 
 
@@ -242,9 +247,8 @@ def display_columns(comp: Comparison) -> list[tuple[str, str]]:
         cols.append((m.name, _metric_title(m)))
         if m.reference_free:
             cols.append((f"{m.name}_gap", f"Δ {m.name} vs truth"))
-    primary = comp.metrics[0].name if comp.metrics else "psnr"
     return cols + [("images_per_s", "images/s"), ("peak_mem_mb", "peak MB"), ("seeds", "seeds"),
-                   ("vs_gray", f"vs gray ({primary})"), ("status", "status")]
+                   ("vs_gray", f"vs gray ({primary_metric(comp)})"), ("status", "status")]
 
 
 def _digits(values: pd.Series) -> int:
