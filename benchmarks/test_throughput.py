@@ -60,7 +60,7 @@ def test_ganbench_step(benchmark, registry, model, size, precision):
     trainer = _trainer(registry, model, size, precision)
     batches = _batches(size, trainer.n_critic)
     counter = iter(range(10**9))
-    trainer.next_batch = lambda: batches[next(counter) % len(batches)]
+    trainer.batch_source = lambda: batches[next(counter) % len(batches)]
     benchmark.group = f"train step {model} {size}px b{BATCH}"
     benchmark.extra_info.update(model=model, size=size, batch=BATCH, impl=f"ganbench-{precision}")
     benchmark.pedantic(trainer.train_step, rounds=3, iterations=1, warmup_rounds=1)

@@ -84,10 +84,12 @@ class OptimizerSpec:
         opts = dict(self.options)
         if "betas" in opts:
             opts["betas"] = tuple(opts["betas"])
-        # Fused Adam/AdamW (one kernel over all parameters, CPU and CUDA); foreach kernels elsewhere.
-        if name in ("adam", "adamw") and "foreach" not in opts:
+        # Fused Adam/AdamW (one kernel over all parameters) on CUDA and CPU (torch >= 2.4 has both); foreach
+        # kernels elsewhere. Other devices (the meta device of the pre-flight shape check) get the default
+        # implementation: torch 2.4 rejects fused=True there in the constructor.
+        if device.type in ("cuda", "cpu") and name in ("adam", "adamw") and "foreach" not in opts:
             opts.setdefault("fused", True)
-        elif "fused" not in opts:
+        elif device.type in ("cuda", "cpu") and "fused" not in opts:
             opts.setdefault("foreach", True)
         try:
             return classes[name](params, lr=self.lr, **opts)

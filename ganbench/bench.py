@@ -1,4 +1,6 @@
-"""Throughput of one training step per recipe, with batches already in memory (data loading apart)."""
+"""Throughput of one training step per recipe, with batches already in memory (data loading apart), the
+data pipeline's own rate, and the device's matrix-product peak measured in the same process, so achieved
+FLOP/s read as a share of what this very machine can do."""
 
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ from ganbench.trainer import (
     resolve_device,
 )
 
-#: bf16 dense peak (TFLOP/s) of cards whose name contains the key, for model FLOPs utilisation.
-PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10": 125.0}
+#: bf16 dense peak (TFLOP/s, no sparsity) of cards whose name contains the key, for model FLOPs utilisation.
+#: H100 SXM 989; H100 PCIe 756; H200 989 (same compute as H100 SXM); A100 312; L4 121; A10 125.
+PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10": 125.0}
 
 
 def synthetic_data(size: int, n: int = 8, seed: int = 0) -> PreparedData:
@@ -38,66 +41,146 @@ def synthetic_data(size: int, n: int = 8, seed: int = 0) -> PreparedData:
     return PreparedData(train, crops, keys, crops, keys, "synthetic", [])
 
 
-def bench_model(
-    registry: Registry, model: str, image_size: int = 64, batch_size: int = 16, steps: int = 10,
-    warmup: int = 3, device: str = "auto", precision: str | None = None, compile: bool = False,
-    sets: dict[str, Any] | None = None, budget: str = "cpu", config: ConfigFile | None = None,
-) -> dict[str, Any]:
+def build_bench_trainer(
+    registry: Registry, model: str, image_size: int = 64, batch_size: int = 16, device: str = "auto",
+    precision: str | None = None, compile: bool = False, sets: dict[str, Any] | None = None,
+    budget: str = "cpu", config: ConfigFile | None = None, channels_last: bool | None = None,
+    data: PreparedData | None = None, seed: int = 0,
+) -> Trainer:
+    """A Trainer of ``model`` as a run would build it (the budget's sizes, ``sets`` on top), on synthetic
+    images unless ``data`` is given: the one way benchmarks, the GPU check and tests build a trainer."""
     dev = resolve_device(device)
     precision = precision or default_precision(dev)
     b = replace(parse_budget(budget), image_size=image_size, batch_size=batch_size)
     recipe = resolve_recipe(registry, model, config or ConfigFile(), b, sets or {})
     check_shapes(registry, recipe, image_size, model)
     cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=b.to_dict(),
-                    device=str(dev), precision=precision, compile=compile)
-    data = synthetic_data(image_size)
-    trainer = Trainer(cfg, registry, data, dev, metrics={})
-    n_batches = max(2, trainer.n_critic + 1)
-    batches = []
-    for i in range(n_batches):
-        rgb = trainer.sampler.batch(i).to(dev)
-        if dev.type == "cuda":
+                    device=str(dev), precision=precision, compile=compile, seed=seed)
+    return Trainer(cfg, registry, data or synthetic_data(image_size), dev, metrics={}, channels_last=channels_last)
+
+
+def memory_batches(trainer: Trainer, device: torch.device, n: int | None = None) -> list[tuple[torch.Tensor, ...]]:
+    """``n`` (default: one generator step's worth) training batches as (L, ab) on the device."""
+    n = n or max(2, trainer.n_critic + 1)
+    out = []
+    for i in range(n):
+        rgb = trainer.sampler.batch(i).to(device)
+        if trainer.channels_last:
             rgb = rgb.contiguous(memory_format=torch.channels_last)
-        batches.append(lab_to_net(rgb_to_lab(rgb)))
+        out.append(lab_to_net(rgb_to_lab(rgb)))
+    return out
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def data_pipeline_rate(trainer: Trainer, seconds: float = 1.0, min_batches: int = 3) -> float:
+    """Images/s of the real input path (crop + flip from decoded photos, host->device copy, Lab conversion on
+    the device), measured on its own: what the data side could feed the training step."""
+    dev = trainer.device
+    saved = trainer.batch_source, trainer.counters.batches, trainer.counters.data_seconds
+    trainer.batch_source = None
+    try:
+        trainer.next_batch()  # warm-up
+        _sync(dev)
+        t0, n = time.perf_counter(), 0
+        while n < min_batches or time.perf_counter() - t0 < seconds:
+            trainer.next_batch()
+            n += 1
+        _sync(dev)
+        elapsed = time.perf_counter() - t0
+    finally:
+        trainer.batch_source, trainer.counters.batches, trainer.counters.data_seconds = saved
+    return n * trainer.cfg.batch_size / elapsed
+
+
+def matmul_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.bfloat16, n: int = 2048,
+                seconds: float = 0.5) -> float:
+    """Achieved FLOP/s of an n×n matrix product in ``dtype`` on ``device``: the machine's own dense peak, as
+    the training step's FLOP/s are compared with (on CPUs with AMX or AVX512-BF16 bf16 is several times fp32)."""
+    dev = torch.device(device)
+    a = torch.randn(n, n, device=dev).to(dtype)
+    b = torch.randn(n, n, device=dev).to(dtype)
+    torch.mm(a, b)
+    _sync(dev)
+    t0, reps = time.perf_counter(), 0
+    while reps < 2 or time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        reps += 1
+    _sync(dev)
+    return 2 * n**3 * reps / (time.perf_counter() - t0)
+
+
+def device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    from ganbench.runner import cpu_name
+
+    return cpu_name()
+
+
+def table_peak_tflops(name: str) -> float | None:
+    """The bf16 dense peak of a known GPU (datasheet), else None."""
+    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+
+
+def bench_model(
+    registry: Registry, model: str, image_size: int = 64, batch_size: int = 16, steps: int = 10,
+    warmup: int = 3, device: str = "auto", precision: str | None = None, compile: bool = False,
+    sets: dict[str, Any] | None = None, budget: str = "cpu", config: ConfigFile | None = None,
+    channels_last: bool | None = None, peak_flops: float | None = None, data_seconds: float = 0.5,
+) -> dict[str, Any]:
+    """Time ``steps`` training steps after ``warmup`` ones. ``peak_flops``: the device's bf16 dense peak in
+    FLOP/s (default: the datasheet value for a known GPU, or on a CPU its bf16 matrix product measured now);
+    ``achieved_share_of_peak`` is the step's counted FLOP/s over it (MFU)."""
+    trainer = build_bench_trainer(registry, model, image_size, batch_size, device, precision, compile, sets,
+                                  budget, config, channels_last)
+    dev = trainer.device
+    batches = memory_batches(trainer, dev)
     counter = iter(range(10**9))
-    trainer.next_batch = lambda: batches[next(counter) % n_batches]  # in memory: the step alone
-
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-
+    trainer.batch_source = lambda: batches[next(counter) % len(batches)]  # in memory: the step alone
     for _ in range(warmup):
         trainer.train_step()
-    sync()
+    _sync(dev)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     t0 = time.perf_counter()
     for _ in range(steps):
         trainer.train_step()
-    sync()
+    _sync(dev)
     seconds = time.perf_counter() - t0
     trainer.flush()
     flops = count_flops_per_image(trainer)
     ips = steps * batch_size / seconds
+    name = device_name(dev)
     out: dict[str, Any] = {
-        "model": model, "device": str(dev), "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda"
-        else "cpu", "precision": precision, "compile": compile, "image_size": image_size,
-        "batch_size": batch_size, "steps": steps, "images_per_s": ips, "step_ms": 1000 * seconds / steps,
-        "generator_steps_per_s": steps / seconds,
+        "model": model, "device": str(dev), "device_name": name, "torch": torch.__version__,
+        "precision": trainer.cfg.precision, "compile": compile, "channels_last": trainer.channels_last,
+        "image_size": image_size, "batch_size": batch_size, "steps": steps, "images_per_s": ips,
+        "step_ms": 1000 * seconds / steps, "generator_steps_per_s": steps / seconds,
         "critic_steps_per_s": steps * trainer.critic_steps_per_step / seconds,
         "flops_per_image": flops["train_step"] if flops else None,
         "params": trainer.param_counts(),
         "peak_cpu_rss_mb": _peak_rss_mb(),
     }
+    if data_seconds > 0:
+        out["data_images_per_s"] = data_pipeline_rate(trainer, data_seconds)
     if dev.type == "cuda":
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
-        name = out["device_name"]
-        peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
-        if peak and flops and precision in ("bf16", "fp16"):
-            out["mfu"] = flops["train_step"] * ips / (peak * 1e12)
     if flops:
         out["achieved_tflops"] = flops["train_step"] * ips / 1e12
+    if peak_flops is None:
+        table = table_peak_tflops(name) if dev.type == "cuda" else None
+        peak_flops = table * 1e12 if table else (matmul_peak(dev) if dev.type == "cpu" else None)
+        out["peak_source"] = "datasheet bf16 dense" if table else ("bf16 2048² matmul measured" if peak_flops else None)
+    if peak_flops:
+        out["peak_bf16_tflops"] = peak_flops / 1e12
+        if flops:
+            out["achieved_share_of_peak"] = flops["train_step"] * ips / peak_flops
     return out
 
 
-__all__ = ["bench_model", "synthetic_data"]
+__all__ = ["bench_model", "build_bench_trainer", "data_pipeline_rate", "matmul_peak", "memory_batches",
+           "synthetic_data"]

@@ -351,12 +351,16 @@ def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_
 @click.option("--device", default="auto")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None)
 @click.option("--compile/--no-compile", "compile_", default=False)
+@click.option("--channels-last/--no-channels-last", "channels_last", default=None,
+              help="NHWC activations (default: on CUDA, off on the CPU).")
 @click.option("--budget", default="cpu", help="Budget whose network sizes to use (cpu, seed, gpu, ...).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
 @click.option("--json", "as_json", is_flag=True)
-def bench(models, image_size, batch_size, steps, warmup, device, precision, compile_, budget, sets, as_json):
+def bench(models, image_size, batch_size, steps, warmup, device, precision, compile_, channels_last, budget, sets,
+          as_json):
     """Training throughput per recipe with batches already in memory: images/s, step time, FLOPs per image,
-    peak memory."""
+    achieved FLOP/s as a share of the device's bf16 dense peak (a GPU's datasheet value; on a CPU its bf16
+    matrix product measured in the same run), the data pipeline's own images/s, peak memory."""
     from ganbench.bench import bench_model
     from ganbench.config import parse_sets
 
@@ -365,21 +369,28 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     overrides = parse_sets(sets)
     rows = [bench_model(registry, m, image_size=image_size, batch_size=batch_size, steps=steps, warmup=warmup,
-                        device=device, precision=precision, compile=compile_, sets=overrides, budget=budget)
+                        device=device, precision=precision, compile=compile_, sets=overrides, budget=budget,
+                        channels_last=channels_last)
             for m in _split_list(models)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"training step, {image_size}px, batch {batch_size}, {rows[0]['device']} "
                         f"({rows[0]['precision']}{', compiled' if compile_ else ''})")
-    for col in ("model", "images/s", "step ms", "G steps/s", "GFLOP/image", "TFLOP/s", "peak MB"):
+    for col in ("model", "images/s", "step ms", "G steps/s", "GFLOP/image", "TFLOP/s", "% of bf16 peak",
+                "data images/s", "peak MB"):
         table.add_column(col, justify="right")
     for r in rows:
         peak = r.get("peak_cuda_mb") or r["peak_cpu_rss_mb"]
+        share = r.get("achieved_share_of_peak")
         table.add_row(r["model"], f"{r['images_per_s']:.1f}", f"{r['step_ms']:.1f}",
                       f"{r['generator_steps_per_s']:.2f}",
                       f"{(r['flops_per_image'] or 0) / 1e9:.2f}", f"{r.get('achieved_tflops') or 0:.3f}",
+                      "—" if share is None else f"{100 * share:.1f}", f"{r.get('data_images_per_s') or 0:.0f}",
                       f"{peak:.0f}")
+    peak_note = rows[0].get("peak_bf16_tflops")
+    if peak_note:
+        table.caption = f"bf16 dense peak {peak_note:.2f} TFLOP/s ({rows[0].get('peak_source')})"
     Console().print(table)
 
 

@@ -84,6 +84,31 @@ def global_rows(n_local: int) -> int:
     return n_local * info().world
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks, differentiable: every rank's output is the sum of all inputs, so the gradient of each
+    input is the sum of the output gradients over ranks (another all-reduce)."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        out = tensor.clone()
+        dist.all_reduce(out, op=dist.ReduceOp.SUM)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad
+
+
+@torch.compiler.disable  # a graph break under --compile: collectives inside a compiled graph are not needed here
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Differentiable all-reduce (sum). ganbench's own: ``torch.distributed.nn.functional.all_reduce`` warns
+    on every call from torch 2.13 on and raises inside ``torch.compile``; this one works on torch 2.4+, on gloo
+    and NCCL, eager and compiled (``torch.compiler.disable`` exists since torch 2.1)."""
+    return _AllReduceSum.apply(tensor)
+
+
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics cover the global batch across all ranks (any backend, CPU
     included); identical to BatchNorm2d in one process and in evaluation."""
@@ -95,11 +120,9 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         if not (self.training and self.synchronize and dist.is_available() and dist.is_initialized()
                 and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         n_local = torch.tensor([x.shape[0] * x.shape[2] * x.shape[3]], dtype=x.dtype, device=x.device)
         stats = torch.cat([x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3)), n_local])
-        stats = all_reduce(stats)  # differentiable: gradients flow back to every rank's activations
+        stats = all_reduce_sum(stats)  # differentiable: gradients flow back to every rank's activations
         c = x.shape[1]
         count = stats[-1]
         mean = stats[:c] / count

@@ -48,6 +48,7 @@ from ganbench.trainer import (
     StopRequested,
     Trainer,
     TrainResult,
+    check_compile_supported,
     count_flops_per_image,
     default_precision,
     resolve_device,
@@ -156,6 +157,8 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
     precision = request.precision or default_precision(device)
     if precision not in AUTOCAST:
         raise ConfigError(f"unknown precision '{precision}': use fp32, bf16 or fp16")
+    if request.compile:
+        check_compile_supported()
     budget = parse_budget(request.budget, default="gpu" if device.type == "cuda" else "cpu")
     if request.image_size is not None:
         budget = replace(budget, image_size=request.image_size)

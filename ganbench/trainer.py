@@ -97,6 +97,23 @@ def default_precision(device: torch.device) -> str:
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
+def check_compile_supported() -> None:
+    """``--compile`` needs TorchDynamo for this Python: torch >= 2.6 on Python 3.13, >= 2.10 on 3.14. Raise a
+    ConfigError naming both versions instead of torch's own error at the first step."""
+    import sys
+
+    try:
+        from torch._dynamo.eval_frame import check_if_dynamo_supported  # torch 2.1+
+
+        check_if_dynamo_supported()
+    except ImportError:  # pragma: no cover - a torch without dynamo
+        raise ConfigError(f"--compile is not available in torch {torch.__version__}") from None
+    except RuntimeError as exc:
+        py = ".".join(map(str, sys.version_info[:2]))
+        raise ConfigError(f"--compile is not supported by torch {torch.__version__} on Python {py} "
+                          f"({str(exc).splitlines()[0]}); run without --compile or upgrade torch") from None
+
+
 @dataclass
 class Models:
     generator: nn.Module
@@ -255,8 +272,15 @@ class Trainer:
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None)
 
+    #: Where batches come from: None = the training sampler (decoded photos, random crops); a callable
+    #: returning (L, ab) on the device replaces it (benchmarks feed batches already in memory).
+    batch_source: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
+
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(L, ab) scaled for the networks, on the device; Lab conversion runs on the device."""
+        if self.batch_source is not None:
+            self.counters.batches += 1
+            return self.batch_source()
         t0 = time.perf_counter()
         rgb = self.sampler.batch(self.counters.batches, rank_slice(self.local_batch) if self.dist.enabled else None)
         self.counters.batches += 1
@@ -371,6 +395,10 @@ class Trainer:
                 group["lr"] = lr * factor
 
     # --- bookkeeping --------------------------------------------------------------------------------
+    def pending_stats(self) -> dict[str, float]:
+        """The last step's statistics (d_loss, d_reg, g_adv, g_l1, w_estimate) as floats (a host sync)."""
+        return dict(zip(STAT_NAMES, self._pending[-1].tolist(), strict=True)) if self._pending else {}
+
     def flush(self) -> dict[str, Any] | None:
         """Move pending step statistics to the history; return a divergence record if any is not finite."""
         if not self._pending:
