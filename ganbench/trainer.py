@@ -27,6 +27,13 @@ from ganbench.distributed import info as dist_info
 from ganbench.distributed import local_batch, rank_slice
 from ganbench.errors import ConfigError
 from ganbench.evaluate import evaluate_images
+from ganbench.precision import (  # noqa: F401  (re-exported: device and precision live in ganbench.precision)
+    AUTOCAST,
+    check_compile_supported,
+    cpu_has_native_bf16,
+    default_precision,
+    resolve_device,
+)
 from ganbench.registry import Registry
 
 STAT_NAMES = ("d_loss", "d_reg", "g_adv", "g_l1", "w_estimate")
@@ -61,57 +68,6 @@ class StopFlag:
                 signal.signal(s, h)
 
         return restore
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device '{name}': use cpu, cuda, cuda:N or auto") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda asked for, but no CUDA device is available")
-    return device
-
-
-AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def cpu_has_native_bf16() -> bool:
-    """True on CPUs with bf16 dot-product instructions (AVX512-BF16 or AMX), where oneDNN's bf16
-    convolutions are about 1.5x faster than fp32; elsewhere bf16 is emulated and slower."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            flags = fh.read()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def default_precision(device: torch.device) -> str:
-    """bf16 autocast on CUDA (no GradScaler needed) and on CPUs with native bf16; fp32 elsewhere.
-    Losses, the gradient penalty, optimiser states and master weights stay fp32."""
-    if device.type == "cuda":
-        return "bf16"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
-
-
-def check_compile_supported() -> None:
-    """``--compile`` needs TorchDynamo for this Python: torch >= 2.6 on Python 3.13, >= 2.10 on 3.14. Raise a
-    ConfigError naming both versions instead of torch's own error at the first step."""
-    import sys
-
-    try:
-        from torch._dynamo.eval_frame import check_if_dynamo_supported  # torch 2.1+
-
-        check_if_dynamo_supported()
-    except ImportError:  # pragma: no cover - a torch without dynamo
-        raise ConfigError(f"--compile is not available in torch {torch.__version__}") from None
-    except RuntimeError as exc:
-        py = ".".join(map(str, sys.version_info[:2]))
-        raise ConfigError(f"--compile is not supported by torch {torch.__version__} on Python {py} "
-                          f"({str(exc).splitlines()[0]}); run without --compile or upgrade torch") from None
 
 
 @dataclass
