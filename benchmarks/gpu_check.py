@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     # the numbers that matter first; compile variants last in the list (their compilation is the slow part)
     phase("bench", lambda: run_bench(out, args.device, args.quick, deadline - 150, bench))
     left = lambda: max(30.0, min(deadline - time.time(), 600.0))  # noqa: E731
-    run = phase("real_run", lambda: real_run(out, args.device, args.quick, min(240.0, left() - 60)))
+    run = phase("real_run", lambda: real_run(out, args.device, args.quick,
+                                             900.0 if args.quick else min(240.0, left() - 60)))
     tests = phase("pytest_cuda", lambda: run_cuda_tests(out, args.device, args.quick, left() - 20))
     missed = [m for m, t in TARGETS.items()
               if any(r.get("model") == m and r.get("config", "").startswith("default")
