@@ -75,6 +75,33 @@ class RichReporter:
     def message(self, text: str) -> None:
         self.console.print(f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
 
+    # A grid (--jobs N, --executor slurm): one display, a row per running run, a line per finished run.
+    def run_start(self, label: str, total: int | None) -> None:
+        if self.quiet:
+            return
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("{task.fields[info]}"), console=self.console, transient=True,
+            )
+            self.progress.start()
+            self.rows: dict[str, Any] = {}
+        self.rows[label] = self.progress.add_task(label, total=total, info="")
+
+    def run_advance(self, label: str, completed: int, info: str = "") -> None:
+        if self.progress is not None and label in self.rows:
+            self.progress.update(self.rows[label], completed=completed, info=info)
+
+    def run_finish(self, label: str, status: str, info: str = "") -> None:
+        if self.progress is not None and label in self.rows:
+            self.progress.remove_task(self.rows.pop(label))
+        colour = "green" if status == "complete" else "red"
+        self.console.print(f"[{colour}]{label}: {status}[/]{f' ({info})' if info else ''}", highlight=False,
+                           soft_wrap=True)
+        if self.progress is not None and not self.rows:
+            self.progress.stop()
+            self.progress = None
+
 
 def _registry():
     from ganbench.registry import load_registry
@@ -117,6 +144,39 @@ def _dataset_options(data_root, test_root, limit, split, small) -> dict[str, Any
     return {k: v for k, v in opts.items() if v is not None}
 
 
+def grid_options(f):
+    """Where the runs of a grid execute (ganbench/grid.py, the executor plugins)."""
+    for opt in reversed([
+        click.option("--executor", default=None, help="Where runs execute: local (default) or slurm, or a plugin's."),
+        click.option("--jobs", "-j", type=int, default=None,
+                     help="local: N runs at once, one process each (cuda:0..N-1, or the CPU cores divided)."),
+        click.option("--slurm-partition", default=None, help="slurm: partition."),
+        click.option("--slurm-gpus-per-job", type=int, default=None, help="slurm: GPUs per run (default 0)."),
+        click.option("--slurm-time", default=None,
+                     help="slurm: time limit per job, e.g. 4h (default 1h; a run that hits it is requeued and "
+                          "resumes from its checkpoint)."),
+        click.option("--slurm-account", default=None, help="slurm: account to charge."),
+        click.option("--slurm-option", "slurm_options", multiple=True, metavar="KEY=VALUE",
+                     help="slurm: any other sbatch option, e.g. qos=high, constraint=h100 (repeatable)."),
+        click.option("--detach", is_flag=True, default=None,
+                     help="slurm: return once submitted; follow with `ganbench status RESULTS`."),
+        click.option("--dry-run", is_flag=True, help="Print the grid (runs, budget, devices or jobs, projected "
+                                                      "time) and start nothing."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _executor_options(pick, jobs, slurm_partition, slurm_gpus_per_job, slurm_time, slurm_account, slurm_options,
+                      detach) -> dict[str, Any]:
+    """Only the options the user set (on the command line or in [run]): an executor rejects the others'."""
+    opts = {"jobs": pick(jobs, "jobs"), "partition": pick(slurm_partition, "slurm_partition"),
+            "gpus_per_job": pick(slurm_gpus_per_job, "slurm_gpus_per_job"), "time": pick(slurm_time, "slurm_time"),
+            "account": pick(slurm_account, "slurm_account"),
+            "options": list(slurm_options) or pick(None, "slurm_options"), "detach": pick(detach, "detach")}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
 @cli.command()
 @click.option("--models", "-m", default=None, help="Comma-separated model names, e.g. dcgan,wgan,wgan-gp.")
 @dataset_options
@@ -145,13 +205,17 @@ def _dataset_options(data_root, test_root, limit, split, small) -> dict[str, Any
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@grid_options
 def run(models, dataset, data_root, test_root, limit, split, small, budget, seeds, device, precision,
         compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
-        ema, colorfulness_floor, resume, cache_dir, quiet):
+        ema, colorfulness_floor, resume, cache_dir, quiet, executor, jobs, slurm_partition, slurm_gpus_per_job,
+        slurm_time, slurm_account, slurm_options, detach, dry_run):
     """Train and score models under one budget, then print the comparison table."""
     from ganbench.config import load_config_file, parse_seeds, parse_sets
     from ganbench.distributed import init_from_env
-    from ganbench.runner import RunRequest, resume_run, run_comparison
+    from ganbench.grid import dry_run as grid_dry_run
+    from ganbench.grid import execute_grid, make_executor
+    from ganbench.runner import RunRequest, resume_run
     from ganbench.trainer import StopFlag
 
     registry = _registry()
@@ -192,7 +256,14 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
                 command=" ".join(shlex.quote(a) for a in ["ganbench", *click.get_current_context().meta.get(
                     "ganbench.argv", sys.argv[1:])]),
             )
-            outcomes = run_comparison(request, registry, reporter, stop)
+            ex = make_executor(registry, pick(executor, "executor", "local"),
+                               _executor_options(pick, jobs, slurm_partition, slurm_gpus_per_job, slurm_time,
+                                                 slurm_account, slurm_options, detach))
+            if dry_run:
+                for line in grid_dry_run(request, registry, ex):
+                    click.echo(line)
+                return
+            outcomes = execute_grid(request, registry, ex, reporter, stop)
     finally:
         restore()
         if di.enabled:
@@ -201,12 +272,18 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
             tdist.destroy_process_group()
     if not di.is_main:
         return
+    if outcomes and all(o.status in ("queued", "claimed") for o in outcomes):
+        return  # submitted (--detach) or left to other workers: nothing finished here to report yet
     from ganbench.report import write_report
 
     comps, notes, out = write_report(results)
     _print_tables(comps[:1], notes=[])
     stderr.print(f"report written to {out}/ (report.md, report.csv, report.json, index.html)")
-    if any(o.status == "diverged" for o in outcomes):
+    failed = [f"{o.model} seed {o.seed}: {o.status}" + (f" ({o.metrics['error']})" if (o.metrics or {}).get("error")
+                                                       else "") for o in outcomes if o.status in ("diverged", "failed")]
+    for line in failed:
+        stderr.print(f"[red]{line}[/]", highlight=False, soft_wrap=True)
+    if failed:
         sys.exit(6)
 
 
@@ -276,6 +353,30 @@ def report(results, out, as_json, open_, compare):
         stderr.print(f"written: {out_dir}/report.md, report.csv, report.json, index.html")
     if open_:
         click.launch(str(out_dir / "index.html"))
+
+
+@cli.command()
+@click.argument("results", type=click.Path(path_type=Path), default=Path("results"))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(results, as_json):
+    """Where each run of the grids issued into RESULTS stands: queued, running (where), complete,
+    diverged, failed (why) or interrupted (re-issue the grid to resume)."""
+    from ganbench.grid import grid_status
+
+    rows = grid_status(results, _registry())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    counts = {s: sum(r["state"] == s for r in rows) for s in dict.fromkeys(r["state"] for r in rows)}
+    table = Table(title=f"{results}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), title_justify="left")
+    for col in ("model", "seed", "state", "where / job", "detail", "run folder"):
+        table.add_column(col, overflow="fold")
+    colours = {"complete": "green", "running": "cyan", "queued": "blue", "diverged": "red", "failed": "red"}
+    for r in rows:
+        where = r["where"] or (f"job {r['job']}" if r.get("job") else "")
+        table.add_row(str(r["model"]), str(r["seed"]), f"[{colours.get(r['state'], 'yellow')}]{r['state']}[/]", where,
+                      r["reason"], Path(r["run_dir"]).name if r["run_dir"] else "")
+    Console().print(table)
 
 
 @cli.command()

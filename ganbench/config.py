@@ -102,6 +102,8 @@ RUN_KEYS = {
     "compile", "image_size", "batch_size", "results", "eval_every", "checkpoint_every", "metrics", "ema",
     "colorfulness_floor",
     "split", "variant",
+    # where the runs execute (ganbench/grid.py): --executor, --jobs, --slurm-*
+    "executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_account", "slurm_options",
 }
 
 

@@ -42,3 +42,8 @@ def register_datasets(register):
 @hookspec
 def register_metrics(register):
     """Register metrics: ``factory() -> ganbench.api.Metric``."""
+
+
+@hookspec
+def register_executors(register):
+    """Register grid executors: ``factory(**options) -> ganbench.grid.Executor`` (where each run executes)."""

@@ -19,7 +19,7 @@ import pluggy
 from ganbench import hookspecs
 from ganbench.errors import PluginError, unknown_name
 
-KINDS = ("generator", "critic", "loss", "model", "dataset", "metric")
+KINDS = ("generator", "critic", "loss", "model", "dataset", "metric", "executor")
 HOOK_FOR_KIND = {
     "generator": "register_generators",
     "critic": "register_critics",
@@ -27,6 +27,7 @@ HOOK_FOR_KIND = {
     "model": "register_models",
     "dataset": "register_datasets",
     "metric": "register_metrics",
+    "executor": "register_executors",
 }
 ENV_LOAD = "GANBENCH_LOAD_PLUGINS"
 #: (name, plugin object) pairs registered in-process, e.g. by ``ganbench.testing.plugin``.

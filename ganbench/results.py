@@ -183,6 +183,73 @@ def create_run(results: Path, model: str, seed: int, record: dict[str, Any]) -> 
     raise ResultsError(f"could not create a unique run folder under {root}")
 
 
+class Claim:
+    """An exclusive claim on one run key, held by one process for as long as it trains that run.
+
+    The claim is an ``flock`` on ``runs/.claims/<run key>.lock``: taken atomically, released when the
+    holder ends (even by SIGKILL or a lost node, as the lock dies with the process), and shared by every
+    process and node that sees the same results folder (NFS emulates flock with POSIX locks; Lustre
+    needs its ``flock`` mount option). The file names who holds it (host, pid, SLURM job) for ``status``.
+    """
+
+    def __init__(self, path: Path, fh) -> None:
+        self.path = path
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.truncate(0)
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def claims_root(results: Path) -> Path:
+    return runs_root(results) / ".claims"
+
+
+def claim_run(results: Path, run_key: str, holder: dict[str, Any] | None = None) -> Claim | None:
+    """Claim ``run_key`` for this process, or None when another live process holds it."""
+    ensure_writable(results)
+    root = claims_root(results)
+    try:
+        root.mkdir(exist_ok=True)
+        fh = open(root / f"{run_key}.lock", "a+")  # noqa: SIM115
+    except OSError as exc:
+        raise _fs_error(root, exc) from None
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return None
+    with contextlib.suppress(OSError):
+        fh.truncate(0)
+        fh.write(json.dumps(holder or {}) + "\n")
+        fh.flush()
+    return Claim(root / f"{run_key}.lock", fh)
+
+
+def claim_holder(results: Path, run_key: str) -> dict[str, Any] | None:
+    """Who holds the claim on ``run_key`` right now (host, pid, job), or None when nobody does."""
+    path = claims_root(results) / f"{run_key}.lock"
+    try:
+        fh = open(path)  # noqa: SIM115
+    except OSError:
+        return None
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            try:
+                return json.loads(fh.read() or "{}")
+            except json.JSONDecodeError:
+                return {}
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return None
+
+
 def iter_runs(results: Path) -> Iterator[RunDir]:
     root = runs_root(results)
     if not root.is_dir():

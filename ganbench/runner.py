@@ -36,6 +36,7 @@ from ganbench.results import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    claim_run,
     create_run,
     ensure_writable,
     find_existing,
@@ -106,13 +107,16 @@ class RunRequest:
     batch_size: int | None = None
     cache_dir: Path | None = None
     command: str = ""
+    #: False when an executor runs the grid elsewhere (a SLURM node): ``device`` is then taken as named
+    #: (``cuda`` planned on a login node without GPUs), not checked against this machine.
+    device_here: bool = True
 
 
 @dataclass
 class RunOutcome:
     model: str
     seed: int
-    status: str  # complete | diverged | skipped (already complete)
+    status: str  # complete | diverged | skipped (already complete) | claimed (another process trains it)
     run_dir: Path
     metrics: dict[str, Any] | None = None
 
@@ -153,7 +157,8 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
         raise ConfigError("no models given: use --models dcgan,wgan,wgan-gp")
     if len(set(request.models)) != len(request.models):
         raise ConfigError("a model is named twice in --models")
-    device = local_device(resolve_device(request.device), dist_info())
+    device = (local_device(resolve_device(request.device), dist_info()) if request.device_here
+              else torch.device(request.device))
     precision = request.precision or default_precision(device)
     if precision not in AUTOCAST:
         raise ConfigError(f"unknown precision '{precision}': use fp32, bf16 or fp16")
@@ -262,9 +267,19 @@ def run_comparison(
 ) -> list[RunOutcome]:
     """Train and score every (model, seed). A finished run with the same settings is skipped, an
     interrupted one resumed. A diverged model does not stop the comparison."""
+    return train_planned(request, plan_comparison(request, registry), registry, reporter, stop)
+
+
+def train_planned(
+    request: RunRequest, configs: list[RunConfig], registry: Registry, reporter: Reporter | None = None,
+    stop: StopFlag | None = None, holder: dict[str, Any] | None = None,
+) -> list[RunOutcome]:
+    """Train these planned runs one after another in this process (a grid worker passes one).
+
+    Each run is first claimed by its key (:func:`ganbench.results.claim_run`): a run another process is
+    training right now is left to it (status ``claimed``), so two workers never train the same run."""
     reporter = reporter or SilentReporter()
     di = dist_info()
-    configs = plan_comparison(request, registry)
     if di.is_main:
         ensure_writable(request.results)
     data = load_data(registry, configs[0], request.cache_dir, reporter)
@@ -275,27 +290,39 @@ def run_comparison(
                             "skipped": [{"file": f, "reason": r} for f, r in data.skipped]}}
     outcomes = []
     for cfg in configs:
-        decision = None
+        decision, claim, existing = None, None, None
         if di.is_main:  # only rank 0 looks at (and writes) the results folder; the others follow it
-            existing = find_existing(request.results, cfg.run_key())
-            if existing is not None and existing.record().get("status") == "complete":
+            claim = claim_run(request.results, cfg.run_key(), holder)
+            existing = find_existing(request.results, cfg.run_key()) if claim else None
+            if claim is None:
+                decision = ("claimed", None)
+            elif existing is not None and existing.record().get("status") == "complete":
                 decision = ("skip", str(existing.path))
             elif existing is not None and existing.lock():
                 decision = ("resume", str(existing.path))
             else:
                 decision = ("new", None)
         kind, path = broadcast_object(decision)
-        if kind == "skip":
-            reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
-            outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", Path(path)))
-            continue
-        if kind == "resume":
-            reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {path}")
-        resume = RunDir(Path(path)) if kind == "resume" else None
-        if resume is not None and di.is_main:
-            resume = existing  # holds the lock
-        outcomes.append(execute_run(cfg, registry, data, request.results, reporter, record_base, stop,
-                                    resume=resume))
+        try:
+            if kind == "claimed":
+                reporter.message(f"{cfg.model} seed {cfg.seed}: another process is training it right now; "
+                                 "left to it")
+                outcomes.append(RunOutcome(cfg.model, cfg.seed, "claimed", request.results))
+                continue
+            if kind == "skip":
+                reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
+                outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", Path(path)))
+                continue
+            if kind == "resume":
+                reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {path}")
+            resume = RunDir(Path(path)) if kind == "resume" else None
+            if resume is not None and di.is_main:
+                resume = existing  # holds the lock
+            outcomes.append(execute_run(cfg, registry, data, request.results, reporter, record_base, stop,
+                                        resume=resume))
+        finally:
+            if claim is not None:
+                claim.release()
         barrier()
     return outcomes
 
@@ -356,6 +383,8 @@ def execute_run(
     trainer = Trainer(cfg, registry, data, device, metrics, on_step=on_step, stop=stop, checkpoint=checkpoint)
     if resume is not None:
         trainer.load_state_dict(safe_load(run.path / "state.pt"))
+    if hasattr(reporter, "opened"):  # a grid worker writes this run's log into its folder
+        reporter.opened(run.path)
     reporter.start(label, total)
     reporter.advance(trainer.counters.step)
     try:
@@ -533,5 +562,6 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
             "scores": summarize(scores), "gray": summarize(refs["gray"]), "truth": summarize(refs["truth"])}
 
 
-__all__ = ["RunRequest", "RunOutcome", "plan_comparison", "run_comparison", "resume_run", "evaluate_run",
+__all__ = ["RunRequest", "RunOutcome", "plan_comparison", "run_comparison", "train_planned", "resume_run",
+           "evaluate_run",
            "SilentReporter"]
