@@ -7,7 +7,7 @@ by a package. Whatever runs where, the results folder is the source of truth:
 - a worker claims a run by its key before training it (:func:`ganbench.results.claim_run`), so two
   workers never train the same run; a finished run is skipped and an interrupted one resumed;
 - every worker writes only its own run folder, and its output to that folder's ``log.txt``;
-- a grid's manifest (``runs/.grid/<id>.json``: run keys, models, seeds, job ids) lets
+- a grid's manifest (``RESULTS/.grid/<id>.json``: run keys, models, seeds, job ids) lets
   ``ganbench status`` show runs that have no folder yet (queued) and ask the scheduler about them.
 """
 
@@ -34,6 +34,8 @@ from ganbench.results import (
     atomic_write_json,
     claim_holder,
     ensure_writable,
+    find_existing,
+    held_claims,
     iter_runs,
     read_json,
     runs_root,
@@ -62,6 +64,12 @@ class GridPlan:
 
 def run_label(cfg: RunConfig) -> str:
     return f"{cfg.model} (seed {cfg.seed})"
+
+
+def is_complete(results: Path, cfg: RunConfig) -> bool:
+    """A complete run with this key is in the results folder (re-issuing the grid skips it)."""
+    existing = find_existing(results, cfg.run_key())
+    return existing is not None and existing.record().get("status") == "complete"
 
 
 class Executor:
@@ -132,7 +140,7 @@ def dry_run(request: RunRequest, registry: Registry, executor: Executor, measure
 
 
 def grid_root(results: Path) -> Path:
-    return runs_root(results) / ".grid"
+    return Path(results) / ".grid"
 
 
 def write_manifest(plan: GridPlan, executor: Executor, jobs: dict[str, str] | None = None) -> Path:
@@ -161,19 +169,9 @@ def read_manifests(results: Path) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------- workers
 
 
-def _holder() -> dict[str, Any]:
-    import socket
-
-    job = os.environ.get("SLURM_JOB_ID")
-    if job and os.environ.get("SLURM_ARRAY_JOB_ID"):
-        job = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
-    return {"host": socket.gethostname(), "pid": os.getpid(), "job": job,
-            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-
 class RunLog:
     """Sends this process's stdout and stderr (file descriptors 1 and 2, so native libraries' output
-    too) to ``runs/.grid/logs/<key>.log`` until the run has a folder, then to ``<run folder>/log.txt``
+    too) to ``RESULTS/.grid/logs/<key>.log`` until the run has a folder, then to ``<run folder>/log.txt``
     (the earlier lines moved there). :meth:`close` restores the original streams."""
 
     def __init__(self, results: Path, key: str) -> None:
@@ -264,7 +262,7 @@ def run_member(request: RunRequest, cfg: RunConfig, send=None, log: bool = True,
     stop = stop if stop is not None else StopFlag()
     try:
         registry = load_registry()
-        [outcome] = train_planned(request, [cfg], registry, reporter, stop, holder=_holder())
+        [outcome] = train_planned(request, [cfg], registry, reporter, stop)
     except StopRequested as exc:
         print(f"interrupted: {exc}", flush=True)
         outcome = RunOutcome(cfg.model, cfg.seed, "interrupted", reporter.run_dir or request.results)
@@ -289,11 +287,20 @@ def run_member(request: RunRequest, cfg: RunConfig, send=None, log: bool = True,
     return outcome
 
 
-def install_stop(stop: StopFlag, extra: tuple[int, ...] = ()) -> None:
-    """SIGINT/SIGTERM (and ``extra`` signals) set ``stop``: the trainer checkpoints and stops."""
-    stop.install()
+def install_stop(stop: StopFlag, extra: tuple[int, ...] = ()):
+    """SIGINT/SIGTERM (and ``extra`` signals) set ``stop``: the trainer checkpoints and stops. Returns a
+    function that restores the previous handlers."""
+    restore = stop.install()
+    previous = {sig: signal.getsignal(sig) for sig in extra}
     for sig in extra:
         signal.signal(sig, lambda signum, frame: setattr(stop, "signal", signum))
+
+    def undo() -> None:
+        restore()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return undo
 
 
 # ---------------------------------------------------------------------------------------------- status
@@ -340,6 +347,8 @@ def grid_status(results: Path, registry: Registry | None = None) -> list[dict[st
     for key, found in records.items():
         cfg = found[0][1].get("config", {})
         rows.setdefault(key, {"key": key, "model": cfg.get("model"), "seed": cfg.get("seed")})
+    for key, holder in held_claims(results).items():  # being trained, no folder yet (or by a plain run)
+        rows.setdefault(key, {"key": key, "model": holder.get("model"), "seed": holder.get("seed")})
     states: dict[str, tuple[str, str]] = {}
     if registry is not None:
         for name, ids in jobs_by_executor.items():

@@ -186,7 +186,7 @@ def create_run(results: Path, model: str, seed: int, record: dict[str, Any]) -> 
 class Claim:
     """An exclusive claim on one run key, held by one process for as long as it trains that run.
 
-    The claim is an ``flock`` on ``runs/.claims/<run key>.lock``: taken atomically, released when the
+    The claim is an ``flock`` on ``RESULTS/.claims/<run key>.lock``: taken atomically, released when the
     holder ends (even by SIGKILL or a lost node, as the lock dies with the process), and shared by every
     process and node that sees the same results folder (NFS emulates flock with POSIX locks; Lustre
     needs its ``flock`` mount option). The file names who holds it (host, pid, SLURM job) for ``status``.
@@ -205,8 +205,19 @@ class Claim:
             self._fh = None
 
 
+def who(**extra: Any) -> dict[str, Any]:
+    """This process, as a claim names it: host, pid, SLURM job (array jobs as JOB_TASK), since when."""
+    import socket
+
+    job = os.environ.get("SLURM_JOB_ID")
+    if job and os.environ.get("SLURM_ARRAY_JOB_ID"):
+        job = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
+    return {"host": socket.gethostname(), "pid": os.getpid(), "job": job,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra}
+
+
 def claims_root(results: Path) -> Path:
-    return runs_root(results) / ".claims"
+    return Path(results) / ".claims"
 
 
 def claim_run(results: Path, run_key: str, holder: dict[str, Any] | None = None) -> Claim | None:
@@ -228,6 +239,13 @@ def claim_run(results: Path, run_key: str, holder: dict[str, Any] | None = None)
         fh.write(json.dumps(holder or {}) + "\n")
         fh.flush()
     return Claim(root / f"{run_key}.lock", fh)
+
+
+def held_claims(results: Path) -> dict[str, dict[str, Any]]:
+    """Run key -> holder of every claim held right now."""
+    root = claims_root(results)
+    keys = [p.stem for p in root.glob("*.lock")] if root.is_dir() else []
+    return {k: h for k in keys if (h := claim_holder(results, k)) is not None}
 
 
 def claim_holder(results: Path, run_key: str) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ from ganbench.results import (
     find_existing,
     open_run,
     safe_load,
+    who,
 )
 from ganbench.trainer import (
     AUTOCAST,
@@ -272,7 +273,7 @@ def run_comparison(
 
 def train_planned(
     request: RunRequest, configs: list[RunConfig], registry: Registry, reporter: Reporter | None = None,
-    stop: StopFlag | None = None, holder: dict[str, Any] | None = None,
+    stop: StopFlag | None = None,
 ) -> list[RunOutcome]:
     """Train these planned runs one after another in this process (a grid worker passes one).
 
@@ -292,7 +293,7 @@ def train_planned(
     for cfg in configs:
         decision, claim, existing = None, None, None
         if di.is_main:  # only rank 0 looks at (and writes) the results folder; the others follow it
-            claim = claim_run(request.results, cfg.run_key(), holder)
+            claim = claim_run(request.results, cfg.run_key(), who(model=cfg.model, seed=cfg.seed))
             existing = find_existing(request.results, cfg.run_key()) if claim else None
             if claim is None:
                 decision = ("claimed", None)

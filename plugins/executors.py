@@ -24,6 +24,7 @@ from ganbench.grid import (
     grid_root,
     grid_status,
     install_stop,
+    is_complete,
     run_label,
     run_member,
     write_manifest,
@@ -149,6 +150,11 @@ def _run_processes(plan: GridPlan, places: list[tuple[str, dict[str, str]]], dis
                     proc.terminate()
         while pending and free:
             slot, cfg = free.pop(0), pending.pop(0)
+            if is_complete(plan.request.results, cfg):  # no process needed
+                ended[run_label(cfg)] = RunOutcome(cfg.model, cfg.seed, "skipped", plan.request.results)
+                display.message(f"{run_label(cfg)}: already complete, skipped")
+                free.append(slot)
+                continue
             proc = ctx.Process(target=_worker, args=(plan.request, cfg, places[slot][1], events),
                                name=f"ganbench-{run_label(cfg)}")
             proc.start()
@@ -214,8 +220,11 @@ class SlurmRun:
     def __call__(self) -> dict[str, Any]:
         requeue = signal.getsignal(signal.SIGUSR2)  # submitit's: checkpoint() + scontrol requeue + exit
         stop = StopFlag()
-        install_stop(stop, extra=(signal.SIGUSR2,))
-        outcome = run_member(self.request, self.cfg, stop=stop)
+        restore = install_stop(stop, extra=(signal.SIGUSR2,))
+        try:
+            outcome = run_member(self.request, self.cfg, stop=stop)
+        finally:
+            restore()  # submitit's own handlers again (its SIGTERM handler ignores the requeue's SIGTERM)
         if outcome.status == "interrupted" and stop.signal == signal.SIGUSR2 and callable(requeue):
             requeue(signal.SIGUSR2, None)
         return {"status": outcome.status, "run_dir": str(outcome.run_dir)}
@@ -281,7 +290,7 @@ class SlurmExecutor(Executor):
 
     def run(self, plan, registry, reporter, stop):
         display = _grid_reporter(reporter)
-        todo = [c for c in plan.configs if not _finished(plan, c)]
+        todo = [c for c in plan.configs if not is_complete(plan.request.results, c)]
         ex = self._submitit(plan)
         jobs: dict[str, str] = {}
         if todo:
@@ -343,14 +352,6 @@ class SlurmExecutor(Executor):
             if len(parts) == 3 and parts[0] in wanted:
                 states[parts[0]] = (parts[1], parts[2])
         return states
-
-
-def _finished(plan: GridPlan, cfg) -> bool:
-    """Complete (or diverged) already: no job needed."""
-    from ganbench.results import find_existing
-
-    existing = find_existing(plan.request.results, cfg.run_key())
-    return existing is not None and existing.record().get("status") == "complete"
 
 
 def _sbatch_options(options) -> dict[str, str | bool]:

@@ -89,12 +89,22 @@ class EveryHook:
 
         register("test-metric", Chroma)
 
+    @hookimpl
+    def register_executors(self, register):
+        from ganbench_plugins.executors import LocalExecutor
+
+        class Here(LocalExecutor):
+            name = "test-executor"
+
+        register("test-executor", Here)
+
 
 def test_every_hook_is_exercised_by_a_run(tmp_path):
     with plugin(EveryHook(), name="every-hook") as reg:
         assert all(any(n.startswith("test-") for n in reg.names(kind)) for kind in reg.entries)
         out = CliRunner().invoke(cli, ["run", "--models", "test-model", "--dataset", "test-data", "--metrics",
-                                       "psnr,mae,test-metric", "--budget", "smoke", "--results", str(tmp_path), "-q"])
+                                       "psnr,mae,test-metric", "--budget", "smoke", "--results", str(tmp_path), "-q",
+                                       "--executor", "test-executor"])
     assert out.exit_code == 0, out.output
     [run] = list((tmp_path / "runs").iterdir())
     rec = json.loads((run / "run.json").read_text())
