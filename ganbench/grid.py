@@ -108,8 +108,28 @@ class Executor:
 # ---------------------------------------------------------------------------------------------- planning
 
 
+#: The command-line flag of each executor option, for errors.
+OPTION_FLAGS = {"jobs": "--jobs", "partition": "--slurm-partition", "gpus_per_job": "--slurm-gpus-per-job",
+                "time": "--slurm-time", "account": "--slurm-account", "options": "--slurm-option",
+                "detach": "--detach"}
+
+
 def make_executor(registry: Registry, name: str, options: dict[str, Any]) -> Executor:
-    executor = registry.create("executor", name, **{k: v for k, v in options.items() if v is not None})
+    """The executor ``name`` built with the options the user set; an option it does not take is a
+    one-line error naming the flag."""
+    import inspect
+
+    options = {k: v for k, v in options.items() if v is not None}
+    factory = registry.get("executor", name).factory
+    with contextlib.suppress(TypeError, ValueError):
+        params = inspect.signature(factory).parameters.values()
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            known = {p.name for p in params}
+            bad = [OPTION_FLAGS.get(k, k) for k in options if k not in known]
+            if bad:
+                takes = ", ".join(OPTION_FLAGS[k] for k in sorted(known) if k in OPTION_FLAGS) or "no options"
+                raise ConfigError(f"{', '.join(bad)} does not apply to executor '{name}' (it takes: {takes})")
+    executor = registry.create("executor", name, **options)
     if not isinstance(executor, Executor):
         raise ConfigError(f"executor '{name}' is not a ganbench.grid.Executor")
     return executor
@@ -421,8 +441,8 @@ def projected_times(plan: GridPlan, registry: Registry, slots: int | None, threa
                     measure: bool = True) -> Projection:
     """Projected training time per run: steps from the budget times the step time of the same model,
     budget, device and precision, taken from finished runs in the results folder, else measured now
-    with a few steps (``ganbench bench``) when the planned device exists here; ``wall``: the grid's
-    makespan over ``slots`` runs at once (longest runs first)."""
+    with a few steps (``ganbench bench``) when the planned device exists here; ``wall``: the makespan of
+    the runs not yet complete over ``slots`` runs at once (longest runs first)."""
     budget = plan.budget
     n_train = _train_count(plan, registry) if budget.epochs is not None else None
     proj = Projection()
@@ -439,7 +459,9 @@ def projected_times(plan: GridPlan, registry: Registry, slots: int | None, threa
             seconds = min(seconds, budget.seconds) if seconds is not None else budget.seconds
             source = source if seconds != budget.seconds else "the time budget"
         proj.seconds[cfg.run_key()], proj.source[cfg.run_key()] = seconds, source
-    times = list(proj.seconds.values())
+    records = _run_records(plan.request.results) if runs_root(plan.request.results).is_dir() else {}
+    times = [t for k, t in proj.seconds.items()
+             if "complete" not in {r.get("status") for _, r in records.get(k, [])}]  # what is left to train
     if slots and all(t is not None for t in times):
         lanes = [0.0] * max(1, slots)
         for t in sorted(times, reverse=True):
@@ -465,7 +487,8 @@ def _step_rate(plan: GridPlan, cfg: RunConfig, registry: Registry, threads: int 
                 and c.get("device") == cfg.device and c.get("precision") == cfg.precision):
             return float(rate), f"finished run {path.name}"
     if not measure or not plan.request.device_here:
-        return None, "unknown (no finished run of this model here; the device is not on this machine)"
+        return None, (f"no finished run of this model, budget and device in the results folder, and {cfg.device} "
+                      "is not on this machine to time it")
     import torch
 
     from ganbench.bench import bench_model
@@ -517,11 +540,13 @@ def dry_run_lines(plan: GridPlan, executor: Executor, projection: Projection) ->
         statuses = {r.get("status") for _, r in found}
         state = "complete: skipped" if "complete" in statuses else (
             "resumes from its checkpoint" if any((p / "state.pt").exists() for p, _ in found) else "new")
-        lines.append(f"  {run_label(cfg):<28} key {key}  {state:<28} "
-                     f"~{format_seconds(projection.seconds.get(key))} ({projection.source.get(key, '')})")
-    todo = [projection.seconds.get(c.run_key()) for c in plan.configs]
+        seconds = projection.seconds.get(key)
+        when = f"~{format_seconds(seconds)}" if seconds is not None else "time unknown"
+        lines.append(f"  {run_label(cfg):<20} key {key}  {state:<28} {when} ({projection.source.get(key, '')})")
+    todo = [projection.seconds.get(c.run_key()) for c in plan.configs
+            if "complete" not in {r.get("status") for _, r in records.get(c.run_key(), [])}]
     if all(t is not None for t in todo):
-        lines.append(f"projected: {format_seconds(sum(todo))} of training in all"
+        lines.append(f"projected: {format_seconds(sum(todo))} of training for the {len(todo)} runs to do"
                      + (f", about {format_seconds(projection.wall)} wall-clock with {executor.slots(plan)} at once"
                         if projection.wall is not None else " (wall-clock: as the scheduler runs them)")
                      + "; evaluation and scoring not included")

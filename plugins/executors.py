@@ -143,10 +143,10 @@ def _run_processes(plan: GridPlan, places: list[tuple[str, dict[str, str]]], dis
     free = list(range(len(places)))
     forwarded = False
     while pending or running:
-        if stop and not forwarded:  # Ctrl-C / SIGTERM: every worker checkpoints and stops
+        if stop and not forwarded:  # every worker checkpoints and stops; Ctrl-C reached them already
             forwarded, pending = True, []
             for proc, _ in running.values():
-                if proc.is_alive():
+                if proc.is_alive() and stop.signal != signal.SIGINT:
                     proc.terminate()
         while pending and free:
             slot, cfg = free.pop(0), pending.pop(0)

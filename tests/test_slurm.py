@@ -56,7 +56,7 @@ def test_a_grid_on_slurm_is_submitted_preempted_requeued_resumed_and_reported(tm
     results = tmp_path / "results"
     cmd = [sys.executable, "-m", "ganbench", "run", "--models", "l1", "--seeds", "2", "--budget", BUDGET,
            "--checkpoint-every", "2", "--device", "cpu", "--precision", "fp32", "--executor", "slurm",
-           "--slurm-option", "cpus-per-task=1", "--slurm-time", "10m", "-q", "--results", str(results)]
+           "--slurm-option", "cpus-per-task=1", "--slurm-time", "20m", "-q", "--results", str(results)]
     env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench"}
     submit = subprocess.run([*cmd, "--detach"], env=env, capture_output=True, text=True, timeout=120)
     assert submit.returncode == 0, submit.stderr
@@ -75,13 +75,17 @@ def test_a_grid_on_slurm_is_submitted_preempted_requeued_resumed_and_reported(tm
     assert job, f"no run checkpointed: {_status(results)}"
     subprocess.run(["scancel", "--signal=USR2", job], check=True, timeout=20)
 
-    # submitit requeues it; SLURM holds a requeued job ~2 minutes (BeginTime): release it now
-    deadline = time.time() + 600
+    # submitit requeues it; SLURM holds a requeued job ~2 minutes (BeginTime), time for the old instance to
+    # end: release it sooner, once the old one has surely ended (KillWait is 5 s in .ci/slurm-up's slurm.conf)
+    deadline, held_since = time.time() + 600, None
     while time.time() < deadline:
         if _job_field(job, "JobState") == "PENDING" and _job_field(job, "Reason") == "BeginTime":
-            subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], timeout=20)
+            held_since = held_since or time.time()
+            if time.time() - held_since > 10:
+                subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], timeout=20)
         rows = _status(results)
-        if all(r["state"] in ("complete", "diverged", "failed") for r in rows):
+        if all(r["state"] in ("complete", "diverged", "failed") for r in rows) or (
+                _job_field(job, "JobState") in ("FAILED", "CANCELLED")):
             break
         time.sleep(1)
     assert [(r["seed"], r["state"]) for r in rows] == [(0, "complete"), (1, "complete")], rows
