@@ -8,6 +8,9 @@
         samples.png     gray input | output | truth on fixed test crops
         generator.pt    generator weights the table uses (weights only)
         state.pt        everything needed to resume (both networks, optimisers, counters, RNG states)
+        log.txt         a grid worker's output for this run (--jobs N, --executor slurm)
+    RESULTS/.claims/<run key>.lock   who trains that run right now (see :class:`Claim`)
+    RESULTS/.grid/                   grids issued here (manifests), early worker logs, submitit's files
 """
 
 from __future__ import annotations

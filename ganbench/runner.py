@@ -291,7 +291,7 @@ def train_planned(
                             "skipped": [{"file": f, "reason": r} for f, r in data.skipped]}}
     outcomes = []
     for cfg in configs:
-        decision, claim, existing = None, None, None
+        decision, claim = None, None
         if di.is_main:  # only rank 0 looks at (and writes) the results folder; the others follow it
             claim = claim_run(request.results, cfg.run_key(), who(model=cfg.model, seed=cfg.seed))
             existing = find_existing(request.results, cfg.run_key()) if claim else None
@@ -304,26 +304,25 @@ def train_planned(
             else:
                 decision = ("new", None)
         kind, path = broadcast_object(decision)
+        if kind == "claimed":
+            reporter.message(f"{cfg.model} seed {cfg.seed}: another process is training it right now; left to it")
+            outcomes.append(RunOutcome(cfg.model, cfg.seed, "claimed", request.results))
+            continue
+        if kind == "skip":
+            claim and claim.release()
+            reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
+            outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", Path(path)))
+            continue
+        if kind == "resume":
+            reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {path}")
+        resume = RunDir(Path(path)) if kind == "resume" else None
+        if resume is not None and di.is_main:
+            resume = existing  # holds the lock
         try:
-            if kind == "claimed":
-                reporter.message(f"{cfg.model} seed {cfg.seed}: another process is training it right now; "
-                                 "left to it")
-                outcomes.append(RunOutcome(cfg.model, cfg.seed, "claimed", request.results))
-                continue
-            if kind == "skip":
-                reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
-                outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", Path(path)))
-                continue
-            if kind == "resume":
-                reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {path}")
-            resume = RunDir(Path(path)) if kind == "resume" else None
-            if resume is not None and di.is_main:
-                resume = existing  # holds the lock
             outcomes.append(execute_run(cfg, registry, data, request.results, reporter, record_base, stop,
                                         resume=resume))
         finally:
-            if claim is not None:
-                claim.release()
+            claim and claim.release()
         barrier()
     return outcomes
 

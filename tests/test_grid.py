@@ -119,7 +119,7 @@ def test_status_names_failed_interrupted_and_not_started_runs(registry, tmp_path
 
 def test_killing_one_worker_leaves_the_others_and_a_reissue_finishes_the_grid(tmp_path):
     cmd = [sys.executable, "-m", "ganbench", "run", "--models", "l1", "--seeds", "2", "--budget", "smoke,steps=100",
-           "--checkpoint-every", "2", "--device", "cpu", "--jobs", "2", "-q", "--results", str(tmp_path)]
+           "--checkpoint-every", "10", "--device", "cpu", "--jobs", "2", "-q", "--results", str(tmp_path)]
     env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench"}
     grid = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     victim, deadline = None, time.time() + 120
@@ -178,3 +178,25 @@ def test_executor_in_the_config_file(tmp_path):
     out = CliRunner().invoke(cli, ["run", "--config", str(cfg), "--dry-run", "--results", str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert "2 processes at once" in out.output
+
+
+def test_local_jobs_pin_one_gpu_per_process(monkeypatch, registry):
+    """On an 8-GPU node, --jobs 8 puts process i on GPU i alone (CUDA_VISIBLE_DEVICES), the CPU threads as
+    they are; more jobs than GPUs share them round-robin; an outer CUDA_VISIBLE_DEVICES is respected."""
+    import ganbench_plugins.executors as executors
+    from ganbench.grid import GridPlan
+
+    req = RunRequest(models=["l1"], seeds=[0, 1], budget="smoke", device="cpu")
+    plan = GridPlan(req, plan_comparison(req, registry))
+    for cfg in plan.configs:
+        cfg.device = "cuda"  # as planned on a GPU node
+    monkeypatch.setattr(executors, "_gpu_count", lambda: 8)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    places = make_executor(registry, "local", {"jobs": 8}).placements(plan)
+    assert [p for p, _ in places] == [f"cuda:{i}" for i in range(8)]
+    assert [env for _, env in places] == [{"CUDA_VISIBLE_DEVICES": str(i)} for i in range(8)]
+    places = make_executor(registry, "local", {"jobs": 10}).placements(plan)
+    assert [env["CUDA_VISIBLE_DEVICES"] for _, env in places] == [*map(str, range(8)), "0", "1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7,0,1,2,3")
+    places = make_executor(registry, "local", {"jobs": 8}).placements(plan)
+    assert [env["CUDA_VISIBLE_DEVICES"] for _, env in places] == ["4", "5", "6", "7", "0", "1", "2", "3"]

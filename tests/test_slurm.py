@@ -19,7 +19,7 @@ from ganbench.cli import cli
 from ganbench.results import safe_load
 from ganbench.runner import RunRequest, run_comparison
 
-BUDGET = "smoke,steps=300"
+BUDGET = "smoke,steps=100"
 
 
 def _why_no_slurm() -> str | None:
@@ -55,12 +55,10 @@ def test_a_grid_on_slurm_is_submitted_preempted_requeued_resumed_and_reported(tm
         pytest.skip(reason)
     results = tmp_path / "results"
     cmd = [sys.executable, "-m", "ganbench", "run", "--models", "l1", "--seeds", "2", "--budget", BUDGET,
-           "--checkpoint-every", "2", "--device", "cpu", "--precision", "fp32", "--executor", "slurm",
+           "--checkpoint-every", "10", "--device", "cpu", "--precision", "fp32", "--executor", "slurm",
            "--slurm-option", "cpus-per-task=1", "--slurm-time", "20m", "-q", "--results", str(results)]
     env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench"}
-    submit = subprocess.run([*cmd, "--detach"], env=env, capture_output=True, text=True, timeout=120)
-    assert submit.returncode == 0, submit.stderr
-    assert "submitted 2 SLURM job(s)" in submit.stderr and "ganbench status" in submit.stderr
+    grid = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # waits
 
     # preempt the job of the first run that has a checkpoint: the USR2 that SLURM sends before a time limit
     job, deadline = None, time.time() + 300
@@ -89,6 +87,10 @@ def test_a_grid_on_slurm_is_submitted_preempted_requeued_resumed_and_reported(tm
             break
         time.sleep(1)
     assert [(r["seed"], r["state"]) for r in rows] == [(0, "complete"), (1, "complete")], rows
+    out, err = grid.communicate(timeout=120)  # the waiting command reports as the runs finish, then the table
+    assert grid.returncode == 0, err
+    assert "submitted 2 SLURM job(s)" in err and "l1 (seed 0): complete" in err and "l1 (seed 1): complete" in err
+    assert "l1" in out and (results / "report" / "report.md").exists()
     assert int(_job_field(job, "Restarts") or 0) >= 1  # really requeued by SLURM
     record = json.loads((preempted / "run.json").read_text())
     assert record["resumed"] == 1 and "resuming" in (preempted / "log.txt").read_text()
@@ -99,14 +101,13 @@ def test_a_grid_on_slurm_is_submitted_preempted_requeued_resumed_and_reported(tm
     torch.set_num_threads(record["provenance"]["torch_threads"])
     try:
         [ref] = run_comparison(RunRequest(models=["l1"], seeds=[seed], budget=BUDGET, device="cpu", precision="fp32",
-                                          checkpoint_every=2, results=tmp_path / "ref"), registry)
+                                          checkpoint_every=10, results=tmp_path / "ref"), registry)
     finally:
         torch.set_num_threads(before)
     a, b = safe_load(ref.run_dir / "generator.pt"), safe_load(preempted / "generator.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
-    # re-issuing the grid skips both complete runs (no job submitted) and reports
-    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    # re-issuing the grid skips both complete runs: no job submitted
+    again = subprocess.run([*cmd, "--detach"], env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
-    assert "submitted 0 SLURM job(s); 2 run(s) already complete" in again.stderr
-    assert (results / "report" / "report.md").exists() and "l1" in again.stdout
+    assert "submitted 0 SLURM job(s); 2 run(s) already complete" in again.stderr and "ganbench status" in again.stderr
