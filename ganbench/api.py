@@ -26,6 +26,11 @@ class AdversarialLoss:
     #: critic steps and the generator learns from the L1 reconstruction term alone.
     uses_critic: bool = True
 
+    #: True when ``critic_regularizer`` penalises each image's own critic gradient (a gradient penalty).
+    #: Such a penalty is ill-defined for a critic that mixes the images of a batch (BatchNorm): the trainer
+    #: refuses that pairing.
+    per_sample_regularizer: bool = False
+
     def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -114,6 +119,9 @@ class Recipe:
     generator_optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     critic_optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     n_critic: int = 1
+    #: WGAN's critic warm-up (the reference code, not the paper's algorithm): this many critic steps, instead
+    #: of n_critic, before each of the first 25 generator steps and every 500th; 0 = off.
+    critic_warmup: int = 0
     l1_weight: float = 100.0
     #: The last fraction of the budget over which both learning rates fall linearly to zero (pix2pix
     #: decays over its second half); 0 keeps them constant.

@@ -23,7 +23,7 @@ OPTION_GROUPS = {
     "generator_optimizer": "generator_optimizer",
     "critic_optimizer": "critic_optimizer",
 }
-SCALARS = {"n_critic", "l1_weight", "lr_decay", "generator", "critic", "loss"}
+SCALARS = {"n_critic", "critic_warmup", "l1_weight", "lr_decay", "generator", "critic", "loss"}
 
 
 def parse_value(text: str) -> Any:
@@ -56,7 +56,7 @@ def check_set_key(key: str) -> None:
         return
     raise ConfigError(
         f"unknown --set key '{key}': use generator.X, critic.X, loss.X, generator_optimizer.X, "
-        f"critic_optimizer.X, n_critic, l1_weight, lr_decay, generator, critic or loss"
+        f"critic_optimizer.X, n_critic, critic_warmup, l1_weight, lr_decay, generator, critic or loss"
     )
 
 
@@ -180,6 +180,9 @@ def resolve_recipe(
     n_critic = recipe.get("n_critic")
     if not isinstance(n_critic, int) or n_critic < 1:
         raise ConfigError(f"model '{name}': n_critic must be a whole number >= 1, got {n_critic!r}")
+    warmup = recipe.get("critic_warmup", 0)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ConfigError(f"model '{name}': critic_warmup must be a whole number >= 0 (0 = off), got {warmup!r}")
     decay = recipe.get("lr_decay", 0.0)
     if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
         raise ConfigError(f"model '{name}': lr_decay must be a number in [0, 1), got {decay!r}")

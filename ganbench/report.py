@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ganbench import diagnostics
 from ganbench.errors import ResultsError
 from ganbench.grouping import Row, group_rows, identity_text
 from ganbench.results import (
@@ -386,12 +387,14 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         if sig:
             md += [SIGNIFICANCE_HEADER, ""] + [f"- {line}" for line in sig] + [""]
         md += ["Rows:", ""] + [f"- {line}" for line in row_notes(comp)] + [""]
+        md += [f"- {line}" for line in diagnostics.report_lines(comp)] + [""]
         md += ["Provenance: " + ", ".join(f"{k} {v}" for k, v in _provenance(comp).items()), ""]
         frame = comp.table.copy()
         frame.insert(0, "comparison", comp.key)
         csv_frames.append(frame)
         js.append({"comparison": comp.key, "title": comp.title, "rows": _records(comp.table),
                    "significance": comp.significance, "selection_notes": chosen,
+                   "adversary": diagnostics.report_lines(comp),
                    "provenance": _provenance(comp), "row_notes": row_notes(comp),
                    "runs": [str(r.path) for r in comp.runs],
                    "counted_runs": {row.label: {s: str(r.path) for s, r in row.counted.items()} for row in comp.rows}})
@@ -499,6 +502,7 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
             parts.append(f"<p>{html.escape(SIGNIFICANCE_HEADER)}</p>")
             parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sig) + "</ul>")
         parts.append("<p>Rows:</p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in row_notes(comp)) + "</ul>")
+        parts += [f"<p>{html.escape(line)}</p>" for line in diagnostics.report_lines(comp)]
         curves = out / f"curves-{i}.png"
         if curves.exists():
             parts.append(_img_tag(curves, "training curves"))

@@ -24,6 +24,7 @@ from ganbench.api import OptimizerSpec
 from ganbench.budgets import Budget, parse_budget
 from ganbench.config import DEFAULT_METRICS, ConfigFile, RunConfig, resolve_recipe
 from ganbench.data import PreparedData, prepare_splits
+from ganbench.diagnostics import adversary_summary
 from ganbench.distributed import barrier, broadcast_object, local_device
 from ganbench.distributed import info as dist_info
 from ganbench.errors import ConfigError, DataError, GanbenchError, ResultsError
@@ -51,8 +52,10 @@ from ganbench.trainer import (
     Trainer,
     TrainResult,
     check_compile_supported,
+    check_penalty_critic,
     count_flops_per_image,
     default_precision,
+    flops_spent,
     resolve_device,
 )
 
@@ -137,7 +140,8 @@ def check_shapes(registry: Registry, recipe: dict[str, Any], size: int, model: s
             if tuple(out.shape) != (1, 2, size, size):
                 raise RuntimeError(f"generator output {tuple(out.shape)}")
             d(torch.zeros(1, 3, size, size))
-            registry.create("loss", recipe["loss"], **recipe.get("loss_options", {}))
+            loss = registry.create("loss", recipe["loss"], **recipe.get("loss_options", {}))
+            check_penalty_critic(loss, d, recipe["loss"], model)
             for key, net in (("generator_optimizer", g), ("critic_optimizer", d)):
                 try:
                     OptimizerSpec.from_dict(recipe[key]).build(net.parameters(), torch.device("meta"))
@@ -439,7 +443,7 @@ def _spent(result: TrainResult, trainer: Trainer, budget: Budget) -> dict[str, A
         "critic_images": c.critic_images, "train_seconds": round(c.step_seconds + c.data_seconds, 3),
         "step_seconds": round(c.step_seconds, 3), "data_seconds": round(c.data_seconds, 3),
         "eval_seconds": round(c.eval_seconds, 3),
-        "flops": None if not flops else flops["train_step"] * c.images,
+        "flops": flops_spent(flops, c),
     }
 
 
@@ -448,17 +452,18 @@ def _throughput(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
     ips = c.steady_images / c.steady_seconds if c.steady_seconds > 0 else (
         c.images / c.step_seconds if c.step_seconds > 0 else None)
     flops = getattr(trainer, "_flops", None)
+    per_step = c.critic_steps / c.step if c.step else trainer.critic_steps_per_step  # warm-up included
     out = {
         "images_per_s": ips,
         "generator_steps_per_s": ips / trainer.cfg.batch_size if ips else None,
-        "critic_steps_per_s": ips * trainer.critic_steps_per_step / trainer.cfg.batch_size if ips else None,
+        "critic_steps_per_s": ips * per_step / trainer.cfg.batch_size if ips else None,
         "data_images_per_s": c.batches * trainer.cfg.batch_size / c.data_seconds if c.data_seconds > 0 else None,
         "params": trainer.param_counts(),
         "flops_per_image": flops,
         **{f"peak_{k}": v for k, v in result.peak_memory.items()},
     }
-    if flops and ips:
-        out["achieved_tflops"] = flops["train_step"] * ips / 1e12
+    if flops and ips and c.images:
+        out["achieved_tflops"] = flops_spent(flops, c) / c.images * ips / 1e12
     return out
 
 
@@ -504,6 +509,7 @@ def _finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDa
         "gray": summarize(refs["gray"]),
         "truth": summarize(refs["truth"]),
         "n_test_images": int(data.test.shape[0]),
+        "adversary": adversary_summary(result.history),
         "metrics": {n: {"higher_is_better": m.higher_is_better, "unit": m.unit,
                         "reference_free": m.reference_free} for n, m in metrics.items()},
     }

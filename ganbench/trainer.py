@@ -23,6 +23,7 @@ from ganbench.api import AdversarialLoss, OptimizerSpec
 from ganbench.color import lab_to_net, rgb_to_lab
 from ganbench.config import RunConfig
 from ganbench.data import PreparedData, TrainSampler
+from ganbench.diagnostics import RATIO_COLUMN
 from ganbench.distributed import info as dist_info
 from ganbench.distributed import local_batch, rank_slice
 from ganbench.errors import ConfigError
@@ -37,6 +38,11 @@ from ganbench.precision import (  # noqa: F401  (re-exported: device and precisi
 from ganbench.registry import Registry
 
 STAT_NAMES = ("d_loss", "d_reg", "g_adv", "g_l1", "w_estimate")
+#: WGAN's critic warm-up (reference code, main.py): the warm-up's critic steps before each of the first
+#: WARMUP_FIRST generator steps and before every WARMUP_EVERY-th.
+WARMUP_FIRST, WARMUP_EVERY = 25, 500
+#: The adversarial-to-L1 gradient ratio (history column RATIO_COLUMN) is measured every ~10 steps.
+DIAGNOSTIC_EVERY = 10
 
 
 class StopRequested(Exception):
@@ -172,8 +178,9 @@ class Trainer:
         self.m = build_models(registry, self.recipe, device, cfg.seed, self.channels_last,
                               global_batchnorm=self.dist.enabled)
         self.local_batch = local_batch(cfg.batch_size, self.dist)
-        self.critic_has_batchnorm = any(isinstance(mod, nn.modules.batchnorm._BatchNorm)
-                                        for mod in self.m.critic.modules())
+        self.critic_has_batchnorm = has_batchnorm(self.m.critic)
+        check_penalty_critic(self.m.loss, self.m.critic, self.recipe["loss"], cfg.model)
+        self.critic_warmup = int(self.recipe.get("critic_warmup", 0))
         self.sampler = TrainSampler(data.train, cfg.image_size, cfg.batch_size, cfg.seed)
         self.autocast_dtype = AUTOCAST[cfg.precision]
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
@@ -187,6 +194,8 @@ class Trainer:
         self.on_step, self.checkpoint = on_step, checkpoint
         self.stop = stop if stop is not None else StopFlag()
         self._pending: list[torch.Tensor] = []
+        self._pending_ratio: dict[int, torch.Tensor] = {}
+        self.diagnostic_every = 0  # train() switches the gradient-ratio diagnostic on
         self._gray_val_psnr: float | None = None
         self._last_finite: dict[str, float] | None = None
         self._g_step, self._d_step = self.generator_step, self.critic_step
@@ -284,6 +293,8 @@ class Trainer:
             else:
                 g_adv = torch.zeros((), device=self.device)
             g_l1 = (fake_ab.float() - ab).abs().mean()
+            if m.loss.uses_critic and self._diagnose_step():
+                self._pending_ratio[self.counters.step + 1] = self.adversarial_to_l1_ratio(g_adv, fake_ab, ab)
             total = g_adv + self.l1_weight * g_l1
             m.opt_g.zero_grad(set_to_none=True)
             self.scaler.scale(total).backward()
@@ -299,20 +310,44 @@ class Trainer:
                     eb.copy_(b)
         return {"g_adv": g_adv.detach(), "g_l1": g_l1.detach()}
 
+    def _diagnose_step(self) -> bool:
+        return self.diagnostic_every > 0 and (self.counters.step + 1) % self.diagnostic_every == 0
+
+    def adversarial_to_l1_ratio(self, g_adv: torch.Tensor, fake_ab: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """‖∂g_adv/∂fake‖ / ‖∂(λ_L1·L1)/∂fake‖ on the generator's output: how hard the adversary pulls the
+        generator compared with the L1 term (near 0: the critic hardly matters). One extra backward through
+        the critic (its input gradient only), fp32 norms; under fp16 the inner gradient is loss-scaled."""
+        scale = self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
+        (grad,) = torch.autograd.grad(g_adv * scale, fake_ab, retain_graph=True)
+        adv = grad.float().norm() / scale
+        # λ·mean|fake − ab| has gradient λ·sign(fake − ab)/numel: its norm in closed form
+        l1 = self.l1_weight * torch.sign(fake_ab.detach().float() - ab).norm() / ab.numel()
+        return adv / l1.clamp_min(torch.finfo(torch.float32).tiny)
+
     @property
     def critic_steps_per_step(self) -> int:
-        """Critic steps per generator step: the recipe's n_critic, or 0 for a loss without a critic."""
+        """Critic steps per generator step outside WGAN's warm-up: the recipe's n_critic, or 0 for a loss
+        without a critic."""
         return self.n_critic if self.m.loss.uses_critic else 0
+
+    def critic_steps_before(self, step: int) -> int:
+        """Critic steps before generator step ``step`` (0-based): the warm-up's count (``critic_warmup``)
+        before the first 25 and every 500th, as WGAN's reference code; n_critic otherwise. A function of
+        the step, so a resumed run follows it."""
+        if self.critic_steps_per_step and self.critic_warmup and (step < WARMUP_FIRST or step % WARMUP_EVERY == 0):
+            return self.critic_warmup
+        return self.critic_steps_per_step
 
     def param_counts(self) -> dict[str, int]:
         return {"generator": sum(p.numel() for p in self.m.generator.parameters()),
                 "critic": sum(p.numel() for p in self.m.critic.parameters())}
 
     def train_step(self) -> None:
-        """n_critic critic steps on fresh batches, then one generator step on the last batch, reusing its
-        fake (generated with gradients) so the generator runs forward once per step, as in pix2pix. A loss
-        without a critic: one batch and the generator step alone."""
-        n = self.critic_steps_per_step
+        """n_critic critic steps (or the warm-up's count, :meth:`critic_steps_before`) on fresh batches, then
+        one generator step on the last batch, reusing its fake (generated with gradients) so the generator
+        runs forward once per step, as in pix2pix. A loss without a critic: one batch and the generator step
+        alone."""
+        n = self.critic_steps_before(self.counters.step)
         zero = torch.zeros((), device=self.device)
         stats: dict[str, torch.Tensor] = {"d_loss": zero, "d_reg": zero, "w_estimate": zero}
         for i in range(max(n, 1)):
@@ -362,6 +397,8 @@ class Trainer:
         values = torch.stack(self._pending).cpu().tolist()
         first_step = self.counters.step - len(values) + 1
         self._pending = []
+        ratios = {k: float(v) for k, v in self._pending_ratio.items()}
+        self._pending_ratio = {}
         for offset, row in enumerate(values):
             step = first_step + offset
             entry = dict(zip(STAT_NAMES, row, strict=True))
@@ -372,6 +409,8 @@ class Trainer:
             if step % self.log_every == 0 or step == 1:
                 self.history.append({"step": step, "images": step * self.cfg.batch_size, **entry,
                                      "seconds": round(self.counters.step_seconds + self.counters.data_seconds, 4)})
+                if step in ratios:
+                    self.history[-1][RATIO_COLUMN] = ratios[step]
         bad_params = [name for net, name in ((self.m.generator, "generator"), (self.m.critic, "critic"))
                       if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
         if bad_params:
@@ -475,6 +514,8 @@ class Trainer:
             raise ConfigError("the budget sets no limit (steps, images, epochs or time)")
         self.total_steps, self.seconds = total_steps, seconds
         self.log_every = log_every or max(1, (total_steps or 1000) // 200)
+        # the gradient-ratio diagnostic on every logged step at least DIAGNOSTIC_EVERY steps apart
+        self.diagnostic_every = self.log_every * math.ceil(DIAGNOSTIC_EVERY / self.log_every)
         sync_every = 1 if self.device.type == "cpu" else 25
         warmup = min(10, max(1, (total_steps or 100) // 10))
         c = self.counters
@@ -543,6 +584,19 @@ def _better(entry: dict[str, Any], best: dict[str, Any] | None, floor: float) ->
     return entry["val_psnr"] > best["val_psnr"]
 
 
+def has_batchnorm(net: nn.Module) -> bool:
+    return any(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in net.modules())
+
+
+def check_penalty_critic(loss: AdversarialLoss, critic: nn.Module, loss_name: str, model: str) -> None:
+    """A per-image penalty (``loss.per_sample_regularizer``) needs a critic that scores each image on its
+    own: BatchNorm mixes the images of a batch, so the penalised gradient is not the image's. Refused."""
+    if getattr(loss, "per_sample_regularizer", False) and has_batchnorm(critic):
+        raise ConfigError(f"model '{model}': loss '{loss_name}' penalises each image's critic gradient, but the "
+                          "critic has BatchNorm, which mixes the images of a batch; use a per-sample norm "
+                          "(--set critic.norm=layer, instance or none)")
+
+
 def _optional_metric(registry: Registry, name: str):
     try:
         return registry.create("metric", name)
@@ -595,8 +649,10 @@ class FlopCounter:
 
 
 def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
-    """FLOPs of one training step per generator image, counted (not estimated) with torch's flop formulas
-    on throw-away copies of the networks (their weights and optimisers are untouched)."""
+    """FLOPs per image, counted (not estimated) with torch's flop formulas on throw-away copies of the
+    networks (their weights and optimisers are untouched): ``critic_step`` per critic image (the generator
+    forward that makes its fake included), ``generator_step`` per generator image, and ``train_step``, one
+    whole step (n_critic critic steps and the generator step) per generator image."""
 
     try:
         from ganbench.distributed import local_only
@@ -617,19 +673,23 @@ def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
                 (g(L) - ab).abs().mean().backward()
             out["train_step"] = fc.get_total_flops() / b
             return out
+        n = trainer.n_critic
         with FlopCounter() as fc:
-            for i in range(trainer.n_critic):
-                with torch.set_grad_enabled(i == trainer.n_critic - 1):
+            for i in range(n):
+                with torch.set_grad_enabled(i == n - 1):
                     fake = g(L)
                 real, fk = torch.cat([L, ab], 1), torch.cat([L, fake.detach()], 1)
                 rs, fs = d(real), d(fk)
                 total = loss.critic_loss(rs, fs)
                 reg = loss.critic_regularizer(d, real, fk)
                 (total if reg is None else total + reg).backward()
+        out["critic_step"] = fc.get_total_flops() / (b * n)  # its generator forward, critic pass and penalty
+        with FlopCounter() as fc:
             d.requires_grad_(False)
             g_total = loss.generator_loss(d(torch.cat([L, fake], 1))) + (fake - ab).abs().mean()
             g_total.backward()
-        out["train_step"] = fc.get_total_flops() / b
+        out["generator_step"] = fc.get_total_flops() / b
+        out["train_step"] = out["generator_step"] + n * out["critic_step"]  # a step outside WGAN's warm-up
         with FlopCounter() as fc:
             d.requires_grad_(False)
             d(torch.cat([L, ab], 1))
@@ -637,3 +697,13 @@ def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
         return out
     except Exception:  # counting is informative only; never fail a run over it
         return None
+
+
+def flops_spent(flops: dict[str, float] | None, counters: Counters) -> float | None:
+    """The FLOPs a run spent: generator steps and critic steps counted apart, so WGAN's warm-up (more
+    critic steps in some steps) is counted as done."""
+    if not flops:
+        return None
+    if "critic_step" not in flops:  # no critic
+        return flops["train_step"] * counters.images
+    return flops["generator_step"] * counters.images + flops["critic_step"] * counters.critic_images

@@ -1,4 +1,4 @@
-"""The study's three recipes (see docs/recipes.md for the sources of each value)."""
+"""The study's three recipes and their L1-only baselines (see docs/recipes.md for the sources of each value)."""
 
 from __future__ import annotations
 
@@ -41,14 +41,29 @@ def wgan_gp() -> Recipe:
     )
 
 
-def l1() -> Recipe:
+def _l1_baseline(optimizer: OptimizerSpec, recipe: str) -> Recipe:
+    """The same UNet and L1 term with no critic, trained with ``recipe``'s generator optimiser: beside that
+    recipe it shows what the critic adds (the only difference between the two)."""
     return Recipe(
         loss="none",
-        generator_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)}),
-        critic_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)}),  # unused: no critic steps
+        generator_optimizer=optimizer,
+        critic_optimizer=optimizer,  # unused: no critic steps
         n_critic=1,
-        description="Regression baseline: the same UNet, L1 term alone, no critic (Adam 2e-4 (0.5, 0.999))",
+        description=f"Regression baseline for {recipe}: the same UNet, L1 term alone, no critic, "
+                    f"{optimizer.name} {optimizer.lr:g}",
     )
+
+
+def l1() -> Recipe:
+    return _l1_baseline(dcgan().generator_optimizer, "dcgan")
+
+
+def l1_wgan() -> Recipe:
+    return _l1_baseline(wgan().generator_optimizer, "wgan")
+
+
+def l1_wgan_gp() -> Recipe:
+    return _l1_baseline(wgan_gp().generator_optimizer, "wgan-gp")
 
 
 @hookimpl
@@ -57,3 +72,5 @@ def register_models(register):
     register("wgan", wgan)
     register("wgan-gp", wgan_gp)
     register("l1", l1)
+    register("l1-wgan", l1_wgan)
+    register("l1-wgan-gp", l1_wgan_gp)

@@ -72,7 +72,10 @@ def test_gradient_penalty_equals_hand_computed_value_on_a_linear_critic():
     assert torch.allclose(critic.w.grad, grad_expected.detach(), atol=1e-10)
 
 
-def test_gradient_penalty_on_a_small_conv_critic_matches_finite_differences():
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_gradient_penalty_on_a_small_conv_critic_matches_finite_differences(reduction):
+    """The penalty differentiates the per-image score (mean over patches) by default, pix2pix's patch sum
+    with penalty_reduction="sum"; central differences in fp64 say which function was differentiated."""
     torch.manual_seed(0)
     critic = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Tanh(), nn.Conv2d(4, 1, 3)).double()
     real, fake = torch.rand(2, 3, 6, 6, dtype=torch.float64), torch.rand(2, 3, 6, 6, dtype=torch.float64)
@@ -87,11 +90,11 @@ def test_gradient_penalty_on_a_small_conv_critic_matches_finite_differences():
             up, dn = flat.clone(), flat.clone()
             up[j] += h
             dn[j] -= h
-            f = lambda v: critic(v.view(1, 3, 6, 6)).sum()  # noqa: E731
+            f = lambda v: getattr(critic(v.view(1, 3, 6, 6)), reduction)()  # noqa: E731
             grad[j] = (f(up) - f(dn)) / (2 * h)
         norms.append(grad.norm())
     expected = torch.stack([(n - 1) ** 2 for n in norms]).mean()
-    assert torch.allclose(gradient_penalty(critic, real, fake, eps), expected, atol=1e-6)
+    assert torch.allclose(gradient_penalty(critic, real, fake, eps, reduction), expected, atol=1e-6)
 
 
 def test_gp_loss_scales_by_weight():
