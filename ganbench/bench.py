@@ -56,7 +56,9 @@ def build_bench_trainer(
     check_shapes(registry, recipe, image_size, model)
     cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=b.to_dict(),
                     device=str(dev), precision=precision, compile=compile, seed=seed)
-    return Trainer(cfg, registry, data or synthetic_data(image_size), dev, metrics={}, channels_last=channels_last)
+    trainer = Trainer(cfg, registry, data or synthetic_data(image_size), dev, metrics={}, channels_last=channels_last)
+    trainer.critic_warmup = 0  # time ordinary steps: WGAN's warm-up steps are a schedule, not a speed
+    return trainer
 
 
 def memory_batches(trainer: Trainer, device: torch.device, n: int | None = None) -> list[tuple[torch.Tensor, ...]]:
