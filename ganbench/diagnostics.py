@@ -31,11 +31,8 @@ def adversary_summary(history: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _model_runs(comp) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for r in comp.runs:
-        if r.status == "complete" and r.metrics is not None:
-            out.setdefault(r.record["config"]["model"], []).append(r)
-    return out
+    """The report's rows (label -> the complete runs it counts, one per seed)."""
+    return {row.label: list(row.counted.values()) for row in comp.rows if row.counted}
 
 
 def adversary_line(comp) -> str | None:
@@ -75,12 +72,18 @@ def critic_gain_lines(comp) -> list[str]:
                 s, sign = tests[(base, model)], -1.0
             if s is None:
                 continue
-            lo, hi = sorted((sign * s["ci_low"], sign * s["ci_high"]))
             opt = rs[0].record["config"]["recipe"].get("generator_optimizer", {})
+            head = (f"What the critic adds to {model}: {model} − {base} (same generator, optimiser {opt.get('name')} "
+                    f"{opt.get('lr')}, λ_L1 and schedule)")
+            if s.get("untested") or "mean_diff" not in s:
+                lines.append(f"{head}: PSNR not tested ({s.get('untested', 'no test')})")
+                continue
+            lo, hi = sorted((sign * s["ci_low"], sign * s["ci_high"]))
             verdict = "significant" if s["significant"] else "not significant"
-            lines.append(f"What the critic adds to {model}: {model} − {base} (same generator, optimiser "
-                         f"{opt.get('name')} {opt.get('lr')}, λ_L1 and schedule) PSNR {sign * s['mean_diff']:+.3f} dB "
-                         f"[95% CI {lo:+.3f}, {hi:+.3f}], {verdict} (n = {s['n']} test photos)")
+            p = s.get("p_holm")
+            p_text = "" if p is None else f"Holm-adjusted p = {p:.3g}; "
+            lines.append(f"{head}: PSNR {sign * s['mean_diff']:+.3f} dB [95% CI {lo:+.3f}, {hi:+.3f}], {verdict} "
+                         f"({p_text}n = {s.get('n_photos', s.get('n'))} test photos)")
     return lines
 
 

@@ -122,16 +122,19 @@ def _run(model, recipe, critic_steps, ratio=None):
 def test_report_lines_show_the_pull_and_what_each_critic_adds(registry):
     budget = parse_budget("cpu")
     recipes = {m: resolve_recipe(registry, m, ConfigFile(), budget, {}) for m in ("wgan", "l1-wgan", "l1")}
+    runs = {"wgan": _run("wgan", recipes["wgan"], 3000, 0.004), "l1-wgan": _run("l1-wgan", recipes["l1-wgan"], 0),
+            "l1": _run("l1", recipes["l1"], 0)}
     comp = SimpleNamespace(
-        runs=[_run("wgan", recipes["wgan"], 3000, 0.004), _run("l1-wgan", recipes["l1-wgan"], 0),
-              _run("l1", recipes["l1"], 0)],
+        rows=[SimpleNamespace(label=m, counted={0: r}) for m, r in runs.items()],
         significance=[{"model": "l1-wgan", "versus": "wgan", "metric": "psnr", "mean_diff": 0.5, "ci_low": 0.1,
-                       "ci_high": 0.9, "significant": True, "n": 18}])
+                       "ci_high": 0.9, "significant": True, "p_holm": 0.01, "n_photos": 18}])
     lines = report_lines(comp)
     assert lines[0].endswith("wgan 0.004 (negligible, < 0.01)")
     # paired with the baseline of the same optimiser (l1-wgan, not l1), the sign turned to wgan − l1-wgan
     assert critic_gain_lines(comp) == [lines[1]]
     assert "wgan − l1-wgan" in lines[1] and "PSNR -0.500 dB [95% CI -0.900, -0.100], significant" in lines[1]
+    comp.significance = [{"model": "wgan", "versus": "l1-wgan", "metric": "psnr", "untested": "one seed each"}]
+    assert critic_gain_lines(comp)[0].endswith("PSNR not tested (one seed each)")
 
 
 # --- the docs' claims ------------------------------------------------------------------------------------
