@@ -41,6 +41,34 @@ class GanbenchGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted.", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # `ganbench report | head`: the reader has all it wanted
+            _discard_stdout()
+            ctx.exit(0)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so nothing flushed at exit meets the closed pipe again (see the Python docs'
+    "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+class StdoutConsole(Console):
+    """Tables and text on stdout. Outside a terminal (a pipe, a log, CI) rich would assume 80 columns and
+    fold words; there each line is printed at its natural width instead (``COLUMNS`` still wins). A closed
+    pipe ends the command quietly with status 0 (rich would exit 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.is_terminal and not os.environ.get("COLUMNS"):
+            self.width = NATURAL_WIDTH
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+#: "Unlimited" width for output that is not a terminal: tables take their natural width, text no wrapping.
+NATURAL_WIDTH = 10_000
 
 
 class RichReporter:
@@ -298,7 +326,7 @@ def default_cache_dir() -> Path:
 def _print_tables(comps, notes) -> None:
     from ganbench.report import console_table, selection_notes, significance_lines
 
-    console = Console()
+    console = StdoutConsole()
     for comp in comps:
         df = console_table(comp)
         table = Table(title=comp.title, title_justify="left")
@@ -341,7 +369,7 @@ def report(results, out, as_json, open_, compare):
             for _, row in joined.iterrows():
                 table.add_row(*[str(row[c]) if c == "model" else ("—" if pd.isna(row[c]) else f"{row[c]:.3f}")
                                 for c in cols])
-            Console().print(table)
+            StdoutConsole().print(table)
             stderr.print(f"written: {out_dir}/compare.md, compare.csv")
         return
 
@@ -395,7 +423,7 @@ def plugins(as_json):
     for p in infos:
         regs = "; ".join(f"{k}: {', '.join(v)}" for k, v in p["registers"].items()) or "(nothing)"
         table.add_row(p["name"], p["distribution"], p["version"], regs)
-    Console().print(table)
+    StdoutConsole().print(table)
 
 
 @cli.command()
@@ -414,7 +442,7 @@ def budgets(as_json):
         net = ", ".join(f"{k.split('.')[0][0].upper()}.{k.split('.')[1]}={v}" for k, v in b.settings.items())
         table.add_row(b.name, str(b.image_size), str(b.batch_size), describe(b), net, str(b.eval_every),
                       b.description)
-    Console().print(table)
+    StdoutConsole().print(table)
 
 
 @cli.command()
@@ -428,6 +456,10 @@ def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_
     from ganbench.runner import evaluate_run
 
     opts = _dataset_options(data_root, test_root, limit, split, small)
+    if opts and not dataset:
+        raise ConfigError("--data-root, --test-root, --limit, --split and --small/--large describe the dataset "
+                          "named with --dataset (e.g. --dataset folder --data-root DIR); without --dataset the "
+                          "run's own test split is scored")
     result = evaluate_run(run_dir, _registry(), dataset, opts if dataset else None, image_size, device,
                           RichReporter(), cache_dir=default_cache_dir())
     if as_json:
@@ -440,7 +472,17 @@ def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_
         table.add_column(n, justify="right")
     table.add_row(result["model"], *[f"{result['scores'][n]:.3f}" for n in names])
     table.add_row("gray", *[f"{result['gray'][n]:.3f}" for n in names])
-    Console().print(table)
+    StdoutConsole().print(table)
+    _print_scored(result)
+
+
+def _print_scored(result: dict[str, Any]) -> None:
+    """How many photos ``evaluate`` scored, and each file it skipped with the reason."""
+    skipped = result["skipped"]
+    stderr.print(f"scored {result['n_photos']} photo(s) ({result['n_test_images']} crops), skipped {len(skipped)} "
+                 f"file(s)", highlight=False, soft_wrap=True)
+    for item in skipped:
+        stderr.print(f"  skipped {item['file']}: {item['reason']}", highlight=False, soft_wrap=True)
 
 
 @cli.command()
@@ -492,7 +534,7 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
     peak_note = rows[0].get("peak_bf16_tflops")
     if peak_note:
         table.caption = f"bf16 dense peak {peak_note:.2f} TFLOP/s ({rows[0].get('peak_source')})"
-    Console().print(table)
+    StdoutConsole().print(table)
 
 
 @cli.command()
@@ -548,7 +590,7 @@ def data_info(dataset, data_root, test_root, limit, split, small, image_size, ca
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    console = Console()
+    console = StdoutConsole()
     console.print(f"[bold]{info['description']}[/]")
     for split_name, n in info["counts"].items():
         console.print(f"  {split_name}: {n} images")

@@ -14,6 +14,7 @@ from ganbench.api import Recipe
 from ganbench.budgets import Budget
 from ganbench.errors import ConfigError, unknown_name
 from ganbench.registry import Registry
+from ganbench.validation import check_recipe_values
 
 #: --set prefixes that address a recipe's option dicts.
 OPTION_GROUPS = {
@@ -177,15 +178,10 @@ def resolve_recipe(
     registry.get("generator", recipe["generator"])
     registry.get("critic", recipe["critic"])
     registry.get("loss", recipe["loss"])
-    n_critic = recipe.get("n_critic")
-    if not isinstance(n_critic, int) or n_critic < 1:
-        raise ConfigError(f"model '{name}': n_critic must be a whole number >= 1, got {n_critic!r}")
     warmup = recipe.get("critic_warmup", 0)
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ConfigError(f"model '{name}': critic_warmup must be a whole number >= 0 (0 = off), got {warmup!r}")
-    decay = recipe.get("lr_decay", 0.0)
-    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
-        raise ConfigError(f"model '{name}': lr_decay must be a number in [0, 1), got {decay!r}")
+    check_recipe_values(registry, name, recipe)
     return recipe
 
 

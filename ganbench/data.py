@@ -274,15 +274,35 @@ def prepare_splits(
 ) -> PreparedData:
     """Decode and resize every split once. Training photos are kept at short side ``train_scale·size``
     (crops of 50-100% of it are taken); evaluation photos become fixed crops."""
-    eval_short = 2 * size if splits.eval_crops > 1 else size
     train = prepare(splits.train, round(train_scale * size), cache_dir, warn)
-    val = prepare(splits.val, eval_short, cache_dir, warn)
-    test = prepare(splits.test, eval_short, cache_dir, warn)
     if len(train) == 0:
         raise DataError(f"no usable training images in {splits.description or 'the dataset'}")
+    val = prepare(splits.val, _eval_short(splits, size), cache_dir, warn)
+    test = prepare_test(splits, size, cache_dir, warn)
+    val_t, val_keys = eval_crops(val, size, splits.eval_crops)
+    skipped = list(splits.skipped) + train.skipped + val.skipped + test.skipped
+    return PreparedData(train, val_t, val_keys, test.crops, test.keys, splits.description, skipped)
+
+
+@dataclass
+class EvalData:
+    """The test split alone, as fixed crops: what ``ganbench evaluate`` scores."""
+
+    crops: torch.Tensor
+    keys: list[str]
+    photos: int
+    skipped: list[tuple[str, str]]
+
+
+def prepare_test(splits: DatasetSplits, size: int, cache_dir: Path | None = None, warn=None) -> EvalData:
+    """Decode and crop the test split only (evaluation needs no training photos). ``skipped`` holds the
+    test photos that could not be used, with reasons."""
+    test = prepare(splits.test, _eval_short(splits, size), cache_dir, warn)
     if len(test) == 0:
         raise DataError(f"no usable test images in {splits.description or 'the dataset'}")
-    val_t, val_keys = eval_crops(val, size, splits.eval_crops)
-    test_t, test_keys = eval_crops(test, size, splits.eval_crops)
-    skipped = list(splits.skipped) + train.skipped + val.skipped + test.skipped
-    return PreparedData(train, val_t, val_keys, test_t, test_keys, splits.description, skipped)
+    crops, keys = eval_crops(test, size, splits.eval_crops)
+    return EvalData(crops, keys, len(test), test.skipped)
+
+
+def _eval_short(splits: DatasetSplits, size: int) -> int:
+    return 2 * size if splits.eval_crops > 1 else size

@@ -77,6 +77,16 @@ class Registry:
                 f"{kind} '{name}' (plugin {entry.plugin}) rejected its options {options}: {exc}"
             ) from None
 
+    def accepts(self, kind: str, name: str, option: str) -> bool:
+        """Does this factory declare the keyword ``option`` by name (``**kwargs`` does not count)?"""
+        import inspect
+
+        try:
+            params = inspect.signature(self.get(kind, name).factory).parameters.values()
+        except (TypeError, ValueError):  # a callable without an introspectable signature
+            return False
+        return any(p.name == option and p.kind is not inspect.Parameter.VAR_KEYWORD for p in params)
+
     def _registrar(self, kind: str, plugin: str) -> Callable[..., None]:
         def register(name: str, factory: Callable[..., Any], **meta: Any) -> None:
             if not isinstance(name, str) or not name or name != name.strip() or "," in name:
@@ -102,6 +112,17 @@ def _selected(ep: md.EntryPoint, wanted: set[str] | None) -> bool:
     return ep.name in wanted or dist in wanted
 
 
+def _check_wanted(wanted: set[str] | None, installed: list[md.EntryPoint]) -> None:
+    """Every name in GANBENCH_LOAD_PLUGINS must name an installed plugin (entry point or distribution)."""
+    known = {ep.name for ep in installed} | {ep.dist.name for ep in installed if ep.dist is not None}
+    unknown = sorted((wanted or set()) - known)
+    if unknown:
+        raise PluginError(
+            f"{ENV_LOAD} names no installed plugin: {', '.join(unknown)}. Installed: {', '.join(sorted(known))} "
+            f"(entry-point or distribution names; 'ganbench' = the built-ins)"
+        )
+
+
 def load_registry(extra: list[tuple[str, object]] | None = None, env: dict[str, str] | None = None) -> Registry:
     """Load the selected entry-point plugins plus ``extra`` (name, module-or-object) pairs."""
     env = os.environ if env is None else env
@@ -113,7 +134,9 @@ def load_registry(extra: list[tuple[str, object]] | None = None, env: dict[str, 
     registry = Registry()
     infos: list[tuple[object, PluginInfo]] = []
 
-    for ep in sorted(md.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name):
+    installed = sorted(md.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name)
+    _check_wanted(wanted, installed)
+    for ep in installed:
         if not _selected(ep, wanted):
             continue
         dist = ep.dist.name if ep.dist is not None else "?"

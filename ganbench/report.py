@@ -434,7 +434,7 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
         val = r.path / "validation.csv"
         if hist.exists() and hist.stat().st_size:
             h = pd.read_csv(hist)
-            y = h["w_estimate"] if h["w_estimate"].abs().sum() > 0 else h["d_loss"]
+            y = h["w_estimate"] if h["w_estimate"].notna().any() else h["d_loss"]  # empty: the loss has none
             axes[0].plot(h["step"], y, label=label)
         if val.exists() and val.stat().st_size:
             v = pd.read_csv(val)

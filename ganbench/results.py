@@ -281,7 +281,8 @@ def iter_runs(results: Path) -> Iterator[RunDir]:
 
 
 def find_existing(results: Path, run_key: str) -> RunDir | None:
-    """The newest run with this key that is complete (skip it) or resumable (not locked by a live process)."""
+    """The run with this key that is complete (skip it), else the newest resumable one (not locked by a live
+    process; one with a checkpoint before one stopped ahead of its first, which restarts from step 0)."""
     best: tuple[int, RunDir] | None = None
     for run in iter_runs(results):
         try:
@@ -293,14 +294,14 @@ def find_existing(results: Path, run_key: str) -> RunDir | None:
         status = record.get("status")
         if status == "complete":
             rank = 2
-        elif status in ("running", "interrupted") and (run.path / "state.pt").exists():
+        elif status in ("running", "interrupted", "failed"):  # resumable, or restartable without a checkpoint
             if not run.lock():
                 continue  # another process is training it right now
             run.unlock()
-            rank = 1
+            rank = 1 if (run.path / "state.pt").exists() else 0
         else:
             continue
-        if best is None or rank > best[0]:
+        if best is None or rank >= best[0]:  # runs are listed oldest first
             best = (rank, run)
     return best[1] if best else None
 

@@ -20,16 +20,17 @@ import numpy as np
 import torch
 
 from ganbench import __version__
-from ganbench.api import OptimizerSpec
+from ganbench.api import DatasetSplits, OptimizerSpec
 from ganbench.budgets import Budget, parse_budget
 from ganbench.config import DEFAULT_METRICS, ConfigFile, RunConfig, resolve_recipe
-from ganbench.data import PreparedData, prepare_splits
+from ganbench.data import PreparedData, prepare_splits, prepare_test
 from ganbench.diagnostics import adversary_summary
 from ganbench.distributed import barrier, broadcast_object, local_device
 from ganbench.distributed import info as dist_info
 from ganbench.errors import ConfigError, DataError, GanbenchError, ResultsError
 from ganbench.evaluate import evaluate_images, gray_uint8, reference_scores, summarize
 from ganbench.images import grid, save_png
+from ganbench.machine import kernel_info
 from ganbench.registry import Registry
 from ganbench.results import (
     RunDir,
@@ -189,6 +190,8 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
         raise ConfigError("--eval-every and --checkpoint-every must be >= 0")
     if not 0 <= request.colorfulness_floor <= 1:
         raise ConfigError(f"--colorfulness-floor must be in [0, 1], got {request.colorfulness_floor:g}")
+    if not 0 <= request.ema < 1:
+        raise ConfigError(f"--ema must be in [0, 1) (a decay; 0 = off), got {request.ema:g}")
     configs = []
     for model in request.models:
         recipe = resolve_recipe(registry, model, request.config, budget, request.sets)
@@ -216,11 +219,15 @@ def _normalise_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_data(registry: Registry, cfg: RunConfig, cache_dir: Path | None, reporter: Reporter) -> PreparedData:
-    try:
-        splits = registry.create("dataset", cfg.dataset, **cfg.dataset_options)
-    except OSError as exc:
-        raise DataError(f"dataset {cfg.dataset}: {exc}") from None
+    splits = _dataset_splits(registry, cfg.dataset, cfg.dataset_options)
     return prepare_splits(splits, cfg.image_size, cache_dir=cache_dir, warn=reporter.message)
+
+
+def _dataset_splits(registry: Registry, dataset: str, options: dict[str, Any]) -> DatasetSplits:
+    try:
+        return registry.create("dataset", dataset, **options)
+    except OSError as exc:
+        raise DataError(f"dataset {dataset}: {exc}") from None
 
 
 def cpu_name() -> str:
@@ -252,7 +259,7 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "ganbench_version": __version__, "git_commit": commit, "git_dirty": dirty, "torch_version": torch.__version__,
         "python": platform.python_version(), "platform": platform.platform(), "device": str(device),
         "device_name": device_name, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **kernel_info(device), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
@@ -318,7 +325,8 @@ def train_planned(
             outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", Path(path)))
             continue
         if kind == "resume":
-            reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {path}")
+            reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {path}" if has_checkpoint(RunDir(Path(path)))
+                             else restart_message(cfg.to_dict(), Path(path)))
         resume = RunDir(Path(path)) if kind == "resume" else None
         if resume is not None and di.is_main:
             resume = existing  # holds the lock
@@ -340,14 +348,23 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
     if record.get("status") == "complete":
         reporter.message(f"{path} is already complete")
         return RunOutcome(record["config"]["model"], record["config"]["seed"], "skipped", run.path)
-    if not (run.path / "state.pt").exists():
-        raise ResultsError(f"{path} has no checkpoint (state.pt) to resume from")
     if dist_info().is_main and not run.lock():  # data-parallel: rank 0 holds the lock for every rank
         raise ResultsError(f"{path} is being trained by another process right now")
+    if not has_checkpoint(run):
+        reporter.message(restart_message(record["config"], run.path))
     cfg = RunConfig(**record["config"])
     data = load_data(registry, cfg, cache_dir, reporter)
     base = {k: record[k] for k in ("command", "comparison", "dataset_description", "data") if k in record}
     return execute_run(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run)
+
+
+def has_checkpoint(run: RunDir) -> bool:
+    return (run.path / "state.pt").exists()
+
+
+def restart_message(config: dict[str, Any], path: Path) -> str:
+    return (f"{config['model']} seed {config['seed']}: {path} stopped before its first checkpoint; starting it "
+            "again from step 0 (same seed and settings, so the same numbers)")
 
 
 def execute_run(
@@ -362,10 +379,15 @@ def execute_run(
     label = f"{cfg.model} (seed {cfg.seed})"
     if not dist_info().is_main:
         return _follow_run(cfg, registry, data, metrics, device, budget, total, stop, resume)
-    if resume is not None:
+    if resume is not None and has_checkpoint(resume):
         run = resume
         record = run.record()
         record.update(status="running", resumed=record.get("resumed", 0) + 1)
+        run.write_record(record)
+    elif resume is not None:  # stopped before its first checkpoint: start again from step 0, in place
+        run = resume
+        record = run.record()
+        record.update(status="running", restarted=record.get("restarted", 0) + 1, provenance=provenance(device))
         run.write_record(record)
     else:
         record = {**record_base, "key": cfg.run_key(), "config": cfg.to_dict(), "provenance": provenance(device),
@@ -379,13 +401,14 @@ def execute_run(
         info = ""
         if tr.history:
             h = tr.history[-1]
-            info = f"D {h['d_loss']:.3f}  G {h['g_adv']:.3f}  L1 {h['g_l1']:.4f}"
+            info = "  ".join(f"{label} {h[k]:.{digits}f}" for label, k, digits in
+                             (("D", "d_loss", 3), ("G", "g_adv", 3), ("L1", "g_l1", 4)) if h[k] is not None)
         if tr.val_history:
             info += f"  val {tr.val_history[-1]['val_psnr']:.2f} dB"
         reporter.advance(tr.counters.step, info)
 
     trainer = Trainer(cfg, registry, data, device, metrics, on_step=on_step, stop=stop, checkpoint=checkpoint)
-    if resume is not None:
+    if resume is not None and has_checkpoint(resume):
         trainer.load_state_dict(safe_load(run.path / "state.pt"))
     if hasattr(reporter, "opened"):  # a grid worker writes this run's log into its folder
         reporter.opened(run.path)
@@ -427,7 +450,7 @@ def _follow_run(cfg: RunConfig, registry: Registry, data: PreparedData, metrics,
                 total: int | None, stop: StopFlag | None, resume: RunDir | None) -> RunOutcome:
     """A data-parallel rank other than 0: the same training steps, no files written."""
     trainer = Trainer(cfg, registry, data, device, metrics, stop=stop)
-    if resume is not None:
+    if resume is not None and has_checkpoint(resume):
         trainer.load_state_dict(safe_load(resume.path / "state.pt"))
     result = trainer.train(total, budget.seconds, cfg.eval_every, cfg.checkpoint_every, validate=False)
     if result.status == "interrupted":
@@ -542,7 +565,9 @@ def _finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDa
 def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
                  dataset_options: dict[str, Any] | None = None, image_size: int | None = None,
                  device: str = "auto", reporter: Reporter | None = None, cache_dir: Path | None = None) -> dict:
-    """Re-score a trained run's generator on any dataset (default: the one it was trained on)."""
+    """Re-score a trained run's generator on any dataset. By default the held-out test split of the one
+    it was trained on; a dataset named here is scored whole: a dataset factory that declares
+    ``evaluate_all`` gets ``evaluate_all=True`` (every usable photo is a test photo)."""
     from ganbench.colorize import load_generator
 
     reporter = reporter or SilentReporter()
@@ -552,20 +577,36 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
         raise ResultsError(f"{path} has no generator.pt (status {record.get('status')}): nothing to evaluate")
     cfg = RunConfig(**record["config"])
     dev = resolve_device(device)
+    options = dict(cfg.dataset_options)
     if dataset is not None:
-        cfg.dataset, cfg.dataset_options = dataset, _normalise_options(dataset_options or {})
+        registry.get("dataset", dataset)
+        options = _normalise_options(dataset_options or {})
+        if registry.accepts("dataset", dataset, "evaluate_all"):
+            _note_training_photos(cfg, dataset, options, reporter)
+            options["evaluate_all"] = True
+        cfg.dataset = dataset
     if image_size is not None:
         cfg.budget = {**cfg.budget, "image_size": image_size}
-    registry.get("dataset", cfg.dataset)
     check_shapes(registry, cfg.recipe, cfg.image_size, cfg.model)
-    data = load_data(registry, cfg, cache_dir, reporter)
+    splits = _dataset_splits(registry, cfg.dataset, options)
+    data = prepare_test(splits, cfg.image_size, cache_dir=cache_dir)  # skipped files are returned
     generator, _ = load_generator(registry, run=run.path, device=dev)
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}
-    scores, _ = evaluate_images(generator, data.test, metrics, dev)
-    refs = reference_scores(metrics, data.test)
-    return {"run": str(run.path), "model": cfg.model, "dataset": cfg.dataset, "description": data.description,
-            "image_size": cfg.image_size, "n_test_images": int(data.test.shape[0]),
+    scores, _ = evaluate_images(generator, data.crops, metrics, dev)
+    refs = reference_scores(metrics, data.crops)
+    skipped = [{"file": f, "reason": r} for f, r in [*splits.skipped, *data.skipped]]
+    return {"run": str(run.path), "model": cfg.model, "dataset": cfg.dataset, "description": splits.description,
+            "image_size": cfg.image_size, "n_photos": data.photos, "n_test_images": int(data.crops.shape[0]),
+            "skipped": skipped,
             "scores": summarize(scores), "gray": summarize(refs["gray"]), "truth": summarize(refs["truth"])}
+
+
+def _note_training_photos(trained: RunConfig, dataset: str, options: dict[str, Any], reporter: Reporter) -> None:
+    """Scoring the whole folder a run trained on includes its training photos: say so."""
+    scored = options.get("test_root") or options.get("data_root")
+    if dataset == trained.dataset and scored is not None and scored == trained.dataset_options.get("data_root"):
+        reporter.message(f"note: {scored} is the folder this run trained on: every photo in it is scored, its "
+                         "training photos included (leave out --dataset to score only its held-out test split)")
 
 
 __all__ = ["RunRequest", "RunOutcome", "plan_comparison", "run_comparison", "train_planned", "resume_run",

@@ -196,6 +196,7 @@ class Trainer:
         self._pending: list[torch.Tensor] = []
         self._pending_ratio: dict[int, torch.Tensor] = {}
         self.diagnostic_every = 0  # train() switches the gradient-ratio diagnostic on
+        self.has_w_estimate = False  # set by the first critic step whose loss returns a distance estimate
         self._gray_val_psnr: float | None = None
         self._last_finite: dict[str, float] | None = None
         self._g_step, self._d_step = self.generator_step, self.critic_step
@@ -278,9 +279,11 @@ class Trainer:
         self.scaler.update()
         m.loss.after_critic_step(m.critic)
         w = m.loss.distance_estimate(real_s.detach(), fake_s.detach())
-        zero = d_loss.new_zeros(())
-        return {"d_loss": d_loss.detach(), "d_reg": zero if reg is None else reg.detach(),
-                "w_estimate": zero if w is None else w.detach()}
+        stats = {"d_loss": d_loss.detach(), "d_reg": d_loss.new_zeros(()) if reg is None else reg.detach()}
+        if w is not None:
+            self.has_w_estimate = True
+            stats["w_estimate"] = w.detach()
+        return stats
 
     def generator_step(self, L: torch.Tensor, ab: torch.Tensor, fake_ab: torch.Tensor) -> dict[str, torch.Tensor]:
         m = self.m
@@ -325,6 +328,14 @@ class Trainer:
         return adv / l1.clamp_min(torch.finfo(torch.float32).tiny)
 
     @property
+    def absent_stats(self) -> tuple[str, ...]:
+        """Statistics this loss does not have: every critic statistic without a critic; the Wasserstein
+        estimate when the loss gives none (BCE, hinge). They are logged empty."""
+        if not self.m.loss.uses_critic:
+            return ("d_loss", "d_reg", "w_estimate")
+        return () if self.has_w_estimate else ("w_estimate",)
+
+    @property
     def critic_steps_per_step(self) -> int:
         """Critic steps per generator step outside WGAN's warm-up: the recipe's n_critic, or 0 for a loss
         without a critic."""
@@ -348,8 +359,8 @@ class Trainer:
         runs forward once per step, as in pix2pix. A loss without a critic: one batch and the generator step
         alone."""
         n = self.critic_steps_before(self.counters.step)
-        zero = torch.zeros((), device=self.device)
-        stats: dict[str, torch.Tensor] = {"d_loss": zero, "d_reg": zero, "w_estimate": zero}
+        absent = torch.full((), math.nan, device=self.device)  # a statistic the loss does not have
+        stats: dict[str, torch.Tensor] = {"d_loss": absent, "d_reg": absent, "w_estimate": absent}
         for i in range(max(n, 1)):
             L, ab = self.next_batch()
             with self._autocast(), torch.set_grad_enabled(i == max(n, 1) - 1):
@@ -402,7 +413,8 @@ class Trainer:
         for offset, row in enumerate(values):
             step = first_step + offset
             entry = dict(zip(STAT_NAMES, row, strict=True))
-            bad = [k for k, v in entry.items() if not math.isfinite(v)]
+            entry.update(dict.fromkeys(self.absent_stats))  # empty, not a fake 0.0
+            bad = [k for k, v in entry.items() if v is not None and not math.isfinite(v)]
             if bad:
                 return {"step": step, "losses": bad, "last_finite": self._last_finite}
             self._last_finite = {"step": step, **entry}

@@ -80,6 +80,11 @@ def _listing(root: Path, what: str) -> tuple[list[Path], list[tuple[str, str]]]:
     return files, skipped
 
 
+def _file_items(paths: list[Path], base: Path, max_side: int) -> list[ImageItem]:
+    """Items keyed by their path relative to ``base``."""
+    return [file_item(p, key=p.relative_to(base).as_posix(), max_side=max_side) for p in paths]
+
+
 def _split_by_hash(paths: list[Path], root: Path, fraction: float) -> tuple[list[Path], list[Path]]:
     """Deterministic by-file split: the ``fraction`` of files with the lowest hash of their relative path
     (at least one when there are two or more files)."""
@@ -93,10 +98,14 @@ def _split_by_hash(paths: list[Path], root: Path, fraction: float) -> tuple[list
 
 def folder(
     data_root=None, test_root=None, limit: int | None = None, val_fraction: float = 0.1,
-    test_fraction: float = 0.15, max_side: int = 1024,
+    test_fraction: float = 0.15, max_side: int = 1024, evaluate_all: bool = False,
 ) -> DatasetSplits:
     """Every image under ``data_root`` (recursively, stable order). Evaluation on ``test_root`` when
-    given, else on a deterministic by-file split; validation is another by-file split of the rest."""
+    given, else on a deterministic by-file split; validation is another by-file split of the rest.
+    ``evaluate_all`` (what ``ganbench evaluate`` asks for): every image under ``test_root``, else under
+    ``data_root``, is a test photo; nothing is split off, nothing trains."""
+    if evaluate_all:
+        return _whole_folder_as_test(test_root if test_root is not None else data_root, max_side)
     root = _check_root(data_root, "--dataset folder")
     files, skipped = _listing(root, "--dataset folder")
     if test_root is not None:
@@ -115,13 +124,22 @@ def folder(
     if limit is not None:
         train_files = train_files[:limit]
 
-    def items(paths, base):
-        return [file_item(p, key=p.relative_to(base).as_posix(), max_side=max_side) for p in paths]
-
     return DatasetSplits(
-        train=items(train_files, root), val=items(val_files, root), test=items(test_files, troot),
+        train=_file_items(train_files, root, max_side), val=_file_items(val_files, root, max_side),
+        test=_file_items(test_files, troot, max_side),
         description=f"folder {root}" + (f" (test: {troot})" if test_root else ""),
         skipped=skipped,
+    )
+
+
+def _whole_folder_as_test(root, max_side: int) -> DatasetSplits:
+    if root is None:
+        raise DataError("--dataset folder needs --data-root DIR or --test-root DIR (the photos to score)")
+    root = _check_root(root, "--dataset folder")
+    files, skipped = _listing(root, "--dataset folder")
+    return DatasetSplits(
+        train=[], val=[], test=_file_items(files, root, max_side),
+        description=f"folder {root} (every photo)", skipped=skipped,
     )
 
 

@@ -4,6 +4,7 @@ trainer: the trainer only calls ``critic_regularizer`` and ``after_critic_step``
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,10 @@ from torch import nn
 from ganbench.api import AdversarialLoss
 from ganbench.distributed import global_rows, rank_slice
 from ganbench.hookspecs import hookimpl
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class BCELoss(AdversarialLoss):
@@ -55,8 +60,8 @@ class WeightClippingLoss(WassersteinLoss):
     """WGAN (Arjovsky et al. 2017): every critic parameter is clipped to [-clip, clip] after each step."""
 
     def __init__(self, clip: float = 0.01) -> None:
-        if clip <= 0:
-            raise ValueError("clip must be > 0")
+        if not _finite_number(clip) or clip <= 0:
+            raise ValueError(f"clip must be a finite number > 0, got {clip!r}")
         self.clip = float(clip)
         self.description = f"Wasserstein, weights clipped to ±{self.clip:g}"
 
@@ -131,6 +136,8 @@ class GradientPenaltyLoss(WassersteinLoss):
         if penalty_reduction not in PENALTY_REDUCTIONS:
             raise ValueError(f"unknown penalty_reduction '{penalty_reduction}'; "
                              f"choose one of {', '.join(PENALTY_REDUCTIONS)}")
+        if not _finite_number(weight) or weight < 0:
+            raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
         self.weight = float(weight)
         self.penalty_reduction = penalty_reduction
         on = "" if penalty_reduction == "mean" else " (penalty on the patch-score sum, pix2pix)"

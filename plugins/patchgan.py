@@ -30,6 +30,8 @@ class PatchGAN(nn.Module):
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"unknown critic norm '{norm}'; choose one of {', '.join(NORMS)}")
+        if base_channels < 1 or layers < 0:
+            raise ValueError(f"base_channels must be >= 1 and layers >= 0, got {base_channels}, {layers}")
         mods: list[nn.Module] = [nn.Conv2d(in_channels, base_channels, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         width = base_channels
         for i in range(1, layers + 1):

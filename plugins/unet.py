@@ -32,6 +32,8 @@ class UNet(nn.Module):
         super().__init__()
         if depth < 1:
             raise ValueError("depth must be >= 1")
+        if base_channels < 1 or (max_channels is not None and max_channels < 1):
+            raise ValueError(f"base_channels and max_channels must be >= 1, got {base_channels}, {max_channels}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
         self.depth = depth
