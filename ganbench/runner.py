@@ -379,15 +379,13 @@ def execute_run(
     label = f"{cfg.model} (seed {cfg.seed})"
     if not dist_info().is_main:
         return _follow_run(cfg, registry, data, metrics, device, budget, total, stop, resume)
-    if resume is not None and has_checkpoint(resume):
+    if resume is not None:
         run = resume
         record = run.record()
-        record.update(status="running", resumed=record.get("resumed", 0) + 1)
-        run.write_record(record)
-    elif resume is not None:  # stopped before its first checkpoint: start again from step 0, in place
-        run = resume
-        record = run.record()
-        record.update(status="running", restarted=record.get("restarted", 0) + 1, provenance=provenance(device))
+        if has_checkpoint(run):
+            record.update(status="running", resumed=record.get("resumed", 0) + 1)
+        else:  # stopped before its first checkpoint: start again from step 0, in place
+            record.update(status="running", restarted=record.get("restarted", 0) + 1, provenance=provenance(device))
         run.write_record(record)
     else:
         record = {**record_base, "key": cfg.run_key(), "config": cfg.to_dict(), "provenance": provenance(device),
