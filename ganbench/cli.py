@@ -452,7 +452,8 @@ def budgets(as_json):
 @click.option("--device", default="auto")
 @click.option("--json", "as_json", is_flag=True)
 def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_size, device, as_json):
-    """Re-score a trained run on any dataset: the model's and the gray baseline's metrics."""
+    """Re-score a trained run: its own test split, or every usable photo of a dataset you name
+    (--dataset folder --data-root DIR); the model's and the gray baseline's metrics."""
     from ganbench.runner import evaluate_run
 
     opts = _dataset_options(data_root, test_root, limit, split, small)

@@ -40,7 +40,7 @@ EXIT_CODES = {
     1: "internal error (a bug: please report it with the traceback)",
     2: "usage or configuration error (unknown name, malformed --budget/--set/--seeds, bad config file)",
     3: "data error (missing or empty data root, no usable images)",
-    4: "plugin error (import failure, duplicate name, misspelt hook)",
+    4: "plugin error (import failure, duplicate name, misspelt hook, GANBENCH_LOAD_PLUGINS naming no plugin)",
     5: "results error (folder not writable, disk full, not a run folder, unreadable schema)",
     6: "at least one model diverged or failed (the others' results are complete)",
     130: "interrupted (Ctrl-C / SIGTERM); a checkpoint was written, rerun the command or use --resume",
