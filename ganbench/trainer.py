@@ -398,8 +398,11 @@ class Trainer:
 
     # --- bookkeeping --------------------------------------------------------------------------------
     def pending_stats(self) -> dict[str, float]:
-        """The last step's statistics (d_loss, d_reg, g_adv, g_l1, w_estimate) as floats (a host sync)."""
-        return dict(zip(STAT_NAMES, self._pending[-1].tolist(), strict=True)) if self._pending else {}
+        """The last step's statistics (d_loss, d_reg, g_adv, g_l1, w_estimate) as floats (a host sync); those
+        the loss does not have are None."""
+        if not self._pending:
+            return {}
+        return {**dict(zip(STAT_NAMES, self._pending[-1].tolist(), strict=True)), **dict.fromkeys(self.absent_stats)}
 
     def flush(self) -> dict[str, Any] | None:
         """Move pending step statistics to the history; return a divergence record if any is not finite."""
