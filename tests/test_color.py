@@ -52,3 +52,18 @@ def test_batched_and_float64():
     lab = rgb_to_lab(x)
     assert lab.dtype == torch.float64 and lab.shape == x.shape
     assert torch.allclose(lab_to_rgb(lab), x, atol=1e-9)
+
+
+
+def test_lab_to_uint8_rounds_to_the_nearest_level():
+    """uint8 -> Lab -> uint8 is exact for every level of every channel (the float error is far below half a
+    level, so rounding recovers it; truncation loses a level about half the time), and colours between two
+    levels go to the nearer one."""
+    levels = torch.arange(256, dtype=torch.uint8)
+    img = torch.stack([levels, levels.roll(85), levels.roll(170)], -1).reshape(1, 16, 16, 3)
+    assert torch.equal(lab_to_uint8(uint8_to_lab(img)), img)
+    k = torch.arange(10, 240, 7, dtype=torch.float64)
+    for frac, expected in ((0.3, k), (0.7, k + 1)):
+        rgb = ((k + frac) / 255).view(1, 1, 1, -1).expand(1, 3, 1, -1)  # gray levels k + frac
+        out = lab_to_uint8(rgb_to_lab(rgb))[0, 0]
+        assert out.tolist() == [[v] * 3 for v in expected.int().tolist()], frac

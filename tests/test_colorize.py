@@ -85,13 +85,21 @@ def test_foreign_or_unsafe_checkpoints_are_refused(trained, tmp_path):
     assert out.exit_code == 5 and "not a ganbench run folder" in out.output
 
 
-def test_batched_colorize_equals_one_at_a_time(trained, photos, tmp_path):
-    from ganbench.colorize import colorize_batch, load_generator
-    from ganbench.registry import load_registry
+def test_batched_colorize_equals_one_at_a_time(registry, photos):
+    """On a generator that colours (random weights, output layer scaled up: strong colours that depend on
+    the image, unlike a briefly trained one, which is nearly gray), photos sharing a batch each get their own
+    colours."""
+    from ganbench.colorize import colorize_batch
 
-    generator, cfg = load_generator(load_registry(), trained)
+    torch.manual_seed(0)
+    generator = registry.create("generator", "unet", depth=5, base_channels=8, zero_init_output=False).eval()
+    with torch.no_grad():
+        generator.ups[-1][1].weight.mul_(100)
     imgs = [photos["astronaut"][:120, :160], photos["coffee"][:120, :160], photos["chelsea"][:97, :203]]
-    together = colorize_batch(generator, imgs, cfg.image_size, torch.device("cpu"))
-    alone = [colorize_batch(generator, [im], cfg.image_size, torch.device("cpu"))[0] for im in imgs]
+    together = colorize_batch(generator, imgs, 32, torch.device("cpu"))  # the first two share a batch
+    alone = [colorize_batch(generator, [im], 32, torch.device("cpu"))[0] for im in imgs]
     for a, b, im in zip(together, alone, imgs, strict=True):
         assert a.shape == im.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    ab = [rgb2lab(out)[..., 1:] for out in alone[:2]]
+    assert min(float(np.abs(x).mean()) for x in ab) > 5  # really coloured (gray: 0)
+    assert float(np.abs(ab[0] - ab[1]).mean()) > 5  # and differently: a mix-up would show

@@ -1,5 +1,7 @@
 """Each recipe does what it says: clipping, gradient penalty, n_critic, BCE-with-logits."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -191,3 +193,40 @@ def test_accelerator_code_paths_run_on_cpu(registry, model, precision):
     assert tr.flush() is None
     if precision == "fp16":
         assert tr.state_dict()["scaler"]["scale"] < 2.0**16  # the scaler did its work, and is checkpointed
+
+
+def test_the_gradient_penalty_changes_the_critics_update_by_its_own_gradient(registry):
+    """One WGAN-GP critic step (SGD, so update = -lr x gradient): with the penalty the critic moves by
+    exactly -lr x (gradient of the Wasserstein loss + gradient of 10 x GP) — the penalty is in the step."""
+    lr = 0.05
+    sets = {"critic_optimizer.name": "sgd", "critic_optimizer.lr": lr}
+    with_gp, without = make_trainer(registry, "wgan-gp", sets), make_trainer(registry, "wgan-gp", sets)
+    without.m.loss.weight = 0.0
+    reference = copy.deepcopy(with_gp.m.critic)  # the common starting point
+    L, ab = with_gp.next_batch()
+    fake_ab = torch.tanh(torch.randn_like(ab))
+    rng = torch.get_rng_state()
+    stats = with_gp.critic_step(L, ab, fake_ab)  # draws the penalty's interpolation weights
+    torch.set_rng_state(rng)
+    without.critic_step(L, ab, fake_ab)
+    torch.set_rng_state(rng)  # the same draw, for the hand-computed penalty
+    real, fake = torch.cat([L, ab], 1), torch.cat([L, fake_ab], 1)
+    penalty = GradientPenaltyLoss(weight=10.0).critic_regularizer(reference, real, fake)
+    grads = torch.autograd.grad(penalty, list(reference.parameters()), allow_unused=True)
+    assert float(stats["d_reg"]) == pytest.approx(float(penalty.detach()), rel=1e-5) and penalty > 0
+    moved = 0.0
+    for a, b, g in zip(with_gp.m.critic.parameters(), without.m.critic.parameters(), grads, strict=True):
+        expected = torch.zeros_like(a) if g is None else -lr * g
+        assert torch.allclose(a - b, expected, rtol=1e-3, atol=1e-7)
+        moved = max(moved, float(expected.abs().max()))
+    assert moved > 1e-4  # the penalty's share of the step is far above float noise
+
+
+@pytest.mark.parametrize("foreach", [True, False])  # True is the path CUDA takes; forced here on the CPU
+def test_weight_clipping_clamps_both_bounds_on_either_path(foreach):
+    from ganbench_plugins.losses import clip_parameters
+
+    params = [torch.tensor([-0.5, -0.01, 0.003, 0.2]), torch.tensor([[0.02, -0.03], [0.0, 0.009]])]
+    clip_parameters(params, 0.01, foreach=foreach)
+    assert params[0].tolist() == pytest.approx([-0.01, -0.01, 0.003, 0.01])
+    assert params[1].flatten().tolist() == pytest.approx([0.01, -0.01, 0.0, 0.009])

@@ -1,0 +1,95 @@
+"""Re-check that the suite catches the bugs of issue 23 (mutants 1-4 and 10-12; 5-9 are the report's
+verdicts, checked by the report tests). Each bug is a one-line edit applied to a scratch copy of the
+working tree; the test named beside it must then fail. Nothing in the working tree is touched.
+
+    python mutation/known_bugs.py            # all of them (about 10 minutes on 2 idle cores)
+    python mutation/known_bugs.py 4 12       # some of them
+
+Exit status 0 when every bug is caught. When an edit no longer applies (the code moved), the script says so:
+update the line here, not the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# id: (what the bug does, file, original line fragment, buggy replacement, the pytest selection that catches it)
+BUGS = {
+    1: ("the trainer drops the gradient penalty from the critic loss", "ganbench/trainer.py",
+        "total = d_loss if reg is None else d_loss + reg", "total = d_loss",
+        "tests/test_recipes.py::test_the_gradient_penalty_changes_the_critics_update_by_its_own_gradient"),
+    2: ("the critic's BatchNorm stays per process under torchrun", "ganbench/trainer.py",
+        "globalize_batchnorm(generator), globalize_batchnorm(critic)", "globalize_batchnorm(generator), critic",
+        "tests/test_distributed.py::test_two_processes_equal_one_process_with_the_same_global_batch[dcgan]"),
+    3: ("the multi-tensor (CUDA) clipping path loses its upper clamp", "plugins/losses.py",
+        "torch._foreach_clamp_max_(params, clip)", "pass",
+        "tests/test_recipes.py::test_weight_clipping_clamps_both_bounds_on_either_path"),
+    4: ("lab_to_uint8 truncates instead of rounding", "ganbench/color.py",
+        "rgb.mul(255.0).round_().to(torch.uint8)", "rgb.mul(255.0).to(torch.uint8)",
+        "tests/test_color.py::test_lab_to_uint8_rounds_to_the_nearest_level"),
+    10: ("EMA weights not restored on resume", "ganbench/trainer.py",
+         "self.ema.load_state_dict(state[\"ema\"])", "pass",
+         "tests/test_reliability.py::test_resume_restores_the_ema_and_the_best_so_far_pick_on_a_falling_validation_curve"),
+    11: ("the best-so-far pick not restored on resume", "ganbench/trainer.py",
+         "self.best = state[\"best\"]", "self.best = None",
+         "tests/test_reliability.py::test_resume_restores_the_ema_and_the_best_so_far_pick_on_a_falling_validation_curve"),
+    12: ("batched colorize gives each photo the next photo's colours", "ganbench/colorize.py",
+         "out[i] = _combine(images[i], ab[j], device)", "out[i] = _combine(images[i], ab[(j + 1) % len(idx)], device)",
+         "tests/test_colorize.py::test_batched_colorize_equals_one_at_a_time"),
+}
+
+
+def scratch_copy() -> Path:
+    """The tracked and untracked (not ignored) files of the working tree, importable as ganbench and
+    ganbench_plugins ahead of the editable install."""
+    dest = Path(tempfile.mkdtemp(prefix="ganbench-bug-"))
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"], check=True,
+                           capture_output=True, text=True).stdout.split()
+    for rel in files:
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    (dest / "ganbench_plugins").symlink_to("plugins")
+    return dest
+
+
+def check(bug: int, copy: Path) -> bool:
+    what, rel, old, new, test = BUGS[bug]
+    path = copy / rel
+    original = path.read_text()
+    if original.count(old) != 1:
+        print(f"bug {bug}: '{old}' is not (once) in {rel}: update mutation/known_bugs.py")
+        return False
+    path.write_text(original.replace(old, new))
+    try:
+        env = {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        res = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", test],
+                             cwd=copy, env=env, capture_output=True, text=True)
+    finally:
+        path.write_text(original)
+    caught = res.returncode == 1  # 1: tests failed (not 2-5: an error collecting or running pytest)
+    print(f"bug {bug:2d} ({what}): {'caught' if caught else 'NOT CAUGHT'} by {test.split('::')[-1]}")
+    if not caught:
+        print(res.stdout[-2000:])
+    return caught
+
+
+def main(argv: list[str]) -> int:
+    bugs = [int(a) for a in argv] or list(BUGS)
+    copy = scratch_copy()
+    try:
+        results = [check(b, copy) for b in bugs]
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
