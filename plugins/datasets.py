@@ -165,6 +165,24 @@ def _read_list(path: Path) -> list[str]:
     return out
 
 
+def _spread(paths: list[Path], root: Path, limit: int) -> list[Path]:
+    """``limit`` of ``paths`` spread evenly over their folders (the Places365 categories): round-robin over
+    the categories, each in hash order, so every category is represented once ``limit`` reaches their number
+    and no two differ by more than one image (or by what a small category lacks). Deterministic (hashes of
+    the paths relative to ``root``, wherever the data lie) and returned in list order."""
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(paths):
+        groups.setdefault(p.parent.relative_to(root).as_posix(), []).append(i)
+    queues = [sorted(idx, key=lambda i: _bucket(paths[i].relative_to(root).as_posix()))
+              for _, idx in sorted(groups.items(), key=lambda kv: _bucket(kv[0]))]
+    picked: list[int] = []
+    for rank in range(max(map(len, queues), default=0)):
+        picked += [q[rank] for q in queues if rank < len(q)][: limit - len(picked)]
+        if len(picked) >= limit:
+            break
+    return [paths[i] for i in sorted(picked)]
+
+
 def places365(
     data_root=None, split: str = "train-standard", variant: str = "small", limit: int | None = None,
     val_limit: int | None = 500, test_limit: int | None = 2000, max_side: int = 1024,
@@ -207,9 +225,7 @@ def places365(
         train_paths = [root / train_dir / n for n in _read_list(root / train_list)]
         eval_paths = [root / val_dir / n for n in val_names]
     if limit is not None:
-        # a deterministic subset spread over the whole list (every category), the same for every run
-        ranked = sorted(range(len(train_paths)), key=lambda i: _bucket(train_paths[i].as_posix()))
-        train_paths = [train_paths[i] for i in sorted(ranked[:limit])]
+        train_paths = _spread(train_paths, root, limit)
     n_val = min(val_limit or 0, len(eval_paths) // 2)
     val_paths = eval_paths[:n_val]
     test_paths = eval_paths[n_val : n_val + test_limit] if test_limit else eval_paths[n_val:]

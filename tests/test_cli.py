@@ -151,13 +151,36 @@ def test_bad_config_files(tmp_path):
                     "does not exist")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_results_not_writable_nonroot(tmp_path):
+def _read_only_run(folder, args):
+    """``ganbench ARGS`` in a subprocess that cannot write ``folder``: as a normal user the folder loses its
+    write permission; as root (who writes anywhere, as CI does) it is bind-mounted read-only in a private
+    mount namespace (``unshare``), so the write fails with EROFS as on a read-only disk."""
+    import shutil
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "ganbench", *args]
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare or "unshare", "--mount", "true"], capture_output=True) if unshare else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("running as root without a mount namespace (unshare --mount refused): cannot make a "
+                    "read-only folder")
+    script = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
+    return subprocess.run([unshare, "--mount", "sh", "-c", script, "sh", str(folder), *cmd], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_results_not_writable_is_one_line_exit_5(tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(0o500)
-    out = CliRunner().invoke(cli, ["run", "--models", "dcgan", "--budget", "smoke", "--results", str(ro)])
-    _one_line_error(out, 5, "not writable")
+    res = _read_only_run(ro, ["run", "--models", "dcgan", "--budget", "smoke", "--results", str(ro)])
+    assert res.returncode == 5, res.stderr
+    assert res.stderr.startswith("error: results folder not writable") and res.stderr.count("\n") == 1
+    assert "Traceback" not in res.stderr and not any(ro.iterdir())
 
 
 def test_results_not_writable(tmp_path):

@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -175,10 +176,21 @@ def test_places365_official_layout(places):
     assert decode_image(s.train[0].path).shape == (256, 256, 3)
 
 
-def test_places365_limit_is_deterministic_and_spread(places):
+def test_places365_limit_is_deterministic_and_spread_over_the_categories(places, tmp_path):
+    from collections import Counter
+
+    def categories(keys):
+        return Counter(k.rsplit("/", 1)[0] for k in keys)
+
     a = [i.key for i in places365(data_root=places, limit=4).train]
-    b = [i.key for i in places365(data_root=places, limit=4).train]
-    assert a == b and len(a) == 4
+    assert a == [i.key for i in places365(data_root=places, limit=4).train] and len(a) == 4
+    assert sorted(categories(a).values()) == [1, 1, 2]  # 3 categories of 3 images: every one, evenly
+    three = [i.key for i in places365(data_root=places, limit=3).train]
+    assert sorted(categories(three).values()) == [1, 1, 1]
+    assert set(three) < set(a)  # a larger limit adds to a smaller one
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(places, moved)
+    assert [i.key for i in places365(data_root=moved, limit=4).train] == a  # not tied to where the data lie
 
 
 def test_places365_missing_pieces_are_one_line_errors(places, tmp_path):

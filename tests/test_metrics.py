@@ -34,8 +34,9 @@ def test_mae_equals_reference(registry, photos):
     for target, pred in _pairs(photos):
         ref = np.abs(target.astype(np.float64) - pred.astype(np.float64)).mean()
         assert abs(_score(registry, "mae", pred, target) - ref) < 1e-9
-        # and MSE-consistency with skimage, so the two share one definition of "per image"
-        assert mean_squared_error(target, pred) >= 0
+        # PSNR is 10 log10(255^2 / MSE) of the same image pair: both metrics share one definition of "per image"
+        psnr = 10 * np.log10(255.0**2 / mean_squared_error(target, pred))
+        assert abs(_score(registry, "psnr", pred, target) - psnr) < 1e-6
 
 
 def test_ssim_equals_skimage_gaussian(registry, photos):
@@ -61,12 +62,22 @@ def test_colorfulness_equals_hasler_susstrunk_formula(registry, photos):
 
 
 def test_metrics_are_per_image_then_averaged(registry, photos):
+    from ganbench.evaluate import score, summarize
+
     a, b = photos["astronaut"][:64, :64], photos["coffee"][:64, :64]
-    batch_t = torch.from_numpy(np.stack([a, b]))
-    batch_p = torch.from_numpy(np.stack([b, a[::-1].copy()]))
-    scores = registry.create("metric", "psnr").compute(batch_p, batch_t)
-    assert scores.shape == (2,)
-    assert abs(float(scores[0]) - peak_signal_noise_ratio(a, b, data_range=255)) < 1e-6
+    c = np.clip(a.astype(int) + 3, 0, 255).astype(np.uint8)  # a near-copy: a very high PSNR
+    targets, preds = [a, b, a], [b, a[::-1].copy(), c]
+    metrics = {n: registry.create("metric", n) for n in ("psnr", "mae")}
+    per_image = score(metrics, torch.from_numpy(np.stack(preds)), torch.from_numpy(np.stack(targets)))
+    expected = [peak_signal_noise_ratio(t, p, data_range=255) for t, p in zip(targets, preds, strict=True)]
+    assert per_image["psnr"].shape == (3,)
+    assert per_image["psnr"].tolist() == pytest.approx(expected, abs=1e-6)  # every image, in order
+    mean = summarize(per_image)["psnr"]
+    assert mean == pytest.approx(sum(expected) / 3, abs=1e-6)
+    pooled = peak_signal_noise_ratio(np.stack(targets), np.stack(preds), data_range=255)
+    assert abs(mean - pooled) > 1.0  # the mean of per-image PSNRs, not the PSNR of the pooled pixels
+    mae = [np.abs(t.astype(float) - p.astype(float)).mean() for t, p in zip(targets, preds, strict=True)]
+    assert per_image["mae"].tolist() == pytest.approx(mae, abs=1e-9)
 
 
 def test_gray_baseline_is_in_the_natural_photo_range_and_black_is_not(registry):

@@ -237,30 +237,56 @@ def test_atomic_write_keeps_the_previous_file_when_disk_is_full(tmp_path, monkey
     assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]  # no temp file left behind
 
 
-def test_disk_full_during_a_run_is_one_line_exit_5(tmp_path, monkeypatch):
+def test_disk_full_during_training_is_one_line_exit_5(tmp_path, monkeypatch):
+    """The disk fills up when the first checkpoint is written, mid-training (the run folder and its
+    run.json were written fine): one line, exit 5, no temporary file left, the run marked failed."""
     import errno
 
-    import ganbench.results as results
+    real_open = open
+    checkpoints = []
 
-    def full(path, data):
-        raise results._fs_error(Path(path), OSError(errno.ENOSPC, "No space left on device"))
+    def fake_open(path, mode="r", *a, **kw):
+        if "w" in mode and Path(path).name.startswith(".state.pt."):  # atomic_write_bytes' temporary file
+            checkpoints.append(Path(path))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, mode, *a, **kw)
 
-    monkeypatch.setattr(results, "atomic_write_bytes", full)
-    out = CliRunner().invoke(cli, ["run", "--models", "dcgan", "--budget", "smoke", "--results", str(tmp_path)])
-    assert out.exit_code == 5 and out.output.strip().startswith("error: disk full")
+    monkeypatch.setattr("builtins.open", fake_open)
+    out = CliRunner().invoke(cli, ["run", "--models", "dcgan", "--budget", "smoke", "--checkpoint-every", "2",
+                                   "--results", str(tmp_path), "-q"])
+    monkeypatch.undo()
+    assert out.exit_code == 5, out.output
+    assert out.output.startswith("error: disk full while writing") and out.output.count("\n") == 1
+    assert "state.pt" in out.output and "Traceback" not in out.output
+    [run] = list((tmp_path / "runs").iterdir())
+    assert [p.parent for p in checkpoints] == [run]  # it failed at the first checkpoint, inside the run
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".lock")) == ["run.json"]
 
 
-def test_two_processes_share_a_results_folder(tmp_path):
-    cmd = [sys.executable, "-m", "ganbench", "run", "--budget", "smoke", "--device", "cpu", "-q",
-           "--results", str(tmp_path)]
+@pytest.mark.xfail(strict=True, reason="main does not claim runs yet: a second identical command trains the "
+                   "run again in a folder of its own (issue 19 adds atomic claims by run key)")
+def test_a_second_command_on_a_shared_results_folder_leaves_a_run_in_training_alone(registry, tmp_path):
+    """While a run trains, the same command is started on the same results folder (deterministically: from
+    the first run's step 2). Both succeed and the run is trained once: one run folder per key."""
+    cmd = [sys.executable, "-m", "ganbench", "run", "--models", "dcgan", "--budget", "smoke", "--device", "cpu",
+           "-q", "--results", str(tmp_path)]
     env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench", "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([*cmd, "--models", m], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for m in ("dcgan", "dcgan")]
-    codes = [p.wait(timeout=300) for p in procs]
-    assert codes == [0, 0], [p.stderr.read() for p in procs]
+
+    class SecondCommandMidway(SilentReporter):
+        second = None
+
+        def advance(self, completed, info=""):
+            if completed == 2 and self.second is None:
+                self.second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    reporter = SecondCommandMidway()
+    [first] = run_comparison(RunRequest(models=["dcgan"], budget="smoke", results=tmp_path, device="cpu"),
+                             registry, reporter)
+    assert reporter.second is not None and reporter.second.returncode == 0, reporter.second.stderr[-2000:]
     runs = list((tmp_path / "runs").iterdir())
-    statuses = [json.loads((r / "run.json").read_text())["status"] for r in runs]
-    assert 1 <= len(runs) <= 2 and all(s == "complete" for s in statuses)
+    assert runs == [first.run_dir]  # one run per key
+    assert json.loads((first.run_dir / "run.json").read_text())["status"] == "complete"
 
 
 def test_checkpoints_refuse_pickled_objects(tmp_path):
