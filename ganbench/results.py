@@ -2,7 +2,10 @@
 
     RESULTS/runs/<utc-time>-<model>-s<seed>-<random>/
         run.json        schema version, config, recipe, provenance, budget spent, status
-        history.csv     one row per logged step (losses, Wasserstein estimate, images, seconds, val PSNR)
+        history.csv     one row per logged step (losses, Wasserstein estimate, images, seconds): every step
+                        up to 200 steps, else every (steps // 200)-th (every 3rd at the ``cpu`` budget, every
+                        5th under a time budget)
+        validation.csv  validation PSNR and colourfulness at every evaluation
         metrics.json    test metrics: model (best and last generator), gray baseline, ground truth
         per_image.csv   per test image and metric: model, gray
         samples.png     gray input | output | truth on fixed test crops
