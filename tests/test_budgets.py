@@ -1,14 +1,20 @@
 """Budgets: named and custom, recorded with what was spent; bench reports throughput and FLOPs."""
 
 import json
+import re
+import types
+from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from ganbench.budgets import BUDGETS, parse_budget, parse_duration
 from ganbench.cli import cli
+from ganbench.config import ConfigFile, resolve_recipe
 from ganbench.errors import ConfigError
 from ganbench.runner import RunRequest, run_comparison
+from ganbench.trainer import build_models, count_flops_per_image
 
 
 def test_named_budgets_and_the_budget_language():
@@ -74,3 +80,29 @@ def test_flops_count_matches_the_design_figure_for_pix2pix_at_256(registry):
     assert flops["generator_forward"] / 1e9 == pytest.approx(12, rel=0.1)  # design notes: G forward ≈ 12 GFLOP
     assert flops["critic_forward"] / 1e9 == pytest.approx(6.3, rel=0.1)  # critic forward ≈ 6.3 GFLOP
     assert flops["train_step"] / 1e9 == pytest.approx(86, rel=0.05)  # a DCGAN step ≈ 86 GFLOP per image
+
+
+def test_the_cost_figures_in_the_budgets_doc_are_the_counted_ones(registry):
+    """docs/budgets.md quotes FLOPs per training image at 256² (pix2pix sizes) and the `gpu` budget's total:
+    recount them (torch's FLOP formulas on the meta device: shapes only, no arithmetic) so a change that
+    moves them fails here until the doc is updated with the command it names."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "budgets.md").read_text()
+    doc = " ".join(doc.split())
+    budget = parse_budget("seed")
+    counted = {}
+    for model in ("dcgan", "wgan", "wgan-gp"):
+        recipe = resolve_recipe(registry, model, ConfigFile(), budget, {})
+        with torch.device("meta"):
+            models = build_models(registry, recipe, torch.device("meta"), 0)
+        trainer = types.SimpleNamespace(m=models, cfg=types.SimpleNamespace(image_size=256),
+                                        n_critic=int(recipe["n_critic"]))
+        counted[model] = count_flops_per_image(trainer)["train_step"]
+    quoted = re.search(r"([\d.]+) GFLOP for DCGAN, ([\d.]+) GFLOP for WGAN \(([\d.]+)×.*?([\d.]+) GFLOP for "
+                       r"WGAN-GP \(([\d.]+)×", doc).groups()
+    dcgan, wgan, wgan_ratio, gp, gp_ratio = (float(x) for x in quoted)
+    assert (dcgan, wgan, gp) == tuple(round(counted[m] / 1e9, 1) for m in ("dcgan", "wgan", "wgan-gp"))
+    assert (wgan_ratio, gp_ratio) == (round(wgan / dcgan, 1), round(gp / dcgan, 1))
+    gpu = parse_budget("gpu")
+    images = gpu.images
+    assert f"{images // gpu.batch_size:,} DCGAN steps of batch {gpu.batch_size}" in doc
+    assert f"are {round(counted['dcgan'] * images / 1e15)} PFLOP" in doc
