@@ -222,11 +222,16 @@ def test_the_gradient_penalty_changes_the_critics_update_by_its_own_gradient(reg
     assert moved > 1e-4  # the penalty's share of the step is far above float noise
 
 
-@pytest.mark.parametrize("foreach", [True, False])  # True is the path CUDA takes; forced here on the CPU
-def test_weight_clipping_clamps_both_bounds_on_either_path(foreach):
+@pytest.mark.parametrize("foreach", [True, False, None])  # True: the path CUDA takes, forced on the CPU
+def test_weight_clipping_clamps_both_bounds_on_either_path(foreach, monkeypatch):
     from ganbench_plugins.losses import clip_parameters
 
+    launches = []
+    for name in ("_foreach_clamp_min_", "_foreach_clamp_max_"):
+        kernel = getattr(torch, name)
+        monkeypatch.setattr(torch, name, lambda *a, _k=kernel, _n=name: launches.append(_n) or _k(*a))
     params = [torch.tensor([-0.5, -0.01, 0.003, 0.2]), torch.tensor([[0.02, -0.03], [0.0, 0.009]])]
     clip_parameters(params, 0.01, foreach=foreach)
+    assert len(launches) == (2 if foreach else 0)  # the multi-tensor path really ran (default on CPU: not)
     assert params[0].tolist() == pytest.approx([-0.01, -0.01, 0.003, 0.01])
     assert params[1].flatten().tolist() == pytest.approx([0.01, -0.01, 0.0, 0.009])
