@@ -108,6 +108,8 @@ def critic_input_gradient(critic: nn.Module, x: torch.Tensor, reduction: str = "
 
 
 def _fp16_autocast(device_type: str) -> bool:
+    if not torch.amp.is_autocast_available(device_type):  # e.g. the meta device (shape checks, FLOP counts)
+        return False
     return torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16
 
 

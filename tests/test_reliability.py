@@ -264,8 +264,6 @@ def test_disk_full_during_training_is_one_line_exit_5(tmp_path, monkeypatch):
     assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".lock")) == ["run.json"]
 
 
-@pytest.mark.xfail(strict=True, reason="main does not claim runs yet: a second identical command trains the "
-                   "run again in a folder of its own (issue 19 adds atomic claims by run key)")
 def test_a_second_command_on_a_shared_results_folder_leaves_a_run_in_training_alone(registry, tmp_path):
     """While a run trains, the same command is started on the same results folder (deterministically: from
     the first run's step 2). Both succeed and the run is trained once: one run folder per key."""
