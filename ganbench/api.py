@@ -1,21 +1,70 @@
-"""The types plugins implement or return. Plugins import from here; the core never imports a plugin."""
+"""Everything a plugin needs, in the one module a plugin imports: the hook marker, the types plugins implement
+or return, the errors they raise and the helpers the built-ins use. The core never imports a plugin.
+
+    from ganbench.api import AdversarialLoss, Recipe, hookimpl
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ganbench.distributed import global_rows, global_scores, rank_slice
+from ganbench.errors import ConfigError, DataError, GanbenchError, PluginError
+from ganbench.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # resolved on first use below: ganbench.data imports this module
+    from ganbench.data import UnusableImage, file_item, is_gray, list_images
+
+__all__ = [
+    # the hook marker (decorate your register_* functions with it)
+    "hookimpl",
+    # what plugins implement or return
+    "AdversarialLoss", "OptimizerSpec", "Recipe", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
+    # errors a plugin raises for a user to read (one line, documented exit code)
+    "GanbenchError", "ConfigError", "DataError", "PluginError",
+    # helpers: network initialisation, dataset building blocks, data-parallel randomness
+    "init_weights", "UnusableImage", "file_item", "list_images", "is_gray", "rank_slice", "global_rows",
+    "global_scores",
+]
+
+_FROM_DATA = ("UnusableImage", "file_item", "list_images", "is_gray")
+
+
+def __getattr__(name: str) -> Any:
+    """The dataset helpers of ``ganbench.data``, imported on first use (PEP 562)."""
+    if name in _FROM_DATA:
+        from ganbench import data
+
+        return getattr(data, name)
+    raise AttributeError(f"module 'ganbench.api' has no attribute '{name}'")
+
+
+def init_weights(m: nn.Module) -> None:
+    """DCGAN/pix2pix initialisation, for ``module.apply(init_weights)``: N(0, 0.02) convolutions, N(1, 0.02)
+    norm scales, zero biases."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
 
 class AdversarialLoss:
     """An adversarial objective: the critic's loss, the generator's loss, and optional extras.
 
-    Scores are the critic's raw outputs (logits for a BCE loss, unbounded for a Wasserstein loss).
+    Scores are the critic's raw outputs (logits for a BCE loss, unbounded for a Wasserstein loss), float32,
+    of the shape the critic returns ((N, 1, h, w) patches for PatchGAN). Under torchrun every score tensor
+    a loss receives covers the whole global batch (all processes' rows, in rank order, gradients flowing
+    back to the process that computed each row), so batch means and pairings are what one process computes.
     Subclasses override what they need; the trainer never branches on the loss' name.
     """
 
@@ -32,10 +81,28 @@ class AdversarialLoss:
     per_sample_regularizer: bool = False
 
     def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        """The critic's loss (minimised). ``real_scores`` = D(L, real ab) and ``fake_scores`` = D(L, G(L))
+        for the same batch, G(L) detached; gradients flow into the critic."""
         raise NotImplementedError
 
     def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        """The generator's adversarial loss (minimised; the trainer adds the L1 term).
+
+        ``fake_scores`` = D(L, G(L)) with gradients flowing into the generator (the critic's weights are
+        frozen). Declare a second parameter named ``real_scores`` — ``generator_loss(self, fake_scores,
+        real_scores)`` — and the trainer also passes D(L, real ab) for the same batch: scored by the same
+        critic (its weights after this step's critic updates), in the same forward pass where the critic
+        normalises per sample (two passes with BatchNorm, as in the critic step), under the same autocast,
+        detached. Losses without that parameter cost no extra critic work.
+        """
         raise NotImplementedError
+
+    @property
+    def generator_sees_real_scores(self) -> bool:
+        """True when :meth:`generator_loss` takes ``real_scores`` (relativistic losses)."""
+        import inspect
+
+        return "real_scores" in inspect.signature(self.generator_loss).parameters
 
     def critic_regularizer(
         self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor
@@ -73,8 +140,6 @@ class OptimizerSpec:
 
     def build(self, params, device: torch.device) -> torch.optim.Optimizer:
         """The optimiser; an unknown name or an option it rejects is a ConfigError."""
-        from ganbench.errors import ConfigError
-
         name = self.name.lower()
         classes = {
             "adam": torch.optim.Adam,
@@ -130,8 +195,6 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
-        from ganbench.errors import ConfigError
-
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -45,7 +45,7 @@ def load_generator(registry: Registry, run: Path | None = None, checkpoint: Path
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ResultsError(f"{weights} is not a generator state dict")
     recipe = cfg.recipe
-    generator = registry.create("generator", recipe["generator"], **recipe.get("generator_options", {}))
+    generator = registry.build(recipe, "generator")
     try:
         generator.load_state_dict(state)
     except RuntimeError:

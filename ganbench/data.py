@@ -86,12 +86,13 @@ def decode_image(source: str | Path | bytes, max_side: int | None = None, allow_
         arr = np.asarray(_to_rgb(img), dtype=np.uint8)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise UnusableImage(f"unexpected shape {arr.shape}")
-    if not allow_gray and _is_gray(arr):
+    if not allow_gray and is_gray(arr):
         raise UnusableImage("grayscale content (R = G = B): no colour to learn")
     return arr
 
 
-def _is_gray(arr: np.ndarray) -> bool:
+def is_gray(arr: np.ndarray) -> bool:
+    """True if a uint8 RGB image has no colour (R, G and B within 2 of each other, on a sample)."""
     step = max(1, int(math.sqrt(arr.shape[0] * arr.shape[1] / 65536)))
     sample = arr[::step, ::step].astype(np.int16)
     return int(np.abs(sample[..., 0] - sample[..., 1]).max()) <= 2 and int(

@@ -109,6 +109,29 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return _AllReduceSum.apply(tensor)
 
 
+def global_scores(scores: torch.Tensor) -> torch.Tensor:
+    """The scores of the whole global batch, in rank order (``scores`` itself in one process).
+
+    Differentiable (through :func:`all_reduce_sum`): each process's backward sends the gradient of its
+    (identical) global loss back to the process that computed each row, so with DistributedDataParallel's
+    gradient averaging N processes get the gradient one process gets on the global batch. A loss that sees
+    global scores may use batch statistics (means, pairings) exactly as in one process.
+    """
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return scores
+    rank, world = dist.get_rank(), dist.get_world_size()
+    before = scores.new_zeros((rank * scores.shape[0], *scores.shape[1:]))
+    after = scores.new_zeros(((world - rank - 1) * scores.shape[0], *scores.shape[1:]))
+    placed = torch.cat([before, scores, after])  # this rank's rows in place, zeros elsewhere
+    return all_reduce_sum(placed) if scores.requires_grad else _summed(placed)
+
+
+def _summed(tensor: torch.Tensor) -> torch.Tensor:
+    tensor = tensor.contiguous()
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics cover the global batch across all ranks (any backend, CPU
     included); identical to BatchNorm2d in one process and in evaluation."""

@@ -24,7 +24,8 @@ class DataError(GanbenchError):
 
 
 class PluginError(GanbenchError):
-    """A plugin failed to import, registered a clashing name or implements an unknown hook (exit 4)."""
+    """A plugin failed to import, registered a clashing name, implements an unknown hook, or one of its factories
+    raised (exit 4)."""
 
     exit_code = 4
 
@@ -40,7 +41,8 @@ EXIT_CODES = {
     1: "internal error (a bug: please report it with the traceback)",
     2: "usage or configuration error (unknown name, malformed --budget/--set/--seeds, bad config file)",
     3: "data error (missing or empty data root, no usable images)",
-    4: "plugin error (import failure, duplicate name, misspelt hook, GANBENCH_LOAD_PLUGINS naming no plugin)",
+    4: "plugin error (import failure, duplicate name, misspelt hook, GANBENCH_LOAD_PLUGINS naming no plugin, "
+       "a plugin's factory failed or rejected its options)",
     5: "results error (folder not writable, disk full, not a run folder, unreadable schema)",
     6: "at least one model diverged or failed (the others' results are complete)",
     130: "interrupted (Ctrl-C / SIGTERM); a checkpoint was written, rerun the command or use --resume",

@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from ganbench import hookspecs
-from ganbench.errors import PluginError, unknown_name
+from ganbench.errors import DataError, GanbenchError, PluginError, unknown_name
 
 KINDS = ("generator", "critic", "loss", "model", "dataset", "metric", "executor")
 HOOK_FOR_KIND = {
@@ -67,15 +67,42 @@ class Registry:
             raise unknown_name(kind, name, self.names(kind)) from None
 
     def create(self, kind: str, name: str, **options: Any) -> Any:
+        """Call a registered factory. Whatever it raises becomes one line naming the plugin, the kind, the
+        name and the plugin's own message (PluginError, exit 4); a GanbenchError it raises passes as is, and
+        a dataset's OSError (unreadable data) is a DataError."""
         entry = self.get(kind, name)
         try:
             return entry.factory(**options)
-        except TypeError as exc:
-            from ganbench.errors import ConfigError
+        except GanbenchError:
+            raise
+        except OSError as exc:
+            if kind != "dataset":
+                raise self._failure(entry, kind, options, exc) from None
+            raise DataError(f"dataset {name}: {exc}") from None
+        except Exception as exc:
+            raise self._failure(entry, kind, options, exc) from None
 
-            raise ConfigError(
-                f"{kind} '{name}' (plugin {entry.plugin}) rejected its options {options}: {exc}"
-            ) from None
+    @staticmethod
+    def _failure(entry: Entry, kind: str, options: dict[str, Any], exc: Exception) -> PluginError:
+        message = " ".join(str(exc).split()) or "(no message)"
+        with_options = f" with options {options}" if options else ""
+        return PluginError(f"plugin {entry.plugin}: {kind} '{entry.name}'{with_options} failed: "
+                           f"{type(exc).__name__}: {message}")
+
+    def build(self, recipe: dict[str, Any], part: str) -> Any:
+        """A recipe's generator, critic or loss (``part``), built with the recipe's options for it and checked
+        to be what the contract says (an ``nn.Module``, an ``AdversarialLoss``)."""
+        from torch import nn
+
+        from ganbench.api import AdversarialLoss
+
+        name = recipe[part]
+        obj = self.create(part, name, **recipe.get(f"{part}_options", {}))
+        expected = AdversarialLoss if part == "loss" else nn.Module
+        if not isinstance(obj, expected):
+            raise PluginError(f"plugin {self.get(part, name).plugin}: {part} '{name}' factory returned "
+                              f"{type(obj).__name__}, not a {expected.__module__}.{expected.__name__}")
+        return obj
 
     def accepts(self, kind: str, name: str, option: str) -> bool:
         """Does this factory declare the keyword ``option`` by name (``**kwargs`` does not count)?"""

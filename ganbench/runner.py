@@ -27,7 +27,7 @@ from ganbench.data import PreparedData, prepare_splits, prepare_test
 from ganbench.diagnostics import adversary_summary
 from ganbench.distributed import barrier, broadcast_object, local_device
 from ganbench.distributed import info as dist_info
-from ganbench.errors import ConfigError, DataError, GanbenchError, ResultsError
+from ganbench.errors import ConfigError, GanbenchError, ResultsError
 from ganbench.evaluate import evaluate_images, gray_uint8, reference_scores, summarize
 from ganbench.images import grid, save_png
 from ganbench.machine import kernel_info
@@ -127,32 +127,26 @@ class RunOutcome:
 
 
 def check_shapes(registry: Registry, recipe: dict[str, Any], size: int, model: str) -> None:
-    """Build the networks on the meta device and run one forward: an image size that does not suit the
-    generator's depth (or the critic) fails here, before any training, with a one-line error."""
-    try:
-        with torch.device("meta"):
-            g = registry.create("generator", recipe["generator"], **recipe.get("generator_options", {}))
-            d = registry.create("critic", recipe["critic"], **recipe.get("critic_options", {}))
-    except ValueError as exc:  # an option the network rejects (norm, depth, ...)
-        raise ConfigError(f"model '{model}': {exc}") from None
+    """Build the networks on the meta device, the loss and the optimisers, and run one forward: a plugin that
+    fails to build says so (exit 4), and an image size that does not suit the generator's depth (or the
+    critic) fails here, before any training, with a one-line error."""
+    with torch.device("meta"):
+        g, d = registry.build(recipe, "generator"), registry.build(recipe, "critic")
+    check_penalty_critic(registry.build(recipe, "loss"), d, recipe["loss"], model)
+    for key, net in (("generator_optimizer", g), ("critic_optimizer", d)):
+        try:
+            OptimizerSpec.from_dict(recipe[key]).build(net.parameters(), torch.device("meta"))
+        except ConfigError as exc:
+            raise ConfigError(f"model '{model}': {key}: {exc}") from None
     try:
         with torch.device("meta"):
             out = g(torch.zeros(1, 1, size, size))
             if tuple(out.shape) != (1, 2, size, size):
                 raise RuntimeError(f"generator output {tuple(out.shape)}")
             d(torch.zeros(1, 3, size, size))
-            loss = registry.create("loss", recipe["loss"], **recipe.get("loss_options", {}))
-            check_penalty_critic(loss, d, recipe["loss"], model)
-            for key, net in (("generator_optimizer", g), ("critic_optimizer", d)):
-                try:
-                    OptimizerSpec.from_dict(recipe[key]).build(net.parameters(), torch.device("meta"))
-                except ConfigError as exc:
-                    raise ConfigError(f"model '{model}': {key}: {exc}") from None
-    except GanbenchError:
-        raise
-    except (RuntimeError, ValueError) as exc:
-        depth = recipe.get("generator_options", {}).get("depth")
-        hint = f" (generator.depth={depth}: the size must be a multiple of 2^{depth} = {2**depth})" if depth else ""
+    except (RuntimeError, ValueError) as exc:  # what torch raises for mismatched shapes
+        depth = recipe.get("generator_options", {}).get("depth", getattr(g, "depth", None))
+        hint = f" (generator depth {depth}: the size must be a multiple of 2^{depth} = {2**depth})" if depth else ""
         detail = "" if hint else f": {str(exc).splitlines()[0][:200]}"
         raise ConfigError(f"model '{model}': image size {size} does not suit its networks{hint}{detail}") from None
 
@@ -224,10 +218,7 @@ def load_data(registry: Registry, cfg: RunConfig, cache_dir: Path | None, report
 
 
 def _dataset_splits(registry: Registry, dataset: str, options: dict[str, Any]) -> DatasetSplits:
-    try:
-        return registry.create("dataset", dataset, **options)
-    except OSError as exc:
-        raise DataError(f"dataset {dataset}: {exc}") from None
+    return registry.create("dataset", dataset, **options)  # a dataset's OSError is a DataError there
 
 
 def cpu_name() -> str:

@@ -24,8 +24,8 @@ from ganbench.color import lab_to_net, rgb_to_lab
 from ganbench.config import RunConfig
 from ganbench.data import PreparedData, TrainSampler
 from ganbench.diagnostics import RATIO_COLUMN
+from ganbench.distributed import global_scores, local_batch, rank_slice
 from ganbench.distributed import info as dist_info
-from ganbench.distributed import local_batch, rank_slice
 from ganbench.errors import ConfigError
 from ganbench.evaluate import evaluate_images
 from ganbench.precision import (  # noqa: F401  (re-exported: device and precision live in ganbench.precision)
@@ -90,14 +90,7 @@ def build_models(registry: Registry, recipe: dict[str, Any], device: torch.devic
     """Networks, loss and optimisers of a recipe. ``channels_last`` (default: on CUDA) stores activations
     NHWC, which tensor cores want; cuDNN autotuning is switched on for CUDA."""
     torch.manual_seed(seed)
-    try:
-        generator = registry.create("generator", recipe["generator"], **recipe.get("generator_options", {}))
-        critic = registry.create("critic", recipe["critic"], **recipe.get("critic_options", {}))
-        loss = registry.create("loss", recipe["loss"], **recipe.get("loss_options", {}))
-    except ValueError as exc:
-        raise ConfigError(f"invalid recipe option: {exc}") from None
-    if not isinstance(loss, AdversarialLoss):
-        raise ConfigError(f"loss '{recipe['loss']}' is not an ganbench.api.AdversarialLoss")
+    generator, critic, loss = (registry.build(recipe, part) for part in ("generator", "critic", "loss"))
     if global_batchnorm:  # data-parallel: BatchNorm statistics over the global batch
         from ganbench.distributed import globalize_batchnorm
 
@@ -268,6 +261,7 @@ class Trainer:
                 fake_s = self.D(fake).float()
             else:  # per-sample normalisation: one pass over both is the same maths, and faster
                 real_s, fake_s = self.D(torch.cat([real, fake], 0)).float().chunk(2)
+        real_s, fake_s = global_scores(real_s), global_scores(fake_s)  # the global batch under torchrun
         d_loss = m.loss.critic_loss(real_s, fake_s)
         with self._autocast():  # the uncompiled critic (compiled graphs cannot double-backward)
             reg = m.loss.critic_regularizer(m.critic, real, fake)
@@ -291,8 +285,8 @@ class Trainer:
         try:
             if m.loss.uses_critic:
                 with self._autocast():
-                    fake_s = self.D(torch.cat([L, fake_ab], 1), train=False).float()
-                g_adv = m.loss.generator_loss(fake_s)
+                    fake_s, real_s = self.generator_scores(L, ab, fake_ab)
+                g_adv = m.loss.generator_loss(fake_s) if real_s is None else m.loss.generator_loss(fake_s, real_s)
             else:
                 g_adv = torch.zeros((), device=self.device)
             g_l1 = (fake_ab.float() - ab).abs().mean()
@@ -334,6 +328,22 @@ class Trainer:
         if not self.m.loss.uses_critic:
             return ("d_loss", "d_reg", "w_estimate")
         return () if self.has_w_estimate else ("w_estimate",)
+
+    def generator_scores(self, L: torch.Tensor, ab: torch.Tensor,
+                         fake_ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The generator step's critic scores (fp32, the global batch under torchrun): the fake's, with
+        gradients to the generator, and the real batch's (detached) if the loss' generator_loss takes them."""
+        fake = torch.cat([L, fake_ab], 1)
+        if not self.m.loss.generator_sees_real_scores:
+            return global_scores(self.D(fake, train=False).float()), None
+        real = torch.cat([L, ab], 1)
+        if self.critic_has_batchnorm:  # batch statistics: separate passes, as in the critic step
+            fake_s = self.D(fake, train=False)
+            with torch.no_grad():
+                real_s = self.D(real, train=False)
+        else:  # per-sample normalisation: one pass over both
+            fake_s, real_s = self.D(torch.cat([fake, real], 0), train=False).chunk(2)
+        return global_scores(fake_s.float()), global_scores(real_s.detach().float())
 
     @property
     def critic_steps_per_step(self) -> int:
@@ -701,7 +711,10 @@ def count_flops_per_image(trainer: Trainer) -> dict[str, float] | None:
         out["critic_step"] = fc.get_total_flops() / (b * n)  # its generator forward, critic pass and penalty
         with FlopCounter() as fc:
             d.requires_grad_(False)
-            g_total = loss.generator_loss(d(torch.cat([L, fake], 1))) + (fake - ab).abs().mean()
+            g_scores = [d(torch.cat([L, fake], 1))]
+            if loss.generator_sees_real_scores:
+                g_scores.append(d(torch.cat([L, ab], 1)).detach())
+            g_total = loss.generator_loss(*g_scores) + (fake - ab).abs().mean()
             g_total.backward()
         out["generator_step"] = fc.get_total_flops() / b
         out["train_step"] = out["generator_step"] + n * out["critic_step"]  # a step outside WGAN's warm-up

@@ -7,10 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganbench.api import DatasetSplits, ImageItem
-from ganbench.data import UnusableImage, _is_gray, file_item, list_images
-from ganbench.errors import DataError
-from ganbench.hookspecs import hookimpl
+from ganbench.api import DataError, DatasetSplits, ImageItem, UnusableImage, file_item, hookimpl, is_gray, list_images
 
 # --- embedded -----------------------------------------------------------------------------------------
 # Natural colour photos shipped inside scikit-image and scikit-learn wheels (no download). Split by photo:
@@ -36,7 +33,7 @@ def _embedded_loader(name: str):
         else:
             arr = getattr(skimage.data, name)()
         arr = np.ascontiguousarray(arr[..., :3]).astype(np.uint8)
-        if _is_gray(arr):
+        if is_gray(arr):
             raise UnusableImage("grayscale")
         return arr
 

@@ -10,9 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.api import AdversarialLoss
-from ganbench.distributed import global_rows, rank_slice
-from ganbench.hookspecs import hookimpl
+from ganbench.api import AdversarialLoss, global_rows, hookimpl, rank_slice
 
 
 def _finite_number(value) -> bool:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ganbench.api import Metric
-from ganbench.hookspecs import hookimpl
+from ganbench.api import Metric, hookimpl
 
 
 def _f64(x: torch.Tensor) -> torch.Tensor:

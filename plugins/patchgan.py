@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ganbench.hookspecs import hookimpl
-from ganbench_plugins.unet import _init_weights
+from ganbench.api import hookimpl, init_weights
 
 NORMS = ("batch", "instance", "layer", "none")
 
@@ -45,7 +44,7 @@ class PatchGAN(nn.Module):
             width = out
         mods.append(nn.Conv2d(width, 1, 4, 1, 1))
         self.net = nn.Sequential(*mods)
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def forward(self, x):
         return self.net(x)

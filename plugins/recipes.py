@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ganbench.api import OptimizerSpec, Recipe
-from ganbench.hookspecs import hookimpl
+from ganbench.api import OptimizerSpec, Recipe, hookimpl
 
 
 def dcgan() -> Recipe:

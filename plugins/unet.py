@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganbench.hookspecs import hookimpl
+from ganbench.api import hookimpl, init_weights
 
 
 class UNet(nn.Module):
@@ -65,7 +65,7 @@ class UNet(nn.Module):
             else:
                 layers.append(nn.Tanh())
             self.ups.append(nn.Sequential(*layers))
-        self.apply(_init_weights)
+        self.apply(init_weights)
         if zero_init_output:
             last = self.ups[-1][1]
             nn.init.zeros_(last.weight)
@@ -81,17 +81,6 @@ class UNet(nn.Module):
         for up, skip in zip(self.ups[1:], reversed(skips[:-1]), strict=True):
             x = up(torch.cat([x, skip], dim=1))
         return x
-
-
-def _init_weights(m: nn.Module) -> None:
-    """DCGAN/pix2pix initialisation: N(0, 0.02) convs, N(1, 0.02) norm scales."""
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
 
 
 @hookimpl
