@@ -26,7 +26,7 @@ __all__ = [
     # the hook marker (decorate your register_* functions with it)
     "hookimpl",
     # what plugins implement or return
-    "AdversarialLoss", "OptimizerSpec", "Recipe", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
+    "AdversarialLoss", "OptimizerSpec", "Recipe", "SizeHints", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
     # errors a plugin raises for a user to read (one line, documented exit code)
     "GanbenchError", "ConfigError", "DataError", "PluginError",
     # helpers: network initialisation, dataset building blocks, data-parallel randomness
@@ -215,6 +215,22 @@ class Recipe:
                 value = dict(value)
             out[f.name] = value
         return out
+
+
+@dataclass(frozen=True)
+class SizeHints:
+    """The sizes a budget suggests for a network (see docs/budgets.md). A generator or critic factory that
+    declares a parameter named ``hints`` receives one and maps it to its own options (the recipe's options
+    and ``--set`` still win); a factory that does not declare it never sees it.
+
+    ``width``: channels of the first layer; ``depth``: a generator's down/up levels, a critic's stride-2
+    layers. ``image_size`` and ``batch_size`` are the budget's (the global batch under torchrun).
+    """
+
+    image_size: int
+    batch_size: int
+    width: int | None = None
+    depth: int | None = None
 
 
 #: A source yields one decoded image as uint8 RGB (H, W, 3); it may raise to say the file is unusable.

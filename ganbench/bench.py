@@ -53,7 +53,7 @@ def build_bench_trainer(
     precision = precision or default_precision(dev)
     b = replace(parse_budget(budget), image_size=image_size, batch_size=batch_size)
     recipe = resolve_recipe(registry, model, config or ConfigFile(), b, sets or {})
-    check_shapes(registry, recipe, image_size, model)
+    check_shapes(registry, recipe, b, model)
     cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=b.to_dict(),
                     device=str(dev), precision=precision, compile=compile, seed=seed)
     trainer = Trainer(cfg, registry, data or synthetic_data(image_size), dev, metrics={}, channels_last=channels_last)

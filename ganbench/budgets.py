@@ -1,19 +1,24 @@
 """Named training budgets and the ``--budget`` mini-language.
 
 A budget fixes what every model of a comparison gets: image size, batch size, how long to train
-(generator steps, generator images, epochs or wall-clock seconds) and the network widths that fit the
-hardware it is sized for. The unit is the *generator's* work: WGAN's five critic steps per generator step
-are recorded (critic steps, FLOPs) but do not buy it fewer generator steps. See docs/budgets.md.
+(generator steps, generator images, epochs or wall-clock seconds), and suggests network sizes (width and
+depth hints) that fit the hardware it is sized for. The unit is the *generator's* work: WGAN's five
+critic steps per generator step are recorded (critic steps, FLOPs) but do not buy it fewer generator
+steps. See docs/budgets.md.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from ganbench.api import SizeHints
 from ganbench.errors import ConfigError, unknown_name
+
+#: The networks a budget gives size hints to.
+NETWORKS = ("generator", "critic")
 
 
 @dataclass(frozen=True)
@@ -25,14 +30,25 @@ class Budget:
     images: int | None = None
     epochs: float | None = None
     seconds: float | None = None
-    #: Recipe overrides this budget implies (network widths sized for the hardware), below user --set.
-    settings: dict[str, Any] = field(default_factory=dict)
+    #: Size hints per network, {"generator": {"width": 16, "depth": 6}, "critic": {...}}: what the hardware
+    #: this budget is sized for can afford. Suggestions only: a network that declares ``hints`` maps them to
+    #: its own options (recipe options and --set win), any other network ignores them.
+    hints: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Validation every this many generator steps (0: only at the end).
     eval_every: int = 0
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Budget:
+        """A recorded budget (keys this version does not know, e.g. an older record's, are ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def size_hints(self, network: str) -> SizeHints:
+        return SizeHints(image_size=self.image_size, batch_size=self.batch_size, **self.hints.get(network, {}))
 
     def total_steps(self, n_train: int) -> int | None:
         """Generator steps this budget buys, or None for a pure wall-clock budget."""
@@ -46,36 +62,30 @@ class Budget:
         return min(limits) if limits else None
 
 
-_CPU_64 = {
-    "generator.base_channels": 16,
-    "generator.depth": 6,
-    "critic.base_channels": 16,
-    "critic.layers": 3,
-}
+def _hints(g_width: int, g_depth: int, d_width: int, d_depth: int) -> dict[str, dict[str, int]]:
+    return {"generator": {"width": g_width, "depth": g_depth}, "critic": {"width": d_width, "depth": d_depth}}
+
 
 BUDGETS: dict[str, Budget] = {
     b.name: b
     for b in [
         Budget(
             "smoke", image_size=32, batch_size=4, steps=4, eval_every=2,
-            settings={"generator.base_channels": 8, "generator.depth": 5,
-                      "critic.base_channels": 8, "critic.layers": 2},
+            hints=_hints(8, 5, 8, 2),
             description="tests and wiring checks: seconds per model, numbers meaningless",
         ),
         Budget(
-            "cpu", image_size=64, batch_size=16, steps=600, eval_every=50, settings=_CPU_64,
+            "cpu", image_size=64, batch_size=16, steps=600, eval_every=50, hints=_hints(16, 6, 16, 3),
             description="the CPU default: three models in under 10 minutes on 2 cores",
         ),
         Budget(
             "seed", image_size=256, batch_size=20, epochs=10, eval_every=250,
-            settings={"generator.base_channels": 64, "generator.depth": 8,
-                      "critic.base_channels": 64, "critic.layers": 3},
+            hints=_hints(64, 8, 64, 3),
             description="the original study: 5,000 images x 10 epochs, batch 20, 256x256 (use --limit 5000)",
         ),
         Budget(
             "gpu", image_size=256, batch_size=64, images=1_280_000, eval_every=2000,
-            settings={"generator.base_channels": 64, "generator.depth": 8,
-                      "critic.base_channels": 64, "critic.layers": 3},
+            hints=_hints(64, 8, 64, 3),
             description="headline GPU comparison: 1.28M generator images at 256x256, batch 64 (H100)",
         ),
     ]
@@ -150,6 +160,13 @@ def parse_budget(spec: str | None, default: str = "cpu") -> Budget:
     if stop or other:
         budget = replace(budget, name=f"{base_name}+custom" if base_name else "custom", **other)
     return budget
+
+
+def size_hints(budget: dict[str, Any] | Budget | None, network: str) -> SizeHints | None:
+    """The hints a (recorded) budget gives ``network``; None without a budget."""
+    if budget is None:
+        return None
+    return (budget if isinstance(budget, Budget) else Budget.from_dict(budget)).size_hints(network)
 
 
 def describe(budget: Budget) -> str:

@@ -230,13 +230,15 @@ def _executor_options(pick, jobs, slurm_partition, slurm_gpus_per_job, slurm_tim
               help="Checkpoint selection: validation colourfulness must reach this fraction of the photos' "
                    "own (default 1/3; 0 = best validation PSNR alone).")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run folder.")
+@click.option("--rerun", is_flag=True,
+              help="Train afresh even where a complete run with the same settings and plugins exists.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @grid_options
 def run(models, dataset, data_root, test_root, limit, split, small, budget, seeds, device, precision,
         compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
-        ema, colorfulness_floor, resume, cache_dir, quiet, executor, jobs, slurm_partition, slurm_gpus_per_job,
+        ema, colorfulness_floor, resume, rerun, cache_dir, quiet, executor, jobs, slurm_partition, slurm_gpus_per_job,
         slurm_time, slurm_account, slurm_options, detach, dry_run):
     """Train and score models under one budget, then print the comparison table."""
     from ganbench.config import load_config_file, parse_seeds, parse_sets
@@ -280,7 +282,7 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
                 metrics=metric_list, ema=float(pick(ema, "ema", 0.0)),
                 colorfulness_floor=float(pick(colorfulness_floor, "colorfulness_floor", 1 / 3)),
                 image_size=pick(image_size, "image_size"),
-                batch_size=pick(batch_size, "batch_size"), cache_dir=cache,
+                batch_size=pick(batch_size, "batch_size"), cache_dir=cache, rerun=rerun,
                 command=" ".join(shlex.quote(a) for a in ["ganbench", *click.get_current_context().meta.get(
                     "ganbench.argv", sys.argv[1:])]),
             )
@@ -436,10 +438,10 @@ def budgets(as_json):
         click.echo(json.dumps([b.to_dict() for b in BUDGETS.values()], indent=2))
         return
     table = Table(title="budgets (same for every model of a comparison)")
-    for col in ("name", "image size", "batch", "length", "network", "eval every", "what for"):
+    for col in ("name", "image size", "batch", "length", "network hints", "eval every", "what for"):
         table.add_column(col)
     for b in BUDGETS.values():
-        net = ", ".join(f"{k.split('.')[0][0].upper()}.{k.split('.')[1]}={v}" for k, v in b.settings.items())
+        net = ", ".join(f"{n[0].upper()}: " + " ".join(f"{k} {v}" for k, v in h.items()) for n, h in b.hints.items())
         table.add_row(b.name, str(b.image_size), str(b.batch_size), describe(b), net, str(b.eval_every),
                       b.description)
     StdoutConsole().print(table)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ganbench.budgets import size_hints
 from ganbench.color import lab_to_net, lab_to_uint8, uint8_to_lab
 from ganbench.config import RunConfig
 from ganbench.data import IMAGE_EXTENSIONS, UnusableImage, decode_image
@@ -45,7 +46,7 @@ def load_generator(registry: Registry, run: Path | None = None, checkpoint: Path
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ResultsError(f"{weights} is not a generator state dict")
     recipe = cfg.recipe
-    generator = registry.build(recipe, "generator")
+    generator = registry.build(recipe, "generator", size_hints(cfg.budget, "generator"))
     try:
         generator.load_state_dict(state)
     except RuntimeError:

@@ -149,7 +149,8 @@ def load_config_file(path: str | Path | None) -> ConfigFile:
 def resolve_recipe(
     registry: Registry, name: str, config: ConfigFile, budget: Budget, sets: dict[str, Any]
 ) -> dict[str, Any]:
-    """The recipe a run uses: registered (or config-file) recipe, then the budget's sizes, then --set."""
+    """The recipe a run uses: registered (or config-file) recipe, then --set. (The budget's network sizes are
+    hints given to the networks when they are built, not recipe options: see ``Registry.build``.)"""
     if name in config.models:
         body = copy.deepcopy(config.models[name])
         base = body.pop("base")
@@ -172,7 +173,6 @@ def resolve_recipe(
             raise unknown_name("model", name, registry.names("model") + sorted(config.models))
         entry = registry.get("model", name)
         recipe = _recipe_dict(entry.factory(), name)
-        recipe = apply_sets(recipe, budget.settings)
     recipe = apply_sets(recipe, sets)
     # validate the names now, before any training starts
     registry.get("generator", recipe["generator"])
@@ -219,6 +219,24 @@ def stable_hash(data: Any, length: int = 12) -> str:
 DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness")
 
 
+def registered_model(name: str, config: ConfigFile) -> str:
+    """The registered model a (possibly config-file) model derives from."""
+    seen = set()
+    while name in config.models and name not in seen:
+        seen.add(name)
+        name = config.models[name]["base"]
+    return name
+
+
+def run_identity(registry: Registry, model: str, recipe: dict[str, Any], dataset: str, metrics: list[str],
+                 config: ConfigFile | None = None) -> dict[str, Any]:
+    """What built a run beyond its options: a hash of the resolved recipe and ``{distribution: version}`` of
+    every plugin that registered its model, networks, loss, dataset and metrics (see Registry.identity)."""
+    used = {"model": [registered_model(model, config or ConfigFile())], "generator": [recipe["generator"]],
+            "critic": [recipe["critic"]], "loss": [recipe["loss"]], "dataset": [dataset], "metric": list(metrics)}
+    return {"recipe_hash": stable_hash(recipe), "plugins": registry.identity(used)}
+
+
 @dataclass
 class RunConfig:
     """Everything that defines one training run (one model, one seed)."""
@@ -238,6 +256,9 @@ class RunConfig:
     ema: float = 0.0
     #: checkpoint selection: validation colourfulness must reach this fraction of the photos' own
     colorfulness_floor: float = 1 / 3
+    #: what built it: {"recipe_hash": ..., "plugins": {distribution: version}} (see run_identity); part of
+    #: the run key, so a changed plugin or recipe starts a new run
+    identity: dict[str, Any] = field(default_factory=dict)
 
     @property
     def image_size(self) -> int:
@@ -256,7 +277,8 @@ class RunConfig:
         return stable_hash({k: d[k] for k in ("dataset", "dataset_options", "budget", "device", "precision")})
 
     def run_key(self) -> str:
-        """Identifies the run: re-running the same command finds (and resumes or skips) it."""
+        """Identifies the run: re-running the same command with the same plugins finds (and resumes or skips)
+        it; a changed plugin or recipe gives another key."""
         d = self.to_dict()
         d.pop("checkpoint_every")
         return stable_hash(d)

@@ -8,8 +8,11 @@ built-ins); set but empty, no entry point loads.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata as md
+import inspect
 import os
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +51,33 @@ class PluginInfo:
     version: str
     distribution: str
     registers: dict[str, list[str]] = field(default_factory=dict)
+    #: sha256 of the plugin's source files (its module, or its whole package), so an edited plugin is a
+    #: different plugin even when its version number did not change
+    code_hash: str = ""
+    description: str = ""
+
+
+def code_hash(obj: object) -> str:
+    """A hash of the source that defines ``obj``: every ``.py`` file of its package (or its module's file, or
+    the file that defines its class); empty when there is no source file."""
+    module = obj if isinstance(obj, types.ModuleType) else inspect.getmodule(type(obj))
+    path = getattr(module, "__file__", None)
+    if not path:
+        return ""
+    path = os.path.abspath(path)
+    is_package = os.path.basename(path) == "__init__.py"
+    folder = os.path.dirname(path)
+    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs if f.endswith(".py")
+                   ) if is_package else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(os.path.relpath(file, folder).encode())
+        try:
+            with open(file, "rb") as fh:
+                digest.update(fh.read())
+        except OSError:
+            continue
+    return digest.hexdigest()[:12]
 
 
 class Registry:
@@ -56,6 +86,25 @@ class Registry:
     def __init__(self) -> None:
         self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self.plugins: dict[str, PluginInfo] = {}
+
+    def identity(self, used: dict[str, list[str]]) -> dict[str, str]:
+        """``{distribution: version}`` of the plugins that registered the named things (``{kind: [names]}``).
+        The version carries the hash of the plugins' source (``0.1.0+src.1a2b3c4d5e6f``), so an edited plugin
+        reinstalled under the same version number is still told apart; in-process plugins (tests) are
+        listed as ``in-process:<name>``."""
+        by_dist: dict[str, list[PluginInfo]] = {}
+        for kind, names in used.items():
+            for name in names:
+                info = self.plugins[self.get(kind, name).plugin]
+                key = info.distribution if info.distribution != "in-process" else f"in-process:{info.name}"
+                if info not in by_dist.setdefault(key, []):
+                    by_dist[key].append(info)
+        out = {}
+        for key, infos in sorted(by_dist.items()):
+            digest = hashlib.sha256("".join(sorted(i.code_hash for i in infos)).encode()).hexdigest()[:12]
+            version = infos[0].version if infos[0].distribution != "in-process" else "0"
+            out[key] = f"{version}+src.{digest}"
+        return out
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
@@ -89,15 +138,19 @@ class Registry:
         return PluginError(f"plugin {entry.plugin}: {kind} '{entry.name}'{with_options} failed: "
                            f"{type(exc).__name__}: {message}")
 
-    def build(self, recipe: dict[str, Any], part: str) -> Any:
+    def build(self, recipe: dict[str, Any], part: str, hints: Any = None) -> Any:
         """A recipe's generator, critic or loss (``part``), built with the recipe's options for it and checked
-        to be what the contract says (an ``nn.Module``, an ``AdversarialLoss``)."""
+        to be what the contract says (an ``nn.Module``, an ``AdversarialLoss``). ``hints`` (a budget's
+        ``SizeHints``) go to a factory that declares a parameter named ``hints``, and to no other."""
         from torch import nn
 
         from ganbench.api import AdversarialLoss
 
         name = recipe[part]
-        obj = self.create(part, name, **recipe.get(f"{part}_options", {}))
+        options = dict(recipe.get(f"{part}_options", {}))
+        if hints is not None and "hints" not in options and declares(self.get(part, name).factory, "hints"):
+            options["hints"] = hints
+        obj = self.create(part, name, **options)
         expected = AdversarialLoss if part == "loss" else nn.Module
         if not isinstance(obj, expected):
             raise PluginError(f"plugin {self.get(part, name).plugin}: {part} '{name}' factory returned "
@@ -130,6 +183,16 @@ class Registry:
             self.plugins[plugin].registers.setdefault(kind, []).append(name)
 
         return register
+
+
+def declares(factory: Callable[..., Any], parameter: str) -> bool:
+    """Does ``factory`` name ``parameter`` in its signature (``**kwargs`` does not count)?"""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return parameter in params and params[parameter].kind not in (inspect.Parameter.VAR_POSITIONAL,
+                                                                   inspect.Parameter.VAR_KEYWORD)
 
 
 def _selected(ep: md.EntryPoint, wanted: set[str] | None) -> bool:
@@ -175,10 +238,10 @@ def load_registry(extra: list[tuple[str, object]] | None = None, env: dict[str, 
                 f"plugin '{ep.name}' ({dist} {version}, {ep.value}) failed to import: "
                 f"{type(exc).__name__}: {exc}. Uninstall it or leave it out of {ENV_LOAD}."
             ) from exc
-        infos.append((module, PluginInfo(ep.name, version, dist)))
+        infos.append((module, PluginInfo(ep.name, version, dist, code_hash=code_hash(module))))
 
     for name, obj in [*IN_PROCESS, *(extra or [])]:
-        infos.append((obj, PluginInfo(name, "in-process", "in-process")))
+        infos.append((obj, PluginInfo(name, "in-process", "in-process", code_hash=code_hash(obj))))
 
     for obj, info in infos:
         if info.name in registry.plugins:

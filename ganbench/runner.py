@@ -22,7 +22,7 @@ import torch
 from ganbench import __version__
 from ganbench.api import DatasetSplits, OptimizerSpec
 from ganbench.budgets import Budget, parse_budget
-from ganbench.config import DEFAULT_METRICS, ConfigFile, RunConfig, resolve_recipe
+from ganbench.config import DEFAULT_METRICS, ConfigFile, RunConfig, resolve_recipe, run_identity
 from ganbench.data import PreparedData, prepare_splits, prepare_test
 from ganbench.diagnostics import adversary_summary
 from ganbench.distributed import barrier, broadcast_object, local_device
@@ -115,6 +115,8 @@ class RunRequest:
     #: False when an executor runs the grid elsewhere (a SLURM node): ``device`` is then taken as named
     #: (``cuda`` planned on a login node without GPUs), not checked against this machine.
     device_here: bool = True
+    #: train afresh even where a complete run with the same key exists (the old one stays on disk)
+    rerun: bool = False
 
 
 @dataclass
@@ -126,12 +128,13 @@ class RunOutcome:
     metrics: dict[str, Any] | None = None
 
 
-def check_shapes(registry: Registry, recipe: dict[str, Any], size: int, model: str) -> None:
+def check_shapes(registry: Registry, recipe: dict[str, Any], budget: Budget, model: str) -> None:
     """Build the networks on the meta device, the loss and the optimisers, and run one forward: a plugin that
     fails to build says so (exit 4), and an image size that does not suit the generator's depth (or the
     critic) fails here, before any training, with a one-line error."""
+    size = budget.image_size
     with torch.device("meta"):
-        g, d = registry.build(recipe, "generator"), registry.build(recipe, "critic")
+        g, d = (registry.build(recipe, part, budget.size_hints(part)) for part in ("generator", "critic"))
     check_penalty_critic(registry.build(recipe, "loss"), d, recipe["loss"], model)
     for key, net in (("generator_optimizer", g), ("critic_optimizer", d)):
         try:
@@ -189,14 +192,15 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
     configs = []
     for model in request.models:
         recipe = resolve_recipe(registry, model, request.config, budget, request.sets)
-        check_shapes(registry, recipe, budget.image_size, model)
+        check_shapes(registry, recipe, budget, model)
+        identity = run_identity(registry, model, recipe, request.dataset, list(metrics), request.config)
         for seed in request.seeds:
             configs.append(RunConfig(
                 model=model, recipe=recipe, dataset=request.dataset,
                 dataset_options=_normalise_options(request.dataset_options), budget=budget.to_dict(),
                 seed=seed, device=str(device), precision=precision, compile=request.compile,
                 eval_every=eval_every, checkpoint_every=request.checkpoint_every, metrics=list(metrics),
-                ema=request.ema, colorfulness_floor=request.colorfulness_floor,
+                ema=request.ema, colorfulness_floor=request.colorfulness_floor, identity=identity,
             ))
     return configs
 
@@ -296,7 +300,7 @@ def train_planned(
         decision, claim = None, None
         if di.is_main:  # only rank 0 looks at (and writes) the results folder; the others follow it
             claim = claim_run(request.results, cfg.run_key(), who(model=cfg.model, seed=cfg.seed))
-            existing = find_existing(request.results, cfg.run_key()) if claim else None
+            existing = find_existing(request.results, cfg.run_key()) if claim and not request.rerun else None
             if claim is None:
                 decision = ("claimed", None)
             elif existing is not None and existing.record().get("status") == "complete":
@@ -365,7 +369,7 @@ def execute_run(
     device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}
-    budget = Budget(**cfg.budget)
+    budget = Budget.from_dict(cfg.budget)
     total = budget.total_steps(len(data.train))
     label = f"{cfg.model} (seed {cfg.seed})"
     if not dist_info().is_main:
@@ -379,7 +383,8 @@ def execute_run(
             record.update(status="running", restarted=record.get("restarted", 0) + 1, provenance=provenance(device))
         run.write_record(record)
     else:
-        record = {**record_base, "key": cfg.run_key(), "config": cfg.to_dict(), "provenance": provenance(device),
+        record = {**record_base, "key": cfg.run_key(), "identity": cfg.identity, "config": cfg.to_dict(),
+                  "provenance": provenance(device),
                   "budget": {**cfg.budget, "total_steps": total}}
         run = create_run(results, cfg.model, cfg.seed, record)
 
@@ -576,7 +581,7 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
         cfg.dataset = dataset
     if image_size is not None:
         cfg.budget = {**cfg.budget, "image_size": image_size}
-    check_shapes(registry, cfg.recipe, cfg.image_size, cfg.model)
+    check_shapes(registry, cfg.recipe, Budget.from_dict(cfg.budget), cfg.model)
     splits = _dataset_splits(registry, cfg.dataset, options)
     data = prepare_test(splits, cfg.image_size, cache_dir=cache_dir)  # skipped files are returned
     generator, _ = load_generator(registry, run=run.path, device=dev)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ganbench.api import AdversarialLoss, OptimizerSpec
+from ganbench.budgets import size_hints
 from ganbench.color import lab_to_net, rgb_to_lab
 from ganbench.config import RunConfig
 from ganbench.data import PreparedData, TrainSampler
@@ -86,11 +87,14 @@ class Models:
 
 
 def build_models(registry: Registry, recipe: dict[str, Any], device: torch.device, seed: int,
-                 channels_last: bool | None = None, global_batchnorm: bool = False) -> Models:
-    """Networks, loss and optimisers of a recipe. ``channels_last`` (default: on CUDA) stores activations
-    NHWC, which tensor cores want; cuDNN autotuning is switched on for CUDA."""
+                 channels_last: bool | None = None, global_batchnorm: bool = False,
+                 budget: dict[str, Any] | None = None) -> Models:
+    """Networks (with the ``budget``'s size hints), loss and optimisers of a recipe. ``channels_last``
+    (default: on CUDA) stores activations NHWC, which tensor cores want; cuDNN autotuning is switched on
+    for CUDA."""
     torch.manual_seed(seed)
-    generator, critic, loss = (registry.build(recipe, part) for part in ("generator", "critic", "loss"))
+    generator, critic, loss = (registry.build(recipe, part, size_hints(budget, part))
+                               for part in ("generator", "critic", "loss"))
     if global_batchnorm:  # data-parallel: BatchNorm statistics over the global batch
         from ganbench.distributed import globalize_batchnorm
 
@@ -169,7 +173,7 @@ class Trainer:
         self.channels_last = device.type == "cuda" if channels_last is None else channels_last
         self.dist = dist_info()
         self.m = build_models(registry, self.recipe, device, cfg.seed, self.channels_last,
-                              global_batchnorm=self.dist.enabled)
+                              global_batchnorm=self.dist.enabled, budget=cfg.budget)
         self.local_batch = local_batch(cfg.batch_size, self.dist)
         self.critic_has_batchnorm = has_batchnorm(self.m.critic)
         check_penalty_critic(self.m.loss, self.m.critic, self.recipe["loss"], cfg.model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ganbench.api import hookimpl, init_weights
+from ganbench.api import SizeHints, hookimpl, init_weights
 
 NORMS = ("batch", "instance", "layer", "none")
 
@@ -50,6 +50,13 @@ class PatchGAN(nn.Module):
         return self.net(x)
 
 
+def patchgan(hints: SizeHints | None = None, **options) -> PatchGAN:
+    """A PatchGAN sized by the budget's hints (width -> base_channels, depth -> layers) where the recipe's
+    options do not say."""
+    sized = {"base_channels": hints.width, "layers": hints.depth} if hints is not None else {}
+    return PatchGAN(**{**{k: v for k, v in sized.items() if v is not None}, **options})
+
+
 @hookimpl
 def register_critics(register):
-    register("patchgan", PatchGAN, description="pix2pix PatchGAN; norm = batch | instance | layer | none")
+    register("patchgan", patchgan, description="pix2pix PatchGAN; norm = batch | instance | layer | none")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganbench.api import hookimpl, init_weights
+from ganbench.api import SizeHints, hookimpl, init_weights
 
 
 class UNet(nn.Module):
@@ -83,6 +83,13 @@ class UNet(nn.Module):
         return x
 
 
+def unet(hints: SizeHints | None = None, **options) -> UNet:
+    """A UNet sized by the budget's hints (width -> base_channels, depth -> depth) where the recipe's options
+    do not say."""
+    sized = {"base_channels": hints.width, "depth": hints.depth} if hints is not None else {}
+    return UNet(**{**{k: v for k, v in sized.items() if v is not None}, **options})
+
+
 @hookimpl
 def register_generators(register):
-    register("unet", UNet, description="pix2pix UNet (4x4 stride-2, BatchNorm, skips, tanh)")
+    register("unet", unet, description="pix2pix UNet (4x4 stride-2, BatchNorm, skips, tanh)")

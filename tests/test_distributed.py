@@ -70,7 +70,8 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, mo
 
     single = torch.load(tmp_path / "one" / "rank0.pt")
     ranks = [torch.load(tmp_path / "two" / f"rank{r}.pt") for r in (0, 1)]
-    init = build_models(load_registry(), rec["config"]["recipe"], torch.device("cpu"), 0)
+    init = build_models(load_registry(), rec["config"]["recipe"], torch.device("cpu"), 0,
+                        budget=rec["config"]["budget"])
     for net in ("generator", "critic"):
         w0 = getattr(init, net).state_dict()
         for r, state in enumerate(ranks):  # each rank, BatchNorm running statistics included
