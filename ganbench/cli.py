@@ -412,20 +412,30 @@ def status(results, as_json):
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json):
-    """List loaded plugins, their versions and what each registers."""
+    """List loaded plugins, their versions and what each registers (with its description), and check that
+    every registered model's recipe names a generator, critic and loss that is loaded (exit 4 if not)."""
+    from ganbench.config import check_models
+    from ganbench.errors import PluginError
+
     registry = _registry()
-    infos = [{"name": p.name, "version": p.version, "distribution": p.distribution, "registers": p.registers}
+    infos = [{"name": p.name, "version": p.version, "distribution": p.distribution, "registers": p.registers,
+              "descriptions": {kind: {n: registry.get(kind, n).meta.get("description", "") for n in names}
+                               for kind, names in p.registers.items()}}
              for p in registry.plugins.values()]
+    problems = check_models(registry)
     if as_json:
         click.echo(json.dumps(infos, indent=2))
-        return
-    table = Table(title="ganbench plugins")
-    for col in ("plugin", "distribution", "version", "registers"):
-        table.add_column(col)
-    for p in infos:
-        regs = "; ".join(f"{k}: {', '.join(v)}" for k, v in p["registers"].items()) or "(nothing)"
-        table.add_row(p["name"], p["distribution"], p["version"], regs)
-    StdoutConsole().print(table)
+    else:
+        table = Table(title="ganbench plugins")
+        for col in ("plugin", "distribution", "version", "registers"):
+            table.add_column(col)
+        for p in infos:
+            regs = "\n".join(f"{kind}: {n}" + (f" — {d}" if (d := p["descriptions"][kind][n]) else "")
+                              for kind, names in p["registers"].items() for n in names) or "(nothing)"
+            table.add_row(p["name"], p["distribution"], p["version"], regs)
+        StdoutConsole().print(table)
+    if problems:
+        raise PluginError(f"{len(problems)} recipe(s) cannot run: " + "; ".join(problems))
 
 
 @cli.command()

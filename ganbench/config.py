@@ -12,7 +12,7 @@ from typing import Any
 
 from ganbench.api import Recipe
 from ganbench.budgets import Budget
-from ganbench.errors import ConfigError, unknown_name
+from ganbench.errors import ConfigError, GanbenchError, unknown_name
 from ganbench.registry import Registry
 from ganbench.validation import check_recipe_values
 
@@ -171,8 +171,7 @@ def resolve_recipe(
     else:
         if name not in registry.entries["model"]:
             raise unknown_name("model", name, registry.names("model") + sorted(config.models))
-        entry = registry.get("model", name)
-        recipe = _recipe_dict(entry.factory(), name)
+        recipe = _recipe_dict(registry.create("model", name), name)
     recipe = apply_sets(recipe, sets)
     # validate the names now, before any training starts
     registry.get("generator", recipe["generator"])
@@ -183,6 +182,22 @@ def resolve_recipe(
         raise ConfigError(f"model '{name}': critic_warmup must be a whole number >= 0 (0 = off), got {warmup!r}")
     check_recipe_values(registry, name, recipe)
     return recipe
+
+
+def check_models(registry: Registry) -> list[str]:
+    """One line per registered model whose recipe does not resolve (a factory that fails, a generator, critic
+    or loss that no loaded plugin registers, a bad option value), naming the model and its plugin."""
+    from ganbench.budgets import parse_budget
+
+    problems = []
+    for name in registry.names("model"):
+        try:
+            resolve_recipe(registry, name, ConfigFile(), parse_budget("smoke"), {})
+        except GanbenchError as exc:
+            plugin = registry.get("model", name).plugin
+            text = str(exc) if str(exc).startswith("plugin ") else f"model '{name}' (plugin {plugin}): {exc}"
+            problems.append(text)
+    return problems
 
 
 def parse_seeds(text: str | int | list | None) -> list[int]:

@@ -55,4 +55,9 @@ def unknown_name(kind: str, name: str, known: list[str] | tuple[str, ...]) -> Co
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     listing = ", ".join(known) if known else "(none registered)"
-    return ConfigError(f"unknown {kind} '{name}'.{hint} Known {kind}s: {listing}.")
+    return ConfigError(f"unknown {kind} '{name}'.{hint} Known {plural(kind)}: {listing}.")
+
+
+def plural(noun: str) -> str:
+    """``loss`` -> ``losses``, ``metric`` -> ``metrics``."""
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")

@@ -54,7 +54,6 @@ class PluginInfo:
     #: sha256 of the plugin's source files (its module, or its whole package), so an edited plugin is a
     #: different plugin even when its version number did not change
     code_hash: str = ""
-    description: str = ""
 
 
 def code_hash(obj: object) -> str:
@@ -213,6 +212,15 @@ def _check_wanted(wanted: set[str] | None, installed: list[md.EntryPoint]) -> No
         )
 
 
+def _no_hooks(info: PluginInfo, obj: object) -> str:
+    where = f"{info.distribution} {info.version}" if info.distribution != "in-process" else "in-process"
+    undecorated = sorted(n for n in dir(obj) if n.startswith("register_") and callable(getattr(obj, n)))
+    why = (f"{', '.join(undecorated)} {'is' if len(undecorated) == 1 else 'are'} not decorated with "
+           "@ganbench.api.hookimpl" if undecorated else
+           f"it has none of the hooks {', '.join(HOOK_FOR_KIND.values())}")
+    return f"plugin '{info.name}' ({where}) registers nothing: {why}"
+
+
 def load_registry(extra: list[tuple[str, object]] | None = None, env: dict[str, str] | None = None) -> Registry:
     """Load the selected entry-point plugins plus ``extra`` (name, module-or-object) pairs."""
     env = os.environ if env is None else env
@@ -244,12 +252,16 @@ def load_registry(extra: list[tuple[str, object]] | None = None, env: dict[str, 
         infos.append((obj, PluginInfo(name, "in-process", "in-process", code_hash=code_hash(obj))))
 
     for obj, info in infos:
+        if pm.is_registered(obj):  # installed and also registered in-process (its own tests): load it once
+            continue
         if info.name in registry.plugins:
             raise PluginError(f"two plugins are named '{info.name}'")
         try:
             pm.register(obj, name=info.name)
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"plugin '{info.name}' is invalid: {exc}") from exc
+        if not pm.get_hookcallers(obj):
+            raise PluginError(_no_hooks(info, obj))
         registry.plugins[info.name] = info
     try:
         pm.check_pending()
