@@ -49,7 +49,8 @@ class EveryHook:
     def register_generators(self, register):
         from ganbench_plugins.unet import UNet
 
-        register("test-unet", lambda **o: UNet(**o))
+        # a factory that declares `hints` gets the budget's size hints (smoke: depth 5, width 8)
+        register("test-unet", lambda hints=None, **o: UNet(depth=hints.depth, base_channels=hints.width, **o))
 
     @hookimpl
     def register_critics(self, register):
@@ -149,23 +150,48 @@ def test_config_file_recipe_without_python(tmp_path):
         sys.modules.pop("ganbench_extra_losses", None)
 
 
-def test_example_package_installs_lists_runs_and_uninstalls(tmp_path):
+def test_example_package_installs_lists_runs_reruns_when_edited_and_uninstalls(tmp_path):
+    import shutil
+
+    package = tmp_path / "pkg"  # a copy, so the test can edit it as an author would
+    shutil.copytree(EXAMPLE, package, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     pip = [sys.executable, "-m", "pip"]
     quiet = {"capture_output": True, "text": True}
     env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench,extra_losses", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    install = subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", str(EXAMPLE)],
-                             **quiet)
-    assert install.returncode == 0, install.stderr
+
+    def install():
+        done = subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", str(package)],
+                              **quiet)
+        assert done.returncode == 0, done.stderr
+
+    def run(models):
+        done = subprocess.run([sys.executable, "-m", "ganbench", "run", "--models", models, "--budget", "smoke",
+                               "--results", str(tmp_path / "r"), "-q"], env=env, **quiet)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    install()
     try:
         listed = subprocess.run([sys.executable, "-m", "ganbench", "plugins", "--json"], env=env, **quiet)
         assert listed.returncode == 0, listed.stderr
         info = {p["name"]: p for p in json.loads(listed.stdout)}["extra_losses"]
-        assert info["distribution"] == "ganbench-extra-losses" and info["version"] == "0.1.0"
-        assert info["registers"] == {"loss": ["hinge", "least-squares"], "model": ["hinge-gan"]}
-        run = subprocess.run([sys.executable, "-m", "ganbench", "run", "--models", "dcgan,wgan-gp,hinge-gan",
-                              "--budget", "smoke", "--results", str(tmp_path), "-q"], env=env, **quiet)
-        assert run.returncode == 0, run.stderr
-        assert "hinge-gan" in run.stdout and "gray" in run.stdout
+        assert info["distribution"] == "ganbench-extra-losses" and info["version"] == "0.2.0"
+        assert info["registers"] == {"loss": ["hinge", "least-squares", "ragan", "r1"],
+                                     "model": ["hinge-gan", "r1-gan", "ragan"]}
+        first = run("dcgan,ragan")
+        assert "ragan" in first.stdout and "gray" in first.stdout
+        assert "already complete" in run("ragan").stderr  # unchanged: skipped
+        source = package / "ganbench_extra_losses" / "__init__.py"
+        source.write_text(source.read_text().replace('description = "relativistic average BCE (RaGAN)"',
+                                                     'description = "RaGAN (edited)"'))
+        install()  # same version number, edited code
+        again = run("ragan")
+        assert "already complete" not in again.stderr
+        runs = sorted((tmp_path / "r" / "runs").glob("*-ragan-*"))
+        assert len(runs) == 2
+        versions = [json.loads((r / "run.json").read_text())["identity"]["plugins"]["ganbench-extra-losses"]
+                    for r in runs]
+        assert versions[0] != versions[1] and all(v.startswith("0.2.0+src.") for v in versions)
     finally:
         subprocess.run([*pip, "uninstall", "-y", "ganbench-extra-losses"], **quiet)
     gone = subprocess.run([sys.executable, "-m", "ganbench", "plugins", "--json"], env=env, **quiet)
