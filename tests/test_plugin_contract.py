@@ -418,6 +418,12 @@ def test_plugins_import_only_ganbench_api_and_nothing_private():
     assert all(hasattr(api, name) for name in api.__all__)
 
 
+def test_the_core_never_imports_a_concrete_plugin():
+    for path in sorted((ROOT / "ganbench").glob("*.py")):
+        text = path.read_text()
+        assert "ganbench_plugins" not in text and "ganbench_extra_losses" not in text, path.name
+
+
 def test_ganbench_plugins_shows_descriptions(extra):
     with plugin(extra, name="extra"):
         out = CliRunner().invoke(cli, ["plugins", "--json"])
