@@ -342,6 +342,8 @@ class Sized(Plain):
 
 
 class Networks:
+    """Third-party generators, and recipes that use them (as a plugin's own recipes would)."""
+
     @hookimpl
     def register_generators(self, register):
         from ganbench_plugins.unet import UNet
@@ -350,22 +352,37 @@ class Networks:
         register("sized", Sized)
         register("tiny-unet", lambda **o: UNet(depth=4, base_channels=16, **o))  # docs/plugins.md's example
 
+    @hookimpl
+    def register_models(self, register):
+        from ganbench_plugins.recipes import dcgan
+
+        def recipe(generator, options):
+            def make():
+                r = dcgan()
+                r.generator, r.generator_options = generator, options
+                return r
+
+            return make
+
+        register("plain-gan", recipe("plain", {"hidden": 3}))
+        register("sized-gan", recipe("sized", {}))
+        register("tiny-gan", recipe("tiny-unet", {}))
+
 
 @pytest.mark.parametrize("budget", ["smoke", "cpu", "seed", "gpu"])
 def test_named_budgets_build_networks_that_take_other_options(budget):
     from ganbench.budgets import parse_budget
     from ganbench.config import ConfigFile, resolve_recipe
-    from ganbench.runner import check_shapes
+    from ganbench.runner import plan_comparison
 
     b = parse_budget(budget)
     Sized.seen = []
     with plugin(Networks(), name="networks") as reg:
-        for gen in ("plain", "sized", "tiny-unet"):
-            recipe = resolve_recipe(reg, "dcgan", ConfigFile(), b, {"generator": gen, "generator.hidden": 3}
-                                    if gen == "plain" else {"generator": gen})
-            assert recipe["generator_options"] == ({"hidden": 3} if gen == "plain" else {})
-            check_shapes(reg, recipe, b, "dcgan")
-    [hints] = Sized.seen
+        for model, options in (("plain-gan", {"hidden": 3}), ("sized-gan", {}), ("tiny-gan", {})):
+            recipe = resolve_recipe(reg, model, ConfigFile(), b, {})
+            assert recipe["generator_options"] == options  # the budget wrote nothing into the recipe
+        plan_comparison(RunRequest(models=["plain-gan", "sized-gan", "tiny-gan"], budget=budget, device="cpu"), reg)
+    [hints] = Sized.seen  # built once, on the meta device, by the shape check
     assert hints == SizeHints(b.image_size, b.batch_size, width=b.hints["generator"]["width"],
                               depth=b.hints["generator"]["depth"])
 
@@ -384,10 +401,10 @@ def test_builtins_map_the_hints_to_their_options_and_options_win():
     assert reg.build({"generator": "unet", "generator_options": {}}, "generator").depth == 6  # no budget: defaults
 
 
-def test_a_third_party_generator_trains_under_a_named_budget(tmp_path):
+def test_a_third_party_recipe_trains_under_a_named_budget(tmp_path):
     with plugin(Networks(), name="networks"):
-        out = CliRunner().invoke(cli, ["run", "--models", "dcgan", "--set", "generator=plain", "--budget",
-                                       "smoke,steps=1", "--results", str(tmp_path), "-q"])
+        out = CliRunner().invoke(cli, ["run", "--models", "plain-gan", "--budget", "smoke,steps=1", "--results",
+                                       str(tmp_path), "-q"])
     assert out.exit_code == 0, out.output
 
 
