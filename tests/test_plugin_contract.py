@@ -480,11 +480,22 @@ def test_ganbench_plugins_catches_a_recipe_naming_a_missing_loss():
     assert "Known losses: " in err and "losss" not in err
 
 
-def test_docs_name_the_click_command_for_clirunner():
+def test_the_tutorials_tests_run_as_written(extra, tmp_path):
+    """docs/plugins.md step 6: both test snippets, executed as they are printed (the CliRunner target too)."""
+    import re
+
     import click
 
     text = (ROOT / "docs" / "plugins.md").read_text()
-    assert "CliRunner().invoke(cli, " in text and "from ganbench.cli import cli" in text
+    step6 = text[text.index("**6. Test it**"):text.index("**7. Publish it**")]
+    blocks = re.findall(r"```python\n(.*?)```", step6, flags=re.S)
+    assert len(blocks) == 2 and "CliRunner().invoke(cli, " in blocks[1]
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/plugins.md", "exec"), namespace)
+    namespace["test_hinge_trains"]()
+    namespace["test_ragan_runs"](tmp_path)
+    assert list((tmp_path / "runs").glob("*-ragan-*"))
     from ganbench import cli as cli_module
 
     assert isinstance(cli_module.cli, click.Command) and not isinstance(cli_module.main, click.Command)
