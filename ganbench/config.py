@@ -234,21 +234,12 @@ def stable_hash(data: Any, length: int = 12) -> str:
 DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness")
 
 
-def registered_model(name: str, config: ConfigFile) -> str:
-    """The registered model a (possibly config-file) model derives from."""
-    seen = set()
-    while name in config.models and name not in seen:
-        seen.add(name)
-        name = config.models[name]["base"]
-    return name
-
-
-def run_identity(registry: Registry, model: str, recipe: dict[str, Any], dataset: str, metrics: list[str],
-                 config: ConfigFile | None = None) -> dict[str, Any]:
-    """What built a run beyond its options: a hash of the resolved recipe and ``{distribution: version}`` of
-    every plugin that registered its model, networks, loss, dataset and metrics (see Registry.identity)."""
-    used = {"model": [registered_model(model, config or ConfigFile())], "generator": [recipe["generator"]],
-            "critic": [recipe["critic"]], "loss": [recipe["loss"]], "dataset": [dataset], "metric": list(metrics)}
+def run_identity(registry: Registry, recipe: dict[str, Any], dataset: str, metrics: list[str]) -> dict[str, Any]:
+    """What built a run beyond its options: a hash of the resolved recipe (what the model's factory, a config
+    file and --set made of it) and ``{distribution: version}`` of every plugin that registered its networks,
+    loss, dataset and metrics (see Registry.identity). Two names for one recipe have one identity."""
+    used = {"generator": [recipe["generator"]], "critic": [recipe["critic"]], "loss": [recipe["loss"]],
+            "dataset": [dataset], "metric": list(metrics)}
     return {"recipe_hash": stable_hash(recipe), "plugins": registry.identity(used)}
 
 

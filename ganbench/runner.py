@@ -193,7 +193,7 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
     for model in request.models:
         recipe = resolve_recipe(registry, model, request.config, budget, request.sets)
         check_shapes(registry, recipe, budget, model)
-        identity = run_identity(registry, model, recipe, request.dataset, list(metrics), request.config)
+        identity = run_identity(registry, recipe, request.dataset, list(metrics))
         for seed in request.seeds:
             configs.append(RunConfig(
                 model=model, recipe=recipe, dataset=request.dataset,
