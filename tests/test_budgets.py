@@ -93,7 +93,7 @@ def test_the_cost_figures_in_the_budgets_doc_are_the_counted_ones(registry):
     for model in ("dcgan", "wgan", "wgan-gp"):
         recipe = resolve_recipe(registry, model, ConfigFile(), budget, {})
         with torch.device("meta"):
-            models = build_models(registry, recipe, torch.device("meta"), 0)
+            models = build_models(registry, recipe, torch.device("meta"), 0, budget=budget.to_dict())
         trainer = types.SimpleNamespace(m=models, cfg=types.SimpleNamespace(image_size=256),
                                         n_critic=int(recipe["n_critic"]))
         counted[model] = count_flops_per_image(trainer)["train_step"]
