@@ -208,8 +208,12 @@ def _executor_options(pick, jobs, slurm_partition, slurm_gpus_per_job, slurm_tim
 @cli.command()
 @click.option("--models", "-m", default=None, help="Comma-separated model names, e.g. dcgan,wgan,wgan-gp.")
 @dataset_options
-@click.option("--budget", "-b", default=None,
-              help="Named budget (smoke, cpu, seed, gpu) and/or steps=N, images=N, epochs=N, time=10m.")
+@click.option("--budget", "-b", "budget", multiple=True,
+              help="Named budget (smoke, cpu, seed, gpu) and/or steps=N, images=N, epochs=N, time=10m; given "
+                   "several times: one comparison per budget, and curves across them in the report.")
+@click.option("--scale", "scale", multiple=True, metavar="KEY=V1,V2,...",
+              help="One comparison per value, curves across them in the report: a budget axis "
+                   "(images=1200,2400,4800,9600; also steps, epochs, time) and/or a data axis (limit=9,18,36).")
 @click.option("--seeds", default=None, help="A count (3 = seeds 0,1,2) or a list (0,1,2).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N or auto (default).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
@@ -236,16 +240,18 @@ def _executor_options(pick, jobs, slurm_partition, slurm_gpus_per_job, slurm_tim
               help="Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @grid_options
-def run(models, dataset, data_root, test_root, limit, split, small, budget, seeds, device, precision,
+def run(models, dataset, data_root, test_root, limit, split, small, budget, scale, seeds, device, precision,
         compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
         ema, colorfulness_floor, resume, rerun, cache_dir, quiet, executor, jobs, slurm_partition, slurm_gpus_per_job,
         slurm_time, slurm_account, slurm_options, detach, dry_run):
-    """Train and score models under one budget, then print the comparison table."""
+    """Train and score models under one budget (or one comparison per point of --scale), then print the
+    comparison table."""
     from ganbench.config import load_config_file, parse_seeds, parse_sets
     from ganbench.distributed import init_from_env
     from ganbench.grid import dry_run as grid_dry_run
     from ganbench.grid import execute_grid, make_executor
     from ganbench.runner import RunRequest, resume_run
+    from ganbench.scale import run_scale, scale_requests
     from ganbench.trainer import StopFlag
 
     registry = _registry()
@@ -254,6 +260,7 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
     stop = StopFlag()
     restore = stop.install()
     cache = cache_dir or default_cache_dir()
+    points = []
     try:
         if resume is not None:
             outcome = resume_run(resume, registry, reporter, stop, cache_dir=cache)
@@ -273,7 +280,7 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
             results = Path(pick(results, "results", "results"))
             request = RunRequest(
                 models=model_list, dataset=pick(dataset, "dataset", "embedded"), dataset_options=ds_opts,
-                budget=pick(budget, "budget"), seeds=parse_seeds(pick(seeds, "seeds")),
+                budget=None, seeds=parse_seeds(pick(seeds, "seeds")),
                 device=pick(device, "device", "auto"), precision=pick(precision, "precision"),
                 compile=bool(pick(compile_, "compile", False)),
                 sets={**config.sets, **parse_sets(sets)}, config=config, results=results,
@@ -289,11 +296,15 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
             ex = make_executor(registry, pick(executor, "executor", "local"),
                                _executor_options(pick, jobs, slurm_partition, slurm_gpus_per_job, slurm_time,
                                                  slurm_account, slurm_options, detach))
+            points = scale_requests(request, list(scale) or _as_list(rc.get("scale")),
+                                    list(budget) or _as_list(rc.get("budget")))
             if dry_run:
-                for line in grid_dry_run(request, registry, ex):
-                    click.echo(line)
+                for point in points:
+                    for line in grid_dry_run(point, registry, ex):
+                        click.echo(line)
                 return
-            outcomes = execute_grid(request, registry, ex, reporter, stop)
+            outcomes = run_scale(points, registry, reporter, stop,
+                                 run=lambda point: execute_grid(point, registry, ex, reporter, stop))
     finally:
         restore()
         if di.enabled:
@@ -308,6 +319,8 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
 
     comps, notes, out = write_report(results)
     _print_tables(comps[:1], notes=[])
+    if resume is None and len(points) > 1:
+        _print_curves(comps, [o.run_dir for o in outcomes])
     stderr.print(f"report written to {out}/ (report.md, report.csv, report.json, index.html)")
     failed = [f"{o.model} seed {o.seed}: {o.status}" + (f" ({o.metrics['error']})" if (o.metrics or {}).get("error")
                                                        else "") for o in outcomes if o.status in ("diverged", "failed")]
@@ -315,6 +328,30 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, seed
         stderr.print(f"[red]{line}[/]", highlight=False, soft_wrap=True)
     if failed:
         sys.exit(6)
+
+
+def _as_list(value: Any) -> list[str]:
+    """A config value that may be one string or a list of them ([run] budget, [run] scale)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise ConfigError(f"malformed config value {value!r}: expected a string or a list of strings")
+
+
+def _print_curves(comps, run_dirs) -> None:
+    """The curve sentences of the curves this command's runs belong to."""
+    from ganbench.curves import build_curves, curve_sentences
+
+    console = Console()
+    touched = {Path(d).resolve() for d in run_dirs}
+    for curve in build_curves(comps):
+        if any(r.path.resolve() in touched for comp in curve.points for r in comp.runs):
+            console.print(f"[bold]{curve.title}[/]", highlight=False)
+            for line in curve_sentences(curve):
+                console.print(f"  {line}", highlight=False)
 
 
 def default_cache_dir() -> Path:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ganbench import diagnostics
+from ganbench.curves import curve_section
 from ganbench.errors import ResultsError
 from ganbench.grouping import Row, group_rows, identity_text
 from ganbench.results import (
@@ -374,7 +375,8 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ResultsError(f"cannot create {out}: {exc.strerror}") from None
-    md, csv_frames, js = ["# ganbench report", ""], [], []
+    curves = curve_section(comps, out)  # quality against budget and data, across comparisons (ganbench/curves.py)
+    md, csv_frames, js = ["# ganbench report", "", *curves.markdown], [], []
     for i, comp in enumerate(comps):
         disp = display_table(comp)
         md += [f"## {comp.title}", "", _markdown(disp), "",
@@ -404,8 +406,10 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     atomic_write_text(out / "report.md", "\n".join(md))
     atomic_write_text(out / "report.csv", pd.concat(csv_frames).to_csv(index=False))
-    atomic_write_json(out / "report.json", {"comparisons": js, "notes": notes})
-    atomic_write_text(out / "index.html", render_html(comps, notes, out))
+    atomic_write_json(out / "report.json", {"comparisons": js, "curves": curves.records, "notes": notes})
+    if curves.rows:
+        atomic_write_text(out / "curves.csv", pd.DataFrame(curves.rows).to_csv(index=False))
+    atomic_write_text(out / "index.html", render_html(comps, notes, out, curves.html))
     return comps, notes, out
 
 
@@ -485,13 +489,13 @@ def _img_tag(path: Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def render_html(comps: list[Comparison], notes: list[str], out: Path) -> str:
+def render_html(comps: list[Comparison], notes: list[str], out: Path, curves_html: str = "") -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>ganbench report</title><style>",
              "body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
              "td:first-child,th:first-child,td:nth-child(2),th:nth-child(2),td:nth-last-child(-n+2),"
              "th:nth-last-child(-n+2){text-align:left}img{max-width:100%}.grids img{margin:4px}"
-             "</style></head><body><h1>ganbench report</h1>"]
+             "</style></head><body><h1>ganbench report</h1>", curves_html]
     for i, comp in enumerate(comps):
         parts.append(f"<h2>{html.escape(comp.title)}</h2>")
         parts.append(display_table(comp).to_html(index=False, escape=True, border=0))
