@@ -341,14 +341,14 @@ def _as_list(value: Any) -> list[str]:
     raise ConfigError(f"malformed config value {value!r}: expected a string or a list of strings")
 
 
-def _print_curves(comps, run_dirs) -> None:
-    """The curve sentences of the curves this command's runs belong to."""
+def _print_curves(comps, run_dirs=None) -> None:
+    """The sentences of every curve, or of those the runs in ``run_dirs`` belong to."""
     from ganbench.curves import build_curves, curve_sentences
 
     console = Console()
-    touched = {Path(d).resolve() for d in run_dirs}
+    touched = None if run_dirs is None else {Path(d).resolve() for d in run_dirs}
     for curve in build_curves(comps):
-        if any(r.path.resolve() in touched for comp in curve.points for r in comp.runs):
+        if touched is None or any(r.path.resolve() in touched for comp in curve.points for r in comp.runs):
             console.print(f"[bold]{curve.title}[/]", highlight=False)
             for line in curve_sentences(curve):
                 console.print(f"  {line}", highlight=False)
@@ -417,6 +417,7 @@ def report(results, out, as_json, open_, compare):
         click.echo((out_dir / "report.json").read_text())
     else:
         _print_tables(comps, notes)
+        _print_curves(comps)
         stderr.print(f"written: {out_dir}/report.md, report.csv, report.json, index.html")
     if open_:
         click.launch(str(out_dir / "index.html"))

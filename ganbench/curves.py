@@ -202,6 +202,8 @@ def _test(comp, model: str, versus: str, metric: str) -> dict[str, Any] | None:
             flipped = {**s, "model": model, "versus": versus, "mean_diff": -s["mean_diff"]}
             if "ci_low" in s and "ci_high" in s:
                 flipped["ci_low"], flipped["ci_high"] = -s["ci_high"], -s["ci_low"]
+            if "n_above" in s and "n_below" in s:
+                flipped["n_above"], flipped["n_below"] = s["n_below"], s["n_above"]
             return flipped
     return None
 
@@ -287,37 +289,56 @@ def _unit(curve: Curve, metric: str) -> str:
     return f" {unit}" if unit and unit != "0-255" else ""
 
 
+def _name(metric: str) -> str:
+    return metric.upper() if metric in ("psnr", "mae", "ssim") else metric
+
+
+def _digits(curve: Curve, metric: str) -> int:
+    """4 decimals for scores that live in [0, 1] (SSIM), else 2."""
+    values = [v for v in curve.gray.get(metric, []) if math.isfinite(v)]
+    values += [p.mean_ci(metric)[0] for pts in curve.lines.values() for p in pts if p is not None]
+    values = [abs(v) for v in values if math.isfinite(v)]
+    return 4 if values and max(values) <= 1.5 else 2
+
+
 def _num(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else "—"
 
 
-def evidence(s: dict[str, Any], unit: str = "") -> str:
+def evidence(s: dict[str, Any], unit: str = "", digits: int = 2) -> str:
     """A test's numbers in words: difference, its interval, p-values where the test gives them, and n."""
-    text = f"{s['mean_diff']:+.2f}{unit}"
+    text = f"{s['mean_diff']:+.{digits}f}{unit}"
     if s.get("ci_low") is not None and s.get("ci_high") is not None:
-        text += f" [95% CI {s['ci_low']:+.2f}, {s['ci_high']:+.2f}]"
+        text += f" [95% CI {s['ci_low']:+.{digits}f}, {s['ci_high']:+.{digits}f}]"
     for key, name in (("p", "p"), ("p_holm", "Holm-adjusted p")):
         if s.get(key) is not None:
             text += f", {name} {s[key]:.3g}"
     counts = [f"{s[k]} {w}" for k, w in (("n_seeds", "seeds"), ("n", "test photos")) if s.get(k) is not None]
-    return text + (f" ({', '.join(counts)})" if counts else "")
+    text += f" ({', '.join(counts)})" if counts else ""
+    from ganbench import report  # the tables' own rule for too few photos
+
+    floor = getattr(report, "MIN_PHOTOS", None)
+    if floor and not s.get("significant") and s.get("n") is not None and s["n"] < floor:
+        text += f"; fewer than {floor} test photos are never significant"
+    return text
 
 
 def gray_sentence(curve: Curve, model: str, metric: str) -> str:
-    unit = _unit(curve, metric)
+    unit, digits = _unit(curve, metric), _digits(curve, metric)
     verdicts = gray_verdicts(curve, model, metric)
     first = first_above_gray(curve, model, metric)
-    name = metric.upper() if metric in ("psnr", "mae", "ssim") else metric
+    name = _name(metric)
     if first is None:
         ran = [i for i, v in enumerate(verdicts) if v]
         text = (f"{model} is not significantly better than gray on {name} within {curve.span}" if ran
                 else f"{model}: no test against gray on {name}")
         if ran:
             last = _test(curve.points[ran[-1]], model, "gray", metric)
-            text += f"; at {curve.labels[ran[-1]]}: {evidence(last, unit)}"
+            text += f"; at {curve.labels[ran[-1]]}: {evidence(last, unit, digits)}"
     else:
         s = _test(curve.points[first], model, "gray", metric)
-        text = f"{model} first beats gray significantly on {name} at {curve.labels[first]}: {evidence(s, unit)}"
+        text = (f"{model} first beats gray significantly on {name} at {curve.labels[first]}: "
+                f"{evidence(s, unit, digits)}")
         later = [curve.labels[i] for i, v in enumerate(verdicts) if i > first and v and v != "above"]
         if later:
             text += f"; not at {', '.join(later)}"
@@ -332,17 +353,18 @@ def best_sentence(curve: Curve, index: int, metric: str) -> str | None:
     if found is None:
         return None
     best, runner, s = found
-    unit = _unit(curve, metric)
-    name = metric.upper() if metric in ("psnr", "mae", "ssim") else metric
+    unit, digits = _unit(curve, metric), _digits(curve, metric)
+    name = _name(metric)
     mean = curve.lines[best][index].mean_ci(metric)[0]
-    text = f"At {curve.labels[index]} the best on {name} is {best} ({_num(mean)}{unit})"
+    text = f"At {curve.labels[index]} the best on {name} is {best} ({_num(mean, digits)}{unit})"
     if runner is None:
         return text + ", the only model there."
     runner_mean = curve.lines[runner][index].mean_ci(metric)[0]
     if s is None:
-        return text + f"; no test against {runner} ({_num(runner_mean)}{unit})."
+        return text + f"; no test against {runner} ({_num(runner_mean, digits)}{unit})."
     verdict = "significant" if s.get("significant") else "not significant"
-    return text + f"; its lead over {runner} ({_num(runner_mean)}{unit}) is {verdict}: {evidence(s, unit)}."
+    return (text + f"; its lead over {runner} ({_num(runner_mean, digits)}{unit}) is {verdict}: "
+            f"{evidence(s, unit, digits)}.")
 
 
 def leader_sentence(curve: Curve, metric: str) -> str | None:
@@ -358,26 +380,26 @@ def leader_sentence(curve: Curve, metric: str) -> str | None:
             runs.append((m, i, i))
     if len(runs) < 2:
         return None
-    name = metric.upper() if metric in ("psnr", "mae", "ssim") else metric
+    name = _name(metric)
     spans = [f"{m} at {curve.labels[a]}" + (f" to {curve.labels[b]}" if b > a else "") for m, a, b in runs]
     return f"The best mean on {name} changes hands along the axis: {'; '.join(spans)} (each lead's test above)."
 
 
 def area_sentence(curve: Curve, metric: str) -> str:
-    unit = _unit(curve, metric)
+    unit, d = _unit(curve, metric), _digits(curve, metric)
     higher = curve.metrics.get(metric, {}).get("higher_is_better", True)
-    name = metric.upper() if metric in ("psnr", "mae", "ssim") else metric
+    name = _name(metric)
     rows = [(m, *area(curve, m, metric)) for m in curve.lines]
     done = sorted([r for r in rows if math.isfinite(r[1])], key=lambda r: -r[1] if higher else r[1])
-    parts = [f"{m} {_num(a)}" + (f" ± {_num(ci)}" if math.isfinite(ci) else "") + f" ({n} seed{'s' * (n != 1)})"
-             for m, a, ci, n in done]
+    parts = [f"{m} {_num(a, d)}" + (f" ± {_num(ci, d)}" if math.isfinite(ci) else "")
+             + f" ({n} seed{'s' * (n != 1)})" for m, a, ci, n in done]
     missing = [m for m, a, *_ in rows if not math.isfinite(a)]
     text = (f"Area under the {name} curve (mean height over log2 {curve.unit_name}, {curve.labels[0]} to "
             f"{curve.labels[-1]}; mean ± 95% CI over seeds{unit and ', in' + unit}): "
             + ("; ".join(parts) if parts else "none complete"))
     g = gray_area(curve, metric)
     if math.isfinite(g) and not curve.metrics.get(metric, {}).get("reference_free"):
-        text += f"; gray {_num(g)}"
+        text += f"; gray {_num(g, d)}"
     if missing:
         text += f"; not every point run for {', '.join(missing)}"
     return text + "."
@@ -401,7 +423,7 @@ def curve_table(curve: Curve, metric: str) -> tuple[list[str], list[list[str]]]:
     """Rows: each model's mean ± CI at every point (with its gray verdict where tested), then the area."""
     header = ["model", *curve.labels, "area"]
     rows = []
-    tested = metric in tested_metrics(curve)
+    tested, d = metric in tested_metrics(curve), _digits(curve, metric)
     for model, points in curve.lines.items():
         verdicts = gray_verdicts(curve, model, metric) if tested else [""] * len(points)
         cells = [model]
@@ -410,12 +432,12 @@ def curve_table(curve: Curve, metric: str) -> tuple[list[str], list[list[str]]]:
                 cells.append("—")
                 continue
             m, ci = p.mean_ci(metric)
-            text = _num(m) + (f" ± {_num(ci)}" if math.isfinite(ci) else "")
+            text = _num(m, d) + (f" ± {_num(ci, d)}" if math.isfinite(ci) else "")
             cells.append(text + {"above": " ▲", "below": " ▼"}.get(v, ""))
         a, ci, _ = area(curve, model, metric)
-        cells.append(_num(a) + (f" ± {_num(ci)}" if math.isfinite(ci) else ""))
+        cells.append(_num(a, d) + (f" ± {_num(ci, d)}" if math.isfinite(ci) else ""))
         rows.append(cells)
-    rows.append(["gray", *[_num(v) for v in curve.gray.get(metric, [])], _num(gray_area(curve, metric))])
+    rows.append(["gray", *[_num(v, d) for v in curve.gray.get(metric, [])], _num(gray_area(curve, metric), d)])
     return header, rows
 
 

@@ -111,7 +111,8 @@ def run_scale(requests: list[RunRequest], registry: Registry, reporter: Reporter
         raise ConfigError("two points of the scale are the same runs: give each budget or limit once")
     outcomes: list[RunOutcome] = []
     for i, request in enumerate(requests, 1):
-        reporter.message(f"point {i} of {len(requests)}: {describe_point(request)}")
+        if len(requests) > 1:
+            reporter.message(f"point {i} of {len(requests)}: {describe_point(request)}")
         outcomes += run(request) if run is not None else run_comparison(request, registry, reporter, stop)
     return outcomes
 
