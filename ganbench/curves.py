@@ -5,10 +5,12 @@ precision) except the budget's length; a *data curve* joins those that differ on
 number of training photos). They are found in the stored runs, not in a command: points made by
 ``--scale``, by several ``--budget`` or by separate ``ganbench run`` commands join the same curve.
 
-Every number comes from the point's own comparison: the per-seed scores in each run's metrics.json, and
-the point's significance tests (the same tests, with the same rules, as the tables), so a curve sentence
-never says more than the table at that point. The area under a curve is computed per seed (the seed is the
-unit that repeats across points), then averaged with its 95% CI over seeds.
+Every number comes from the point's own comparison: its table rows (the runs each row counts, one per
+seed: superseded and duplicate runs are left out as in the table), the per-seed scores in their
+metrics.json, and the point's significance tests (the same tests, Holm-corrected over the same family, as
+the point's table), so a curve sentence never says more than the table at that point. The area under a
+curve is computed per seed (the seed is the unit that repeats across points), then averaged with its 95%
+CI over seeds.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ganbench.budgets import Budget, describe
 from ganbench.config import stable_hash
 from ganbench.results import atomic_write_bytes
 from ganbench.stats import mean_ci
+from ganbench.verdicts import MIN_PHOTOS
 
 BUDGET, DATA = "budget", "data"
 #: Budget fields that state its length: points of one budget curve differ in these alone.
@@ -47,7 +50,10 @@ class PointStats:
     photos: float
 
     def mean_ci(self, metric: str) -> tuple[float, float]:
-        return mean_ci([s.get(metric) for s in self.seeds.values()])
+        """Over the seeds that scored the metric (a non-finite score counts as missing here; the point's
+        table names it)."""
+        values = [s.get(metric) for s in self.seeds.values()]
+        return mean_ci([v for v in values if v is not None and math.isfinite(v)])
 
 
 @dataclass
@@ -90,7 +96,8 @@ def family_key(comp, axis: str) -> str:
 
 
 def _complete(comp) -> list:
-    return [r for r in comp.runs if r.status == "complete" and r.metrics is not None]
+    """The runs the point's table counts (one complete run per row and seed)."""
+    return [r for row in comp.rows for r in row.counted.values()]
 
 
 def _mean(values) -> float:
@@ -136,30 +143,28 @@ def _title(comp, axis: str) -> str:
 
 
 def _metric_info(points) -> dict[str, dict[str, Any]]:
-    """Every metric the runs scored, in the order the runs list them, with its own record (direction, unit)."""
+    """Every metric of the points' tables, in their order, as the metrics' own records describe them."""
     info: dict[str, dict[str, Any]] = {}
     for comp in points:
-        for r in _complete(comp):
-            for name in [*r.record["config"].get("metrics", []), *r.metrics.get("model", {})]:
-                meta = (r.metrics.get("metrics") or {}).get(name)
-                info.setdefault(name, meta or {"higher_is_better": name != "mae", "unit": "", "reference_free": False})
+        for m in comp.metrics:
+            info.setdefault(m.name, {"higher_is_better": m.higher_is_better, "unit": m.unit,
+                                     "reference_free": m.reference_free})
     return info
 
 
 def _point_stats(comp) -> dict[str, PointStats]:
-    by_model: dict[str, list] = {}
-    for r in _complete(comp):
-        by_model.setdefault(r.record["config"]["model"], []).append(r)
+    """Each table row of the point (labelled as in the table) with the seeds it counts."""
     out = {}
-    for model, runs in by_model.items():
-        seeds = {}
-        for r in sorted(runs, key=lambda r: r.path.name):  # the newest run of a seed wins
-            seeds[int(r.record["config"]["seed"])] = {k: float(v) for k, v in r.metrics["model"].items()
-                                                      if isinstance(v, (int, float))}
+    for row in comp.rows:
+        if not row.counted:
+            continue
+        runs = list(row.counted.values())
+        seeds = {seed: {k: float(v) for k, v in r.metrics["model"].items() if isinstance(v, (int, float))}
+                 for seed, r in row.counted.items()}
         spent = [r.record.get("spent", {}) for r in runs]
-        out[model] = PointStats(
-            model, seeds, images=_mean(s.get("images") for s in spent), flops=_mean(s.get("flops") for s in spent),
-            seconds=_mean(s.get("train_seconds") for s in spent),
+        out[row.label] = PointStats(
+            row.label, seeds, images=_mean(s.get("images") for s in spent),
+            flops=_mean(s.get("flops") for s in spent), seconds=_mean(s.get("train_seconds") for s in spent),
             photos=_mean(r.record.get("data", {}).get("train_images") for r in runs))
     return out
 
@@ -202,8 +207,9 @@ def _test(comp, model: str, versus: str, metric: str) -> dict[str, Any] | None:
             flipped = {**s, "model": model, "versus": versus, "mean_diff": -s["mean_diff"]}
             if "ci_low" in s and "ci_high" in s:
                 flipped["ci_low"], flipped["ci_high"] = -s["ci_high"], -s["ci_low"]
-            if "n_above" in s and "n_below" in s:
-                flipped["n_above"], flipped["n_below"] = s["n_below"], s["n_above"]
+            for x, y in (("n_above", "n_below"), ("seeds_a", "seeds_b"), ("seeds", "seeds_versus")):
+                if x in s and y in s:
+                    flipped[x], flipped[y] = s[y], s[x]
             return flipped
     return None
 
@@ -219,11 +225,12 @@ def _better(curve: Curve, metric: str, diff: float) -> bool:
 
 
 def gray_verdicts(curve: Curve, model: str, metric: str) -> list[str]:
-    """Per point: 'above' / 'below' (significantly better / worse than gray), 'n.s.' or '' (not run)."""
+    """Per point: 'above' / 'below' (significantly better / worse than gray), 'n.s.' or '' (not run or not
+    testable)."""
     out = []
     for comp in curve.points:
         s = _test(comp, model, "gray", metric)
-        if s is None:
+        if s is None or s.get("p", 0.0) is None:
             out.append("")
         elif not s.get("significant"):
             out.append("n.s.")
@@ -305,21 +312,36 @@ def _num(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else "—"
 
 
+def _p(p: float) -> str:
+    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
+
+
+def _seed_count(s: dict[str, Any]) -> str:
+    def n(k: int) -> str:
+        return f"{k} seed{'s' * (k != 1)}"
+
+    if "seeds_a" not in s:
+        return ""
+    if s.get("versus") == "gray" or "seeds_b" not in s:
+        return n(s["seeds_a"])
+    return f"{s['model']} {n(s['seeds_a'])}, {s['versus']} {n(s['seeds_b'])}"
+
+
 def evidence(s: dict[str, Any], unit: str = "", digits: int = 2) -> str:
-    """A test's numbers in words: difference, its interval, p-values where the test gives them, and n."""
+    """A test's numbers in words, as the point's own significance line gives them: difference, its 95%
+    interval, p and Holm-adjusted p, seeds and photos (or why it was not tested)."""
+    if s.get("p") is None and s.get("untested"):
+        return f"not tested: {s['untested']}"
     text = f"{s['mean_diff']:+.{digits}f}{unit}"
     if s.get("ci_low") is not None and s.get("ci_high") is not None:
         text += f" [95% CI {s['ci_low']:+.{digits}f}, {s['ci_high']:+.{digits}f}]"
-    for key, name in (("p", "p"), ("p_holm", "Holm-adjusted p")):
-        if s.get(key) is not None:
-            text += f", {name} {s[key]:.3g}"
-    counts = [f"{s[k]} {w}" for k, w in (("n_seeds", "seeds"), ("n", "test photos")) if s.get(k) is not None]
+    if s.get("p") is not None:
+        text += f", p = {_p(s['p'])}" + (f", Holm p = {_p(s['p_holm'])}" if s.get("p_holm") is not None else "")
+    photos = s.get("n_photos")
+    counts = [c for c in (_seed_count(s), None if photos is None else f"{photos} test photos") if c]
     text += f" ({', '.join(counts)})" if counts else ""
-    from ganbench import report  # the tables' own rule for too few photos
-
-    floor = getattr(report, "MIN_PHOTOS", None)
-    if floor and not s.get("significant") and s.get("n") is not None and s["n"] < floor:
-        text += f"; fewer than {floor} test photos are never significant"
+    if not s.get("significant") and photos is not None and photos < MIN_PHOTOS:
+        text += f"; fewer than {MIN_PHOTOS} test photos are never significant"
     return text
 
 
@@ -362,6 +384,8 @@ def best_sentence(curve: Curve, index: int, metric: str) -> str | None:
     runner_mean = curve.lines[runner][index].mean_ci(metric)[0]
     if s is None:
         return text + f"; no test against {runner} ({_num(runner_mean, digits)}{unit})."
+    if s.get("p") is None:
+        return text + f"; its lead over {runner} ({_num(runner_mean, digits)}{unit}) is {evidence(s, unit, digits)}."
     verdict = "significant" if s.get("significant") else "not significant"
     return (text + f"; its lead over {runner} ({_num(runner_mean, digits)}{unit}) is {verdict}: "
             f"{evidence(s, unit, digits)}.")

@@ -178,7 +178,7 @@ def test_crossover_statements_follow_the_stored_scores(scaled, tmp_path):
     assert best_at(curve, 0, "mae")[0] == "dcgan"  # lower is better for MAE
     text = "\n".join(curve_sentences(curve))
     assert re.search(r"dcgan first beats gray significantly on PSNR at 8 images: \+(0\.9|1\.0)\d dB "
-                     r"\[95% CI [^]]+\] \(6 test photos\); not at 16 images\.", text)
+                     r"\[95% CI [^]]+\], p = [^(]+\(2 seeds, 6 test photos\); not at 16 images\.", text)
     assert re.search(r"l1 first beats gray significantly on PSNR at 16 images: \+1\.[45]", text)
     assert "At 16 images the best on PSNR is l1" in text and "its lead over dcgan" in text
     assert "changes hands along the axis: dcgan at 8 images; l1 at 16 images" in text
