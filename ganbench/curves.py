@@ -352,8 +352,10 @@ def gray_sentence(curve: Curve, model: str, metric: str) -> str:
     name = _name(metric)
     if first is None:
         ran = [i for i, v in enumerate(verdicts) if v]
-        text = (f"{model} is not significantly better than gray on {name} within {curve.span}" if ran
-                else f"{model}: no test against gray on {name}")
+        where = curve.span if len(ran) == len(curve.points) else \
+            f"at {', '.join(curve.labels[i] for i in ran)} (the only points run for it)"
+        text = (f"{model} is not significantly better than gray on {name} {'within ' * (where == curve.span)}{where}"
+                if ran else f"{model}: no test against gray on {name}")
         if ran:
             last = _test(curve.points[ran[-1]], model, "gray", metric)
             text += f"; at {curve.labels[ran[-1]]}: {evidence(last, unit, digits)}"
@@ -393,7 +395,8 @@ def best_sentence(curve: Curve, index: int, metric: str) -> str | None:
 
 def leader_sentence(curve: Curve, metric: str) -> str | None:
     """Where the lead changes hands along the axis (the crossovers between models)."""
-    leaders = [(best_at(curve, i, metric) or (None,))[0] for i in range(len(curve.points))]
+    found = [best_at(curve, i, metric) for i in range(len(curve.points))]
+    leaders = [f[0] if f is not None and f[1] is not None else None for f in found]  # a lead needs a runner-up
     runs: list[tuple[str, int, int]] = []
     for i, m in enumerate(leaders):
         if m is None:

@@ -159,7 +159,8 @@ def _shift(run_dir, model_gain: float, rng) -> None:
 
 
 def test_crossover_statements_follow_the_stored_scores(scaled, tmp_path):
-    """dcgan clearly above gray at 8 images only, l1 clearly above gray at 16 images only: the sentences
+    """dcgan clearly above gray at 8 images only, l1 clearly above gray at 16 images only (large gains: two
+    seeds per model leave the seed-unit test one degree of freedom): the sentences
     say where each first beats gray, who leads at each point, and that the lead changes hands."""
     results = tmp_path / "results"
     shutil.copytree(scaled[0] / "runs", results / "runs")
@@ -167,7 +168,7 @@ def test_crossover_statements_follow_the_stored_scores(scaled, tmp_path):
     for run_dir in (results / "runs").iterdir():
         record = json.loads((run_dir / "run.json").read_text())
         model, images = record["config"]["model"], record["spent"]["images"]
-        gain = {("dcgan", 8): 1.0, ("l1", 16): 1.5}.get((model, images), 0.0)
+        gain = {("dcgan", 8): 2.0, ("l1", 16): 3.0}.get((model, images), 0.0)
         _shift(run_dir, gain, rng)
     out = CliRunner().invoke(cli, ["report", "--results", str(results)])
     assert out.exit_code == 0, out.output
@@ -177,9 +178,9 @@ def test_crossover_statements_follow_the_stored_scores(scaled, tmp_path):
     assert best_at(curve, 1, "psnr")[2]["significant"]
     assert best_at(curve, 0, "mae")[0] == "dcgan"  # lower is better for MAE
     text = "\n".join(curve_sentences(curve))
-    assert re.search(r"dcgan first beats gray significantly on PSNR at 8 images: \+(0\.9|1\.0)\d dB "
+    assert re.search(r"dcgan first beats gray significantly on PSNR at 8 images: \+(1\.9|2\.0)\d dB "
                      r"\[95% CI [^]]+\], p = [^(]+\(2 seeds, 6 test photos\); not at 16 images\.", text)
-    assert re.search(r"l1 first beats gray significantly on PSNR at 16 images: \+1\.[45]", text)
+    assert re.search(r"l1 first beats gray significantly on PSNR at 16 images: \+(2\.9|3\.0)", text)
     assert "At 16 images the best on PSNR is l1" in text and "its lead over dcgan" in text
     assert "changes hands along the axis: dcgan at 8 images; l1 at 16 images" in text
     l1_area = area(curve, "l1", "psnr")[0]
