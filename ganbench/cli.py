@@ -345,7 +345,7 @@ def _print_curves(comps, run_dirs=None) -> None:
     """The sentences of every curve, or of those the runs in ``run_dirs`` belong to."""
     from ganbench.curves import build_curves, curve_sentences
 
-    console = Console()
+    console = StdoutConsole()
     touched = None if run_dirs is None else {Path(d).resolve() for d in run_dirs}
     for curve in build_curves(comps):
         if touched is None or any(r.path.resolve() in touched for comp in curve.points for r in comp.runs):
