@@ -204,7 +204,8 @@ def _ragan_generator(fake, real):
                   + F.binary_cross_entropy_with_logits(real - fake.mean(), torch.zeros_like(real)))
 
 
-@pytest.mark.skip(reason="hung on the final main (one spawned gloo worker left waiting, idle CPU); the same property is covered by tests/test_distributed.py under torchrun; to be debugged next session")
+@pytest.mark.skip(reason="hung on the final main (one spawned gloo worker left waiting, idle CPU); "
+                         "tests/test_distributed.py covers data parallelism under torchrun; to be debugged")
 def test_under_data_parallelism_a_loss_sees_the_global_batch_and_gets_one_process_gradients():
     import socket
 
