@@ -46,7 +46,8 @@ def main(argv=None) -> int:
 
     from benchmarks.reference_loop import ReferenceLoop
     from ganbench.bench import build_bench_trainer, matmul_peak, memory_batches
-    from ganbench.precision import cpu_model, cpu_precision_choice
+    from ganbench.machine import cpu_model
+    from ganbench.precision import cpu_precision_choice
     from ganbench.registry import load_registry
 
     if args.threads:

@@ -31,6 +31,21 @@ def cpu_flags(path: str = "/proc/cpuinfo") -> set[str]:
     return set()
 
 
+def cpu_model(path: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name (``model name`` in /proc/cpuinfo), else what ``platform`` says."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def _build_line(pattern: str) -> str | None:
     match = re.search(pattern, torch.__config__.show())
     return match.group(1).strip() if match else None

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ganbench.errors import ConfigError
+from ganbench.machine import cpu_flags, cpu_model
 
 AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -40,27 +41,10 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def _cpuinfo() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            return fh.read()
-    except OSError:
-        return ""
-
-
 def cpu_has_native_bf16() -> bool:
     """True on CPUs with bf16 dot-product instructions (AVX512-BF16 or AMX); elsewhere bf16 is emulated."""
-    flags = _cpuinfo()
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def cpu_model() -> str:
-    for line in _cpuinfo().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    import platform
-
-    return platform.processor() or platform.machine()
+    flags = cpu_flags()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def measure_cpu_bf16_speedup(rounds: int = 5) -> float:

@@ -30,7 +30,7 @@ from ganbench.distributed import info as dist_info
 from ganbench.errors import ConfigError, GanbenchError, ResultsError
 from ganbench.evaluate import evaluate_images, gray_uint8, reference_scores, summarize
 from ganbench.images import grid, save_png
-from ganbench.machine import kernel_info
+from ganbench.machine import cpu_model, kernel_info
 from ganbench.registry import Registry
 from ganbench.results import (
     RunDir,
@@ -226,14 +226,7 @@ def _dataset_splits(registry: Registry, dataset: str, options: dict[str, Any]) -
 
 
 def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+    return f"{cpu_model()} ({os.cpu_count()} cores)"
 
 
 def provenance(device: torch.device) -> dict[str, Any]:
