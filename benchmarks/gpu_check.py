@@ -46,7 +46,8 @@ def _write(out: Path, name: str, data) -> None:
 def versions(device: str) -> dict:
     import torch
 
-    from ganbench.bench import device_name, matmul_peak, table_peak_tflops
+    from ganbench.bench import matmul_peak, table_peak_tflops
+    from ganbench.machine import device_name
 
     dev = torch.device(device)
     info = {"python": platform.python_version(), "platform": platform.platform(), "torch": torch.__version__,

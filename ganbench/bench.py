@@ -14,6 +14,7 @@ from ganbench.budgets import parse_budget
 from ganbench.color import lab_to_net, rgb_to_lab
 from ganbench.config import ConfigFile, RunConfig, resolve_recipe
 from ganbench.data import ImageSet, PreparedData
+from ganbench.machine import device_name
 from ganbench.registry import Registry
 from ganbench.runner import check_shapes
 from ganbench.trainer import (
@@ -113,14 +114,6 @@ def matmul_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.b
         reps += 1
     _sync(dev)
     return 2 * n**3 * reps / (time.perf_counter() - t0)
-
-
-def device_name(dev: torch.device) -> str:
-    if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    from ganbench.runner import cpu_name
-
-    return cpu_name()
 
 
 def table_peak_tflops(name: str) -> float | None:

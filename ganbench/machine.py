@@ -46,6 +46,13 @@ def cpu_model(path: str = "/proc/cpuinfo") -> str:
     return platform.processor() or platform.machine()
 
 
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model with its core count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{cpu_model()} ({os.cpu_count()} cores)"
+
+
 def _build_line(pattern: str) -> str | None:
     match = re.search(pattern, torch.__config__.show())
     return match.group(1).strip() if match else None

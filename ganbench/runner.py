@@ -30,7 +30,7 @@ from ganbench.distributed import info as dist_info
 from ganbench.errors import ConfigError, GanbenchError, ResultsError
 from ganbench.evaluate import evaluate_images, gray_uint8, reference_scores, summarize
 from ganbench.images import grid, save_png
-from ganbench.machine import cpu_model, kernel_info
+from ganbench.machine import device_name, kernel_info
 from ganbench.registry import Registry
 from ganbench.results import (
     RunDir,
@@ -225,10 +225,6 @@ def _dataset_splits(registry: Registry, dataset: str, options: dict[str, Any]) -
     return registry.create("dataset", dataset, **options)  # a dataset's OSError is a DataError there
 
 
-def cpu_name() -> str:
-    return f"{cpu_model()} ({os.cpu_count()} cores)"
-
-
 def provenance(device: torch.device) -> dict[str, Any]:
     commit, dirty = None, None
     src = Path(__file__).resolve().parent.parent
@@ -242,11 +238,10 @@ def provenance(device: torch.device) -> dict[str, Any]:
             dirty = bool(status.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         pass
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     return {
         "ganbench_version": __version__, "git_commit": commit, "git_dirty": dirty, "torch_version": torch.__version__,
         "python": platform.python_version(), "platform": platform.platform(), "device": str(device),
-        "device_name": device_name, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "device_name": device_name(device), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         **kernel_info(device), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
