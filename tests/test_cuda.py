@@ -126,32 +126,24 @@ def test_channels_last_on_and_off_agree(registry):
             assert torch.allclose(wa[k], wb[k], rtol=1e-2, atol=1e-4), k
 
 
-def test_interrupt_and_resume_on_the_device(registry, tmp_path):
-    import signal
+def test_interrupt_and_resume_on_the_device(registry, tmp_path, monkeypatch):
+    from test_reliability import StopAtStep  # SIGTERM during a given step, as the CPU resume tests use
 
     from ganbench.results import safe_load
-    from ganbench.runner import RunRequest, SilentReporter, run_comparison
+    from ganbench.runner import RunRequest, run_comparison
     from ganbench.trainer import StopFlag, StopRequested
-
-    class StopAt(SilentReporter):
-        def __init__(self, stop, at):
-            super().__init__()
-            self.stop, self.at = stop, at
-
-        def advance(self, completed, info=""):
-            if completed == self.at:
-                self.stop.signal = signal.SIGTERM
 
     def request(results):
         return RunRequest(models=["wgan-gp"], budget="smoke,steps=6", results=results, device=DEVICE,
                           checkpoint_every=2, sets={"generator.dropout": 0})
 
     if DEVICE.startswith("cuda"):  # the same kernels in both runs: bit-for-bit comparable
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+        monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
     [full] = run_comparison(request(tmp_path / "a"), registry)
     stop = StopFlag()
     with pytest.raises(StopRequested):
-        run_comparison(request(tmp_path / "b"), registry, StopAt(stop, 3), stop)
+        run_comparison(request(tmp_path / "b"), registry, StopAtStep(stop, 3), stop)
     [run_b] = list((tmp_path / "b" / "runs").iterdir())
     run_comparison(request(tmp_path / "b"), registry)
     wa, wb = safe_load(full.run_dir / "generator.pt"), safe_load(run_b / "generator.pt")
