@@ -4,6 +4,7 @@ FLOP/s read as a share of what this very machine can do."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import replace
 from typing import Any
@@ -121,6 +122,19 @@ def table_peak_tflops(name: str) -> float | None:
     return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
 
 
+@functools.cache
+def bf16_peak(device: str) -> tuple[float | None, str | None]:
+    """The device's bf16 dense peak in FLOP/s and where it comes from: a known GPU's datasheet value, or on a
+    CPU its bf16 2048² matrix product, measured once per process (every benchmark row shares it)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        table = table_peak_tflops(device_name(dev))
+        return (table * 1e12, "datasheet bf16 dense") if table else (None, None)
+    if dev.type == "cpu":
+        return matmul_peak(dev), "bf16 2048² matmul measured"
+    return None, None
+
+
 def bench_model(
     registry: Registry, model: str, image_size: int = 64, batch_size: int = 16, steps: int = 10,
     warmup: int = 3, device: str = "auto", precision: str | None = None, compile: bool = False,
@@ -167,9 +181,7 @@ def bench_model(
     if flops:
         out["achieved_tflops"] = flops["train_step"] * ips / 1e12
     if peak_flops is None:
-        table = table_peak_tflops(name) if dev.type == "cuda" else None
-        peak_flops = table * 1e12 if table else (matmul_peak(dev) if dev.type == "cpu" else None)
-        out["peak_source"] = "datasheet bf16 dense" if table else ("bf16 2048² matmul measured" if peak_flops else None)
+        peak_flops, out["peak_source"] = bf16_peak(str(dev))
     if peak_flops:
         out["peak_bf16_tflops"] = peak_flops / 1e12
         if flops:
