@@ -70,7 +70,7 @@ def versions(device: str) -> dict:
     info["matmul_bf16_tflops_measured"] = matmul_peak(dev, torch.bfloat16, n=size) / 1e12
     info["matmul_fp32_tflops_measured"] = matmul_peak(dev, torch.float32, n=size) / 1e12
     if dev.type == "cpu":
-        from ganbench.trainer import cpu_has_native_bf16
+        from ganbench.precision import cpu_has_native_bf16
 
         info["cpu_native_bf16"] = cpu_has_native_bf16()
     return info

@@ -21,7 +21,8 @@ from ganbench.budgets import parse_budget
 from ganbench.color import lab_to_net, lab_to_uint8, rgb_to_lab, uint8_to_lab
 from ganbench.config import ConfigFile, RunConfig, resolve_recipe
 from ganbench.data import decode_image, prepare
-from ganbench.trainer import Trainer, cpu_has_native_bf16
+from ganbench.precision import cpu_has_native_bf16
+from ganbench.trainer import Trainer
 
 MODELS = ["dcgan", "wgan", "wgan-gp"]
 SIZES = [64, 128]

@@ -16,15 +16,10 @@ from ganbench.color import lab_to_net, rgb_to_lab
 from ganbench.config import ConfigFile, RunConfig, resolve_recipe
 from ganbench.data import ImageSet, PreparedData
 from ganbench.machine import device_name
+from ganbench.precision import default_precision, resolve_device
 from ganbench.registry import Registry
 from ganbench.runner import check_shapes
-from ganbench.trainer import (
-    Trainer,
-    _peak_rss_mb,
-    count_flops_per_image,
-    default_precision,
-    resolve_device,
-)
+from ganbench.trainer import Trainer, _peak_rss_mb, count_flops_per_image
 
 #: bf16 dense peak (TFLOP/s, no sparsity) of cards whose name contains the key, for model FLOPs utilisation.
 #: H100 SXM 989; H100 PCIe 756; H200 989 (same compute as H100 SXM); A100 312; L4 121; A10 125.

@@ -602,7 +602,7 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
 def colorize(inputs, run_dir, checkpoint, out_dir, ext, compare, device, batch_size, quiet):
     """Colourize image files and folders with a trained generator, at full resolution."""
     from ganbench.colorize import colorize_files, iter_inputs, load_generator
-    from ganbench.trainer import resolve_device
+    from ganbench.precision import resolve_device
 
     dev = resolve_device(device)
     generator, cfg = load_generator(_registry(), run_dir, checkpoint, dev)

@@ -31,6 +31,7 @@ from ganbench.errors import ConfigError, GanbenchError, ResultsError
 from ganbench.evaluate import evaluate_images, gray_uint8, reference_scores, summarize
 from ganbench.images import grid, save_png
 from ganbench.machine import device_name, kernel_info
+from ganbench.precision import AUTOCAST, check_compile_supported, default_precision, resolve_device
 from ganbench.registry import Registry
 from ganbench.results import (
     RunDir,
@@ -47,17 +48,13 @@ from ganbench.results import (
     who,
 )
 from ganbench.trainer import (
-    AUTOCAST,
     StopFlag,
     StopRequested,
     Trainer,
     TrainResult,
-    check_compile_supported,
     check_penalty_critic,
     count_flops_per_image,
-    default_precision,
     flops_spent,
-    resolve_device,
 )
 
 #: Fixed test crops shown in sample grids (the first ones, in the dataset's stable order).

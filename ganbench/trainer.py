@@ -29,13 +29,7 @@ from ganbench.distributed import global_scores, local_batch, rank_slice
 from ganbench.distributed import info as dist_info
 from ganbench.errors import ConfigError
 from ganbench.evaluate import evaluate_images
-from ganbench.precision import (  # noqa: F401  (re-exported: device and precision live in ganbench.precision)
-    AUTOCAST,
-    check_compile_supported,
-    cpu_has_native_bf16,
-    default_precision,
-    resolve_device,
-)
+from ganbench.precision import AUTOCAST
 from ganbench.registry import Registry
 
 STAT_NAMES = ("d_loss", "d_reg", "g_adv", "g_l1", "w_estimate")
