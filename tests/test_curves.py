@@ -145,10 +145,11 @@ def test_curves_are_computed_from_the_stored_runs(scaled):
     assert len(rows) == 2 * 2 * len(curve.metrics)
 
 
-def _shift(run_dir, model_gain: float, rng) -> None:
-    """Make a stored run score ``model_gain`` dB PSNR above gray on every test photo (and MAE lower)."""
+def _shift(run_dir, model_gain: float, rng, noise_sd: float = 0.05) -> None:
+    """Make a stored run score ``model_gain`` dB PSNR above gray on every test photo (and MAE lower), plus
+    Gaussian noise of ``noise_sd`` per photo."""
     per_image = pd.read_csv(run_dir / "per_image.csv")
-    noise = rng.normal(0, 0.05, len(per_image))
+    noise = rng.normal(0, noise_sd, len(per_image))
     per_image["model_psnr"] = per_image["gray_psnr"] + model_gain + noise
     per_image["model_mae"] = per_image["gray_mae"] - model_gain + noise
     per_image.to_csv(run_dir / "per_image.csv", index=False)
@@ -158,8 +159,6 @@ def _shift(run_dir, model_gain: float, rng) -> None:
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
 
 
-@pytest.mark.skip(reason="fails on the final main (first_above_gray is None where 0 is expected): "
-                         "the crossover statement under the new seed-unit test, to be mended")
 def test_crossover_statements_follow_the_stored_scores(scaled, tmp_path):
     """dcgan clearly above gray at 8 images only, l1 clearly above gray at 16 images only (large gains: two
     seeds per model leave the seed-unit test one degree of freedom): the sentences
@@ -167,11 +166,13 @@ def test_crossover_statements_follow_the_stored_scores(scaled, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(scaled[0] / "runs", results / "runs")
     rng = np.random.default_rng(0)
-    for run_dir in (results / "runs").iterdir():
+    for run_dir in sorted((results / "runs").iterdir()):  # sorted: each run gets the same noise everywhere
         record = json.loads((run_dir / "run.json").read_text())
         model, images = record["config"]["model"], record["spent"]["images"]
         gain = {("dcgan", 8): 2.0, ("l1", 16): 3.0}.get((model, images), 0.0)
-        _shift(run_dir, gain, rng)
+        # little noise: with two seeds the seed-unit test has one degree of freedom (t quantile 12.7) and Holm
+        # multiplies p by the number of lines, so the seeds' means must agree closely for a gain to be resolved
+        _shift(run_dir, gain, rng, noise_sd=0.005)
     out = CliRunner().invoke(cli, ["report", "--results", str(results)])
     assert out.exit_code == 0, out.output
     (curve,) = build_curves(load_comparisons(results)[0])
