@@ -64,3 +64,15 @@ def dcgan_with_loss():
         return LossPlugin()
 
     return make
+
+
+def pytest_sessionfinish(session):
+    """No process a test started outlives the suite: a leftover (a stuck data-parallel worker, a grid a
+    failed test did not wait for) would keep pytest from exiting, and CI would run into its time limit."""
+    from procs import descendants, kill_tree
+
+    leftovers = descendants(os.getpid())
+    for pid in leftovers:
+        kill_tree(pid)
+    if leftovers:
+        print(f"\nconftest: killed {len(leftovers)} process(es) the tests left running: {leftovers}")

@@ -3,12 +3,12 @@
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from procs import run_bounded
 
 from ganbench.registry import load_registry
 from ganbench.trainer import build_models
@@ -23,7 +23,7 @@ def _run(args, results, nproc=None):
     results.mkdir(parents=True)
     base = [WORKER, str(results), "run", *args, "--results", str(results), "--device", "cpu", "-q"]
     cmd = [TORCHRUN, "--standalone", f"--nproc-per-node={nproc}", *base] if nproc else [sys.executable, *base]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    res = run_bounded(cmd, env=env, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     return res
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
+import shutil
 import sys
-import time
 import types
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,9 @@ from ganbench.errors import PluginError
 from ganbench.registry import load_registry
 from ganbench.runner import RunRequest, run_comparison
 from ganbench.testing import plugin, train_tiny
+
+TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
+DDP_WORKER = str(Path(__file__).with_name("ddp_loss_worker.py"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "plugins" / "ganbench-extra-losses"
@@ -176,62 +179,23 @@ def test_ragan_and_r1_train_with_the_testing_helpers(extra):
         assert train_tiny(reg, model="r1-gan", steps=1).losses[-1]["d_reg"] > 0  # the penalty is on
 
 
-def _ddp_worker(rank, world, port, x, real, out):
-    import os
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
+def test_under_data_parallelism_a_loss_sees_the_global_batch_and_gets_one_process_gradients(tmp_path):
+    from ddp_loss_worker import batch, critic, ragan_generator
+    from procs import run_bounded
 
-    import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    from ganbench.distributed import global_scores
-
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    # a bounded wait: a stuck rendezvous or collective fails the test instead of hanging the suite
-    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=timedelta(seconds=60))
-    try:
-        torch.manual_seed(0)
-        net = DDP(nn.Linear(3, 1).double())
-        n = x.shape[0] // world
-        part = slice(rank * n, (rank + 1) * n)
-        fake_s = global_scores(net(x[part]))
-        real_s = global_scores(real[part])
-        loss = _ragan_generator(fake_s, real_s)
-        loss.backward()
-        if rank == 0:
-            out.put((float(loss), net.module.weight.grad.tolist(), fake_s.shape[0]))
-        dist.barrier()  # rank 0 hosts the store: neither rank tears down while the other still talks to it
-    finally:
-        dist.destroy_process_group()
-
-
-def _ragan_generator(fake, real):
-    return 0.5 * (F.binary_cross_entropy_with_logits(fake - real.mean(), torch.ones_like(fake))
-                  + F.binary_cross_entropy_with_logits(real - fake.mean(), torch.zeros_like(real)))
-
-
-def test_under_data_parallelism_a_loss_sees_the_global_batch_and_gets_one_process_gradients():
-    import socket
-
-    import torch.multiprocessing as mp
-
-    x, real = torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 1, dtype=torch.float64)
-    torch.manual_seed(0)
-    net = nn.Linear(3, 1).double()
-    loss = _ragan_generator(net(x), real)
+    x, real = batch()
+    net = critic()
+    loss = ragan_generator(net(x), real)
     loss.backward()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    ctx = mp.get_context("spawn")
-    out = ctx.SimpleQueue()
-    workers = mp.start_processes(_ddp_worker, args=(2, port, x, real, out), nprocs=2, start_method="spawn",
-                                 join=False)
-    deadline = time.monotonic() + 180
-    while not workers.join(timeout=5):  # raises if a worker failed
-        assert time.monotonic() < deadline, "the two DDP workers did not finish within 180 s"
-    dist_loss, dist_grad, rows = out.get()
-    assert rows == 8  # every process saw the global batch's scores
-    assert dist_loss == pytest.approx(float(loss), rel=1e-12)
-    torch.testing.assert_close(torch.tensor(dist_grad, dtype=torch.float64), net.weight.grad, rtol=1e-10,
+    out = tmp_path / "rank0.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = run_bounded([TORCHRUN, "--standalone", "--nproc-per-node=2", DDP_WORKER, str(out)], timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = json.loads(out.read_text())
+    assert got["rows"] == 8  # every process saw the global batch's scores
+    assert got["loss"] == pytest.approx(loss.item(), rel=1e-12)
+    torch.testing.assert_close(torch.tensor(got["grad"], dtype=torch.float64), net.weight.grad, rtol=1e-10,
                                atol=1e-12)
 
 

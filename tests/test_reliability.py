@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from procs import run_bounded
 
 from ganbench.api import AdversarialLoss
 from ganbench.cli import cli
@@ -102,7 +103,7 @@ def test_sigkill_mid_run_then_rerun_resumes_to_identical_weights(tmp_path):
     cmd = [sys.executable, "-m", "ganbench", "run", "--models", "wgan", "--budget", "smoke,steps=60",
            "--checkpoint-every", "4", "--device", "cpu", "-q"]
     env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench", "OMP_NUM_THREADS": "1"}
-    ref = subprocess.run([*cmd, "--results", str(tmp_path / "ref")], env=env, capture_output=True, text=True)
+    ref = run_bounded([*cmd, "--results", str(tmp_path / "ref")], env=env, timeout=600)
     assert ref.returncode == 0, ref.stderr
     proc = subprocess.Popen([*cmd, "--results", str(tmp_path / "killed")], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -117,7 +118,7 @@ def test_sigkill_mid_run_then_rerun_resumes_to_identical_weights(tmp_path):
     proc.wait()
     record = json.loads((state.parent / "run.json").read_text())
     assert record["status"] == "running"  # really killed mid-way, not after finishing
-    again = subprocess.run([*cmd, "--results", str(tmp_path / "killed")], env=env, capture_output=True, text=True)
+    again = run_bounded([*cmd, "--results", str(tmp_path / "killed")], env=env, timeout=600)
     assert again.returncode == 0, again.stderr
     assert "resuming" in again.stderr
     runs = list((tmp_path / "killed" / "runs").iterdir())
