@@ -10,7 +10,7 @@ os.environ.setdefault("GANBENCH_LOAD_PLUGINS", "ganbench")
 
 @pytest.fixture(scope="session")
 def registry():
-    from ganbench.registry import load_registry
+    from ganbench.core.registry import load_registry
 
     return load_registry()
 

@@ -45,10 +45,10 @@ def main(argv=None) -> int:
     import torch
 
     from benchmarks.reference_loop import ReferenceLoop
-    from ganbench.bench import build_bench_trainer, matmul_peak, memory_batches
-    from ganbench.machine import cpu_model
-    from ganbench.precision import cpu_precision_choice
-    from ganbench.registry import load_registry
+    from ganbench.core.registry import load_registry
+    from ganbench.tools.bench import build_bench_trainer, matmul_peak, memory_batches
+    from ganbench.train.machine import cpu_model
+    from ganbench.train.precision import cpu_precision_choice
 
     if args.threads:
         torch.set_num_threads(args.threads)

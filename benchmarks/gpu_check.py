@@ -46,8 +46,8 @@ def _write(out: Path, name: str, data) -> None:
 def versions(device: str) -> dict:
     import torch
 
-    from ganbench.bench import matmul_peak, table_peak_tflops
-    from ganbench.machine import device_name
+    from ganbench.tools.bench import matmul_peak, table_peak_tflops
+    from ganbench.train.machine import device_name
 
     dev = torch.device(device)
     info = {"python": platform.python_version(), "platform": platform.platform(), "torch": torch.__version__,
@@ -70,7 +70,7 @@ def versions(device: str) -> dict:
     info["matmul_bf16_tflops_measured"] = matmul_peak(dev, torch.bfloat16, n=size) / 1e12
     info["matmul_fp32_tflops_measured"] = matmul_peak(dev, torch.float32, n=size) / 1e12
     if dev.type == "cpu":
-        from ganbench.precision import cpu_has_native_bf16
+        from ganbench.train.precision import cpu_has_native_bf16
 
         info["cpu_native_bf16"] = cpu_has_native_bf16()
     return info
@@ -106,8 +106,8 @@ def bench_configs(device: str, quick: bool) -> list[dict]:
 
 
 def run_bench(out: Path, device: str, quick: bool, deadline: float, results: list) -> None:
-    from ganbench.bench import bench_model
-    from ganbench.registry import load_registry
+    from ganbench.core.registry import load_registry
+    from ganbench.tools.bench import bench_model
 
     registry = load_registry()
     if quick:
@@ -136,8 +136,8 @@ def profile_step(out: Path, device: str, model: str, quick: bool) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from ganbench.bench import build_bench_trainer, memory_batches
-    from ganbench.registry import load_registry
+    from ganbench.core.registry import load_registry
+    from ganbench.tools.bench import build_bench_trainer, memory_batches
 
     size, batch = (32, 4) if quick else (256, 64)
     trainer = build_bench_trainer(load_registry(), model, size, batch, device, budget="smoke" if quick else "gpu")

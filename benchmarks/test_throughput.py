@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 
 from benchmarks.reference_loop import ReferenceLoop
-from ganbench.bench import synthetic_data
-from ganbench.budgets import parse_budget
-from ganbench.color import lab_to_net, lab_to_uint8, rgb_to_lab, uint8_to_lab
-from ganbench.config import ConfigFile, RunConfig, resolve_recipe
-from ganbench.data import decode_image, prepare
-from ganbench.precision import cpu_has_native_bf16
-from ganbench.trainer import Trainer
+from ganbench.core.budgets import parse_budget
+from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
+from ganbench.data.color import lab_to_net, lab_to_uint8, rgb_to_lab, uint8_to_lab
+from ganbench.data.pipeline import decode_image, prepare
+from ganbench.tools.bench import synthetic_data
+from ganbench.train.precision import cpu_has_native_bf16
+from ganbench.train.trainer import Trainer
 
 MODELS = ["dcgan", "wgan", "wgan-gp"]
 SIZES = [64, 128]
@@ -36,7 +36,7 @@ def _depth(size: int) -> int:
 
 def _batches(size: int, n: int):
     data = synthetic_data(size)
-    from ganbench.data import TrainSampler
+    from ganbench.data.pipeline import TrainSampler
 
     sampler = TrainSampler(data.train, size, BATCH, seed=0)
     return [lab_to_net(rgb_to_lab(sampler.batch(i))) for i in range(n)]
@@ -107,7 +107,7 @@ def jpegs(tmp_path_factory):
 
 
 def test_decode_cold(benchmark, jpegs):
-    from ganbench.data import file_item
+    from ganbench.data.pipeline import file_item
 
     items = [file_item(p) for p in jpegs]
     benchmark.extra_info.update(images=len(items))
@@ -115,7 +115,7 @@ def test_decode_cold(benchmark, jpegs):
 
 
 def test_decode_cached(benchmark, jpegs, tmp_path):
-    from ganbench.data import file_item
+    from ganbench.data.pipeline import file_item
 
     items = [file_item(p) for p in jpegs]
     prepare(items, 128, tmp_path)

@@ -2,25 +2,29 @@
 or return, the errors they raise and the helpers the built-ins use. The core never imports a plugin.
 
     from ganbench.api import AdversarialLoss, Recipe, hookimpl
+
+This module is the public face only: each name lives in the part of the package that owns it
+(``ganbench.core``, ``ganbench.data``, ``ganbench.train``), and this import path stays when those move.
+Executor plugins also use ``ganbench.grid`` (docs/plugins.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import torch
-from torch import nn
-
-from ganbench.distributed import global_rows, global_scores, rank_slice
-from ganbench.errors import ConfigError, DataError, GanbenchError, PluginError
-from ganbench.hookspecs import hookimpl
-
-if TYPE_CHECKING:  # resolved on first use below: ganbench.data imports this module
-    from ganbench.data import UnusableImage, file_item, is_gray, list_images
+from ganbench.core.contract import (
+    AdversarialLoss,
+    DatasetSplits,
+    ImageItem,
+    ImageSource,
+    Metric,
+    OptimizerSpec,
+    Recipe,
+    SizeHints,
+    init_weights,
+)
+from ganbench.core.errors import ConfigError, DataError, GanbenchError, PluginError
+from ganbench.core.hookspecs import hookimpl
+from ganbench.data.pipeline import UnusableImage, file_item, is_gray, list_images
+from ganbench.train.distributed import global_rows, global_scores, rank_slice
 
 __all__ = [
     # the hook marker (decorate your register_* functions with it)
@@ -33,246 +37,3 @@ __all__ = [
     "init_weights", "UnusableImage", "file_item", "list_images", "is_gray", "rank_slice", "global_rows",
     "global_scores",
 ]
-
-_FROM_DATA = ("UnusableImage", "file_item", "list_images", "is_gray")
-
-
-def __getattr__(name: str) -> Any:
-    """The dataset helpers of ``ganbench.data``, imported on first use (PEP 562)."""
-    if name in _FROM_DATA:
-        from ganbench import data
-
-        return getattr(data, name)
-    raise AttributeError(f"module 'ganbench.api' has no attribute '{name}'")
-
-
-def init_weights(m: nn.Module) -> None:
-    """DCGAN/pix2pix initialisation, for ``module.apply(init_weights)``: N(0, 0.02) convolutions, N(1, 0.02)
-    norm scales, zero biases."""
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
-
-
-class AdversarialLoss:
-    """An adversarial objective: the critic's loss, the generator's loss, and optional extras.
-
-    Scores are the critic's raw outputs (logits for a BCE loss, unbounded for a Wasserstein loss), float32,
-    of the shape the critic returns ((N, 1, h, w) patches for PatchGAN). Under torchrun every score tensor
-    a loss receives covers the whole global batch (all processes' rows, in rank order, gradients flowing
-    back to the process that computed each row), so batch means and pairings are what one process computes.
-    Subclasses override what they need; the trainer never branches on the loss' name.
-    """
-
-    #: Shown in reports (e.g. "Wasserstein + GP").
-    description: str = ""
-
-    #: False for an objective without an adversary (the regression baseline): the trainer then runs no
-    #: critic steps and the generator learns from the L1 reconstruction term alone.
-    uses_critic: bool = True
-
-    #: True when ``critic_regularizer`` penalises each image's own critic gradient (a gradient penalty).
-    #: Such a penalty is ill-defined for a critic that mixes the images of a batch (BatchNorm): the trainer
-    #: refuses that pairing.
-    per_sample_regularizer: bool = False
-
-    def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-        """The critic's loss (minimised). ``real_scores`` = D(L, real ab) and ``fake_scores`` = D(L, G(L))
-        for the same batch, G(L) detached; gradients flow into the critic."""
-        raise NotImplementedError
-
-    def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
-        """The generator's adversarial loss (minimised; the trainer adds the L1 term).
-
-        ``fake_scores`` = D(L, G(L)) with gradients flowing into the generator (the critic's weights are
-        frozen). Declare a second parameter named ``real_scores`` — ``generator_loss(self, fake_scores,
-        real_scores)`` — and the trainer also passes D(L, real ab) for the same batch: scored by the same
-        critic (its weights after this step's critic updates), in the same forward pass where the critic
-        normalises per sample (two passes with BatchNorm, as in the critic step), under the same autocast,
-        detached. Losses without that parameter cost no extra critic work.
-        """
-        raise NotImplementedError
-
-    @property
-    def generator_sees_real_scores(self) -> bool:
-        """True when :meth:`generator_loss` takes ``real_scores`` (relativistic losses)."""
-        import inspect
-
-        return "real_scores" in inspect.signature(self.generator_loss).parameters
-
-    def critic_regularizer(
-        self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor
-    ) -> torch.Tensor | None:
-        """A term added to the critic loss that needs the critic itself (e.g. a gradient penalty).
-
-        ``real`` and ``fake`` are the critic's inputs (L and ab concatenated), fake detached.
-        """
-        return None
-
-    def after_critic_step(self, critic: nn.Module) -> None:
-        """A constraint applied after every critic optimiser step (e.g. weight clipping)."""
-
-    def distance_estimate(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor | None:
-        """An estimate of the distance between real and fake (the critic's Wasserstein estimate), if any."""
-        return None
-
-
-@dataclass
-class OptimizerSpec:
-    """An optimiser by name (adam, adamw, rmsprop, sgd) with its keyword arguments."""
-
-    name: str = "adam"
-    lr: float = 2e-4
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OptimizerSpec:
-        """``{"name": "adam", "lr": 1e-4, "betas": [0, 0.9]}`` (options flat or under ``options``)."""
-        opt = dict(data)
-        name, lr = opt.pop("name", "adam"), float(opt.pop("lr", 2e-4))
-        options = dict(opt.pop("options", {}))
-        options.update(opt)
-        return cls(name=name, lr=lr, options=options)
-
-    def build(self, params, device: torch.device) -> torch.optim.Optimizer:
-        """The optimiser; an unknown name or an option it rejects is a ConfigError."""
-        name = self.name.lower()
-        classes = {
-            "adam": torch.optim.Adam,
-            "adamw": torch.optim.AdamW,
-            "rmsprop": torch.optim.RMSprop,
-            "sgd": torch.optim.SGD,
-        }
-        if name not in classes:
-            from ganbench.errors import unknown_name
-
-            raise unknown_name("optimizer", name, list(classes))
-        opts = dict(self.options)
-        if "betas" in opts:
-            opts["betas"] = tuple(opts["betas"])
-        # Fused Adam/AdamW (one kernel over all parameters) on CUDA and CPU (torch >= 2.4 has both); foreach
-        # kernels elsewhere. Other devices (the meta device of the pre-flight shape check) get the default
-        # implementation: torch 2.4 rejects fused=True there in the constructor.
-        if device.type in ("cuda", "cpu") and name in ("adam", "adamw") and "foreach" not in opts:
-            opts.setdefault("fused", True)
-        elif device.type in ("cuda", "cpu") and "fused" not in opts:
-            opts.setdefault("foreach", True)
-        try:
-            return classes[name](params, lr=self.lr, **opts)
-        except TypeError as exc:
-            raise ConfigError(f"optimizer {name}: {exc}") from None
-
-
-@dataclass
-class Recipe:
-    """A named model: generator + critic + loss + optimisers + critic steps per generator step.
-
-    Every field can be overridden per run with ``--set`` (``loss.clip=0.02``, ``critic_optimizer.lr=1e-4``,
-    ``n_critic=3``, ``generator.depth=6``) or from a TOML config file.
-    """
-
-    generator: str = "unet"
-    generator_options: dict[str, Any] = field(default_factory=dict)
-    critic: str = "patchgan"
-    critic_options: dict[str, Any] = field(default_factory=dict)
-    loss: str = "bce"
-    loss_options: dict[str, Any] = field(default_factory=dict)
-    generator_optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
-    critic_optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
-    n_critic: int = 1
-    #: WGAN's critic warm-up (the reference code, not the paper's algorithm): this many critic steps, instead
-    #: of n_critic, before each of the first 25 generator steps and every 500th; 0 = off.
-    critic_warmup: int = 0
-    l1_weight: float = 100.0
-    #: The last fraction of the budget over which both learning rates fall linearly to zero (pix2pix
-    #: decays over its second half); 0 keeps them constant.
-    lr_decay: float = 0.5
-    description: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Recipe:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown recipe key(s) {unknown}; known: {sorted(known)}")
-        data = dict(data)
-        for key in ("generator_optimizer", "critic_optimizer"):
-            if isinstance(data.get(key), dict):
-                data[key] = OptimizerSpec.from_dict(data[key])
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, OptimizerSpec):
-                value = {"name": value.name, "lr": value.lr, **value.options}
-            elif isinstance(value, dict):
-                value = dict(value)
-            out[f.name] = value
-        return out
-
-
-@dataclass(frozen=True)
-class SizeHints:
-    """The sizes a budget suggests for a network (see docs/budgets.md). A generator or critic factory that
-    declares a parameter named ``hints`` receives one and maps it to its own options (the recipe's options
-    and ``--set`` still win); a factory that does not declare it never sees it.
-
-    ``width``: channels of the first layer; ``depth``: a generator's down/up levels, a critic's stride-2
-    layers. ``image_size`` and ``batch_size`` are the budget's (the global batch under torchrun).
-    """
-
-    image_size: int
-    batch_size: int
-    width: int | None = None
-    depth: int | None = None
-
-
-#: A source yields one decoded image as uint8 RGB (H, W, 3); it may raise to say the file is unusable.
-ImageSource = Callable[[], np.ndarray]
-
-
-@dataclass
-class ImageItem:
-    """One image of a dataset: a stable key (path or name) and how to load it."""
-
-    key: str
-    load: ImageSource
-    path: Path | None = None
-
-
-@dataclass
-class DatasetSplits:
-    """What a dataset plugin returns: train, validation and test images, split by photo."""
-
-    train: Sequence[ImageItem]
-    val: Sequence[ImageItem]
-    test: Sequence[ImageItem]
-    description: str = ""
-    #: How many crops each test/val photo gives (fixed, deterministic): 1 = centre crop only.
-    eval_crops: int = 1
-    #: Skipped files found while listing (path, reason); loading failures are added by the pipeline.
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-
-class Metric:
-    """A per-image score on uint8 RGB images.
-
-    ``compute(pred, target)`` receives two uint8 tensors of shape (N, H, W, 3) on the CPU and returns
-    a float64 tensor of N per-image scores.
-    """
-
-    name: str = ""
-    higher_is_better: bool = True
-    unit: str = ""
-    #: When True the score depends on the prediction alone (e.g. colourfulness); the report also shows
-    #: the ground truth's value and the gap to it.
-    reference_free: bool = False
-
-    def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError

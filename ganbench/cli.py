@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ganbench import __version__
-from ganbench.errors import EXIT_CODES, ConfigError, GanbenchError
+from ganbench.core.errors import EXIT_CODES, ConfigError, GanbenchError
 
 stderr = Console(stderr=True)
 
@@ -28,7 +28,7 @@ class GanbenchGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from ganbench.trainer import StopRequested
+        from ganbench.train.trainer import StopRequested
 
         try:
             return super().invoke(ctx)
@@ -132,7 +132,7 @@ class RichReporter:
 
 
 def _registry():
-    from ganbench.registry import load_registry
+    from ganbench.core.registry import load_registry
 
     return load_registry()
 
@@ -173,7 +173,7 @@ def _dataset_options(data_root, test_root, limit, split, small) -> dict[str, Any
 
 
 def grid_options(f):
-    """Where the runs of a grid execute (ganbench/grid.py, the executor plugins)."""
+    """Where the runs of a grid execute (ganbench/grid/execute.py, the executor plugins)."""
     for opt in reversed([
         click.option("--executor", default=None, help="Where runs execute: local (default) or slurm, or a plugin's."),
         click.option("--jobs", "-j", type=int, default=None,
@@ -246,13 +246,13 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, scal
         slurm_time, slurm_account, slurm_options, detach, dry_run):
     """Train and score models under one budget (or one comparison per point of --scale), then print the
     comparison table."""
-    from ganbench.config import load_config_file, parse_seeds, parse_sets
-    from ganbench.distributed import init_from_env
-    from ganbench.grid import dry_run as grid_dry_run
-    from ganbench.grid import execute_grid, make_executor
-    from ganbench.runner import RunRequest, resume_run
-    from ganbench.scale import run_scale, scale_requests
-    from ganbench.trainer import StopFlag
+    from ganbench.core.config import load_config_file, parse_seeds, parse_sets
+    from ganbench.grid.execute import dry_run as grid_dry_run
+    from ganbench.grid.execute import execute_grid, make_executor
+    from ganbench.grid.runner import RunRequest, resume_run
+    from ganbench.grid.scale import run_scale, scale_requests
+    from ganbench.train.distributed import init_from_env
+    from ganbench.train.trainer import StopFlag
 
     registry = _registry()
     di = init_from_env(device or "auto")  # under torchrun: join the process group (gloo on CPU, NCCL on CUDA)
@@ -315,7 +315,7 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, scal
         return
     if outcomes and all(o.status in ("queued", "claimed") for o in outcomes):
         return  # submitted (--detach) or left to other workers: nothing finished here to report yet
-    from ganbench.report import write_report
+    from ganbench.report.tables import write_report
 
     comps, notes, out = write_report(results)
     _print_tables(comps[:1], notes=[])
@@ -343,7 +343,7 @@ def _as_list(value: Any) -> list[str]:
 
 def _print_curves(comps, run_dirs=None) -> None:
     """The sentences of every curve, or of those the runs in ``run_dirs`` belong to."""
-    from ganbench.curves import build_curves, curve_sentences
+    from ganbench.report.curves import build_curves, curve_sentences
 
     console = StdoutConsole()
     touched = None if run_dirs is None else {Path(d).resolve() for d in run_dirs}
@@ -363,7 +363,7 @@ def default_cache_dir() -> Path:
 
 
 def _print_tables(comps, notes) -> None:
-    from ganbench.report import console_table, selection_notes, significance_lines
+    from ganbench.report.tables import console_table, selection_notes, significance_lines
 
     console = StdoutConsole()
     for comp in comps:
@@ -391,7 +391,7 @@ def _print_tables(comps, notes) -> None:
               help="Put two result sets side by side with their differences.")
 def report(results, out, as_json, open_, compare):
     """Comparison tables (with the gray baseline), plots and sample grids from a results folder."""
-    from ganbench.report import compare_columns, compare_results, write_report
+    from ganbench.report.tables import compare_columns, compare_results, write_report
 
     if compare:
         import pandas as pd
@@ -429,7 +429,7 @@ def report(results, out, as_json, open_, compare):
 def status(results, as_json):
     """Where each run of the grids issued into RESULTS stands: queued, running (where), complete,
     diverged, failed (why) or interrupted (re-issue the grid to resume)."""
-    from ganbench.grid import grid_status
+    from ganbench.grid.execute import grid_status
 
     rows = grid_status(results, _registry())
     if as_json:
@@ -452,8 +452,8 @@ def status(results, as_json):
 def plugins(as_json):
     """List loaded plugins, their versions and what each registers (with its description), and check that
     every registered model's recipe names a generator, critic and loss that is loaded (exit 4 if not)."""
-    from ganbench.config import check_models
-    from ganbench.errors import PluginError
+    from ganbench.core.config import check_models
+    from ganbench.core.errors import PluginError
 
     registry = _registry()
     infos = [{"name": p.name, "version": p.version, "distribution": p.distribution, "registers": p.registers,
@@ -480,7 +480,7 @@ def plugins(as_json):
 @click.option("--json", "as_json", is_flag=True)
 def budgets(as_json):
     """The named training budgets."""
-    from ganbench.budgets import BUDGETS, describe
+    from ganbench.core.budgets import BUDGETS, describe
 
     if as_json:
         click.echo(json.dumps([b.to_dict() for b in BUDGETS.values()], indent=2))
@@ -504,7 +504,7 @@ def budgets(as_json):
 def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_size, device, as_json):
     """Re-score a trained run: its own test split, or every usable photo of a dataset you name
     (--dataset folder --data-root DIR); the model's and the gray baseline's metrics."""
-    from ganbench.runner import evaluate_run
+    from ganbench.grid.runner import evaluate_run
 
     opts = _dataset_options(data_root, test_root, limit, split, small)
     if opts and not dataset:
@@ -555,8 +555,8 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
     """Training throughput per recipe with batches already in memory: images/s, step time, FLOPs per image,
     achieved FLOP/s as a share of the device's bf16 dense peak (a GPU's datasheet value; on a CPU its bf16
     matrix product measured in the same run), the data pipeline's own images/s, peak memory."""
-    from ganbench.bench import bench_model
-    from ganbench.config import parse_sets
+    from ganbench.core.config import parse_sets
+    from ganbench.tools.bench import bench_model
 
     registry = _registry()
     if batch_size < 1:
@@ -601,8 +601,8 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
 @click.option("--quiet", "-q", is_flag=True)
 def colorize(inputs, run_dir, checkpoint, out_dir, ext, compare, device, batch_size, quiet):
     """Colourize image files and folders with a trained generator, at full resolution."""
-    from ganbench.colorize import colorize_files, iter_inputs, load_generator
-    from ganbench.precision import resolve_device
+    from ganbench.tools.colorize import colorize_files, iter_inputs, load_generator
+    from ganbench.train.precision import resolve_device
 
     dev = resolve_device(device)
     generator, cfg = load_generator(_registry(), run_dir, checkpoint, dev)
@@ -633,7 +633,7 @@ def data() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def data_info(dataset, data_root, test_root, limit, split, small, image_size, cache_dir, as_json):
     """Counts, skipped files with reasons, image sizes, and decode / cached-read throughput."""
-    from ganbench.datainfo import dataset_info
+    from ganbench.tools.datainfo import dataset_info
 
     info = dataset_info(_registry(), dataset or "embedded", _dataset_options(data_root, test_root, limit, split,
                                                                              small),

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from ganbench import registry as _registry
-from ganbench.registry import Registry, load_registry
+from ganbench.core import registry as _registry
+from ganbench.core.registry import Registry, load_registry
 
 
 @contextlib.contextmanager
@@ -51,10 +51,10 @@ def train_tiny(
 ) -> TinyResult:
     """Train a tiny model for a few steps on synthetic images with ``loss`` swapped into ``model``'s recipe
     and report whether the losses stayed finite and both networks changed."""
-    from ganbench.bench import synthetic_data
-    from ganbench.budgets import parse_budget
-    from ganbench.config import ConfigFile, RunConfig, resolve_recipe
-    from ganbench.trainer import Trainer
+    from ganbench.core.budgets import parse_budget
+    from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
+    from ganbench.tools.bench import synthetic_data
+    from ganbench.train.trainer import Trainer
 
     budget = parse_budget("smoke")
     overrides = dict(sets or {})

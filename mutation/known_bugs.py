@@ -22,27 +22,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # id: (what the bug does, file, original line fragment, buggy replacement, the pytest selection that catches it)
 BUGS = {
-    1: ("the trainer drops the gradient penalty from the critic loss", "ganbench/trainer.py",
+    1: ("the trainer drops the gradient penalty from the critic loss", "ganbench/train/trainer.py",
         "total = d_loss if reg is None else d_loss + reg", "total = d_loss",
-        "tests/test_recipes.py::test_the_gradient_penalty_changes_the_critics_update_by_its_own_gradient"),
-    2: ("the critic's BatchNorm stays per process under torchrun", "ganbench/trainer.py",
+        "tests/plugins/test_recipes.py::test_the_gradient_penalty_changes_the_critics_update_by_its_own_gradient"),
+    2: ("the critic's BatchNorm stays per process under torchrun", "ganbench/train/trainer.py",
         "globalize_batchnorm(generator), globalize_batchnorm(critic)", "globalize_batchnorm(generator), critic",
-        "tests/test_distributed.py::test_two_processes_equal_one_process_with_the_same_global_batch[dcgan]"),
-    3: ("the multi-tensor (CUDA) clipping path loses its upper clamp", "plugins/losses.py",
+        "tests/train/test_distributed.py::test_two_processes_equal_one_process_with_the_same_global_batch[dcgan]"),
+    3: ("the multi-tensor (CUDA) clipping path loses its upper clamp", "plugins/ganbench_plugins/losses.py",
         "torch._foreach_clamp_max_(params, clip)", "pass",
-        "tests/test_recipes.py::test_weight_clipping_clamps_both_bounds_on_either_path"),
-    4: ("lab_to_uint8 truncates instead of rounding", "ganbench/color.py",
+        "tests/plugins/test_recipes.py::test_weight_clipping_clamps_both_bounds_on_either_path"),
+    4: ("lab_to_uint8 truncates instead of rounding", "ganbench/data/color.py",
         "rgb.mul(255.0).round_().to(torch.uint8)", "rgb.mul(255.0).to(torch.uint8)",
-        "tests/test_color.py::test_lab_to_uint8_rounds_to_the_nearest_level"),
-    10: ("EMA weights not restored on resume", "ganbench/trainer.py",
+        "tests/data/test_color.py::test_lab_to_uint8_rounds_to_the_nearest_level"),
+    10: ("EMA weights not restored on resume", "ganbench/train/trainer.py",
          "self.ema.load_state_dict(state[\"ema\"])", "pass",
-         "tests/test_reliability.py::test_resume_restores_the_ema_and_the_best_so_far_pick_on_a_falling_validation_curve"),
-    11: ("the best-so-far pick not restored on resume", "ganbench/trainer.py",
+         "tests/train/test_reliability.py::test_resume_restores_the_ema_and_the_best_so_far_pick_on_a_falling_validation_curve"),
+    11: ("the best-so-far pick not restored on resume", "ganbench/train/trainer.py",
          "self.best = state[\"best\"]", "self.best = None",
-         "tests/test_reliability.py::test_resume_restores_the_ema_and_the_best_so_far_pick_on_a_falling_validation_curve"),
-    12: ("batched colorize gives each photo the next photo's colours", "ganbench/colorize.py",
+         "tests/train/test_reliability.py::test_resume_restores_the_ema_and_the_best_so_far_pick_on_a_falling_validation_curve"),
+    12: ("batched colorize gives each photo the next photo's colours", "ganbench/tools/colorize.py",
          "out[i] = _combine(images[i], ab[j], device)", "out[i] = _combine(images[i], ab[(j + 1) % len(idx)], device)",
-         "tests/test_colorize.py::test_batched_colorize_equals_one_at_a_time"),
+         "tests/tools/test_colorize.py::test_batched_colorize_equals_one_at_a_time"),
 }
 
 
@@ -56,7 +56,7 @@ def scratch_copy() -> Path:
         if (ROOT / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dest / rel)
-    (dest / "ganbench_plugins").symlink_to("plugins")
+    (dest / "ganbench_plugins").symlink_to("plugins/ganbench_plugins")
     return dest
 
 

@@ -20,7 +20,7 @@ def _isolate(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def registry():
-    from ganbench.registry import load_registry
+    from ganbench.core.registry import load_registry
 
     return load_registry()
 
@@ -42,7 +42,7 @@ def photos():
 @pytest.fixture(scope="session")
 def dcgan_with_loss():
     """A plugin registering ``loss`` under ``loss_name`` and a DCGAN recipe that uses it as ``model_name``."""
-    from ganbench.hookspecs import hookimpl
+    from ganbench.core.hookspecs import hookimpl
 
     def make(loss_name, loss, model_name):
         class LossPlugin:

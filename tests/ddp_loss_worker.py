@@ -1,9 +1,9 @@
-"""One rank of a 2-process check that a loss sees the global batch, for tests/test_plugin_contract.py.
+"""One rank of a 2-process check that a loss sees the global batch, for tests/plugins/test_plugin_contract.py.
 
     torchrun --standalone --nproc-per-node 2 tests/ddp_loss_worker.py OUT.json
 
 Each rank scores its half of a fixed batch with a DDP-wrapped linear critic, gathers the scores with
-``ganbench.distributed.global_scores`` and backpropagates a relativistic (RaGAN) generator loss. Rank 0
+``ganbench.train.distributed.global_scores`` and backpropagates a relativistic (RaGAN) generator loss. Rank 0
 writes ``{"loss", "grad", "rows"}`` to OUT.json; the test compares them with one process on the whole batch.
 """
 
@@ -35,7 +35,7 @@ def ragan_generator(fake, real):
 def main(out):
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    from ganbench.distributed import global_scores
+    from ganbench.train.distributed import global_scores
 
     # a bounded wait: a stuck rendezvous or collective raises instead of hanging (the test also kills it)
     dist.init_process_group("gloo", timeout=timedelta(seconds=60))

@@ -1,4 +1,4 @@
-"""``ganbench`` with a spy that saves each process's final networks, for tests/test_distributed.py.
+"""``ganbench`` with a spy that saves each process's final networks, for tests/train/test_distributed.py.
 
     [torchrun --standalone --nproc-per-node 2] tests/dist_worker.py OUT_DIR run --models ... (ganbench args)
 
@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-import ganbench.runner as runner
+import ganbench.grid.runner as runner
 
 trainers = []
 

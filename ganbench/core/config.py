@@ -1,0 +1,290 @@
+"""Run configuration: recipes with overrides (``--set``), config files (TOML), seeds."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ganbench.core.budgets import Budget
+from ganbench.core.contract import Recipe
+from ganbench.core.errors import ConfigError, GanbenchError, unknown_name
+from ganbench.core.registry import Registry
+from ganbench.core.validation import check_recipe_values
+
+#: --set prefixes that address a recipe's option dicts.
+OPTION_GROUPS = {
+    "generator": "generator_options",
+    "critic": "critic_options",
+    "loss": "loss_options",
+    "generator_optimizer": "generator_optimizer",
+    "critic_optimizer": "critic_optimizer",
+}
+SCALARS = {"n_critic", "critic_warmup", "l1_weight", "lr_decay", "generator", "critic", "loss"}
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value (``64``, ``1e-4``, ``true``, ``[0.5, 0.999]``, ``"x"``) or else the bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        if text and all(ch.isalnum() or ch in "-_." for ch in text):
+            return text
+        raise ConfigError(f"malformed value '{text}': use a TOML value such as 64, 1e-4, true or \"text\"") from None
+
+
+def parse_sets(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not value.strip():
+            raise ConfigError(f"malformed --set '{item}': expected KEY=VALUE, e.g. generator.depth=6")
+        check_set_key(key)
+        out[key] = parse_value(value.strip())
+    return out
+
+
+def check_set_key(key: str) -> None:
+    head, _, tail = key.partition(".")
+    if head in OPTION_GROUPS and tail:
+        return
+    if head in SCALARS and not tail:
+        return
+    raise ConfigError(
+        f"unknown --set key '{key}': use generator.X, critic.X, loss.X, generator_optimizer.X, "
+        f"critic_optimizer.X, n_critic, critic_warmup, l1_weight, lr_decay, generator, critic or loss"
+    )
+
+
+def apply_sets(recipe: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
+    recipe = copy.deepcopy(recipe)
+    for key, value in sets.items():
+        check_set_key(key)
+        head, _, tail = key.partition(".")
+        if head in SCALARS and not tail:
+            if head in OPTION_GROUPS and recipe.get(head) != value:
+                # the options belonged to the part being replaced: a new loss starts from its own defaults
+                recipe[OPTION_GROUPS[head]] = {}
+            recipe[head] = value
+        elif head.endswith("_optimizer") and tail == "name" and recipe.get(head, {}).get("name") != value:
+            # another optimiser: keep the learning rate, drop options only the old one knew (betas, ...)
+            recipe[head] = {"name": value, "lr": recipe.get(head, {}).get("lr", 2e-4)}
+        else:
+            recipe.setdefault(OPTION_GROUPS[head], {})[tail] = value
+    return recipe
+
+
+def _recipe_dict(obj: Any, name: str) -> dict[str, Any]:
+    if isinstance(obj, Recipe):
+        return obj.to_dict()
+    if isinstance(obj, dict):
+        return Recipe.from_dict(obj).to_dict()
+    raise ConfigError(f"model '{name}' factory returned {type(obj).__name__}, not a Recipe")
+
+
+@dataclass
+class ConfigFile:
+    """A TOML config: ``[run]`` option defaults, ``[set]`` overrides for every model, and
+    ``[models.NAME]`` recipes derived from a registered one with ``base = "wgan-gp"``."""
+
+    run: dict[str, Any] = field(default_factory=dict)
+    sets: dict[str, Any] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: str | None = None
+
+
+RUN_KEYS = {
+    "models", "dataset", "data_root", "test_root", "limit", "budget", "seeds", "device", "precision",
+    "compile", "image_size", "batch_size", "results", "eval_every", "checkpoint_every", "metrics", "ema",
+    "colorfulness_floor",
+    "split", "variant", "scale",
+    # where the runs execute (ganbench/grid/execute.py): --executor, --jobs, --slurm-*
+    "executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_account", "slurm_options",
+}
+
+
+def load_config_file(path: str | Path | None) -> ConfigFile:
+    if path is None:
+        return ConfigFile()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"run", "set", "models"})
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown section(s) {unknown}; known: run, set, models")
+    run = data.get("run", {})
+    bad = sorted(set(run) - RUN_KEYS)
+    if bad:
+        raise ConfigError(f"config file {path}: unknown key(s) in [run]: {bad}; known: {sorted(RUN_KEYS)}")
+    sets = data.get("set", {})
+    for key in sets:
+        try:
+            check_set_key(key)
+        except ConfigError as exc:
+            raise ConfigError(f"config file {path}: [set] {exc}") from None
+    models = data.get("models", {})
+    recipe_keys = set(Recipe().to_dict()) | {"base", "set"}
+    for name, body in models.items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"config file {path}: [models.{name}] must be a table")
+        bad = sorted(set(body) - recipe_keys)
+        if bad:
+            raise ConfigError(
+                f"config file {path}: unknown key(s) in [models.{name}]: {bad}; known: {sorted(recipe_keys)}"
+            )
+        if "base" not in body:
+            raise ConfigError(f"config file {path}: [models.{name}] needs base = \"<registered model>\"")
+    return ConfigFile(run=run, sets=sets, models=models, path=str(path))
+
+
+def resolve_recipe(
+    registry: Registry, name: str, config: ConfigFile, budget: Budget, sets: dict[str, Any]
+) -> dict[str, Any]:
+    """The recipe a run uses: registered (or config-file) recipe, then --set. (The budget's network sizes are
+    hints given to the networks when they are built, not recipe options: see ``Registry.build``.)"""
+    if name in config.models:
+        body = copy.deepcopy(config.models[name])
+        base = body.pop("base")
+        if base == name:
+            raise ConfigError(f"[models.{name}] cannot be based on itself")
+        recipe = resolve_recipe(registry, base, ConfigFile(), budget, {})
+        recipe_sets = body.pop("set", {})
+        for part in ("generator", "critic", "loss"):
+            if part in body and body[part] != recipe.get(part):
+                recipe[OPTION_GROUPS[part]] = {}  # the base's options belonged to the replaced part
+        for key, value in body.items():
+            if isinstance(value, dict) and isinstance(recipe.get(key), dict):
+                recipe[key] = {**recipe[key], **value}
+            else:
+                recipe[key] = value
+        recipe = apply_sets(recipe, recipe_sets)
+        recipe["description"] = body.get("description", f"{base} with {sorted(body) + sorted(recipe_sets)} changed")
+    else:
+        if name not in registry.entries["model"]:
+            raise unknown_name("model", name, registry.names("model") + sorted(config.models))
+        recipe = _recipe_dict(registry.create("model", name), name)
+    recipe = apply_sets(recipe, sets)
+    # validate the names now, before any training starts
+    registry.get("generator", recipe["generator"])
+    registry.get("critic", recipe["critic"])
+    registry.get("loss", recipe["loss"])
+    warmup = recipe.get("critic_warmup", 0)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ConfigError(f"model '{name}': critic_warmup must be a whole number >= 0 (0 = off), got {warmup!r}")
+    check_recipe_values(registry, name, recipe)
+    return recipe
+
+
+def check_models(registry: Registry) -> list[str]:
+    """One line per registered model whose recipe does not resolve (a factory that fails, a generator, critic
+    or loss that no loaded plugin registers, a bad option value), naming the model and its plugin."""
+    from ganbench.core.budgets import parse_budget
+
+    problems = []
+    for name in registry.names("model"):
+        try:
+            resolve_recipe(registry, name, ConfigFile(), parse_budget("smoke"), {})
+        except GanbenchError as exc:
+            plugin = registry.get("model", name).plugin
+            text = str(exc) if str(exc).startswith("plugin ") else f"model '{name}' (plugin {plugin}): {exc}"
+            problems.append(text)
+    return problems
+
+
+def parse_seeds(text: str | int | list | None) -> list[int]:
+    """``0,1,2`` (these seeds) or ``3`` (seeds 0, 1, 2)."""
+    if text is None:
+        return [0]
+    if isinstance(text, list):
+        values = text
+    elif isinstance(text, int):
+        values = [text]
+        text = str(text)
+    else:
+        try:
+            values = [int(p) for p in str(text).split(",") if p.strip() != ""]
+        except ValueError:
+            raise ConfigError(f"malformed --seeds '{text}': use a count (3) or a list (0,1,2)") from None
+    if not values or any(not isinstance(v, int) or v < 0 for v in values):
+        raise ConfigError(f"malformed --seeds '{text}': use a count >= 1 (3) or non-negative seeds (0,1,2)")
+    if "," not in str(text) and len(values) == 1:
+        if values[0] < 1:
+            raise ConfigError("--seeds as a count must be >= 1")
+        return list(range(values[0]))
+    if len(set(values)) != len(values):
+        raise ConfigError(f"malformed --seeds '{text}': a seed is repeated")
+    return values
+
+
+def stable_hash(data: Any, length: int = 12) -> str:
+    blob = json.dumps(data, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+#: The metrics a run computes unless told otherwise (the one list: runner and report read it from here).
+DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness")
+
+
+def run_identity(registry: Registry, recipe: dict[str, Any], dataset: str, metrics: list[str]) -> dict[str, Any]:
+    """What built a run beyond its options: a hash of the resolved recipe (what the model's factory, a config
+    file and --set made of it) and ``{distribution: version}`` of every plugin that registered its networks,
+    loss, dataset and metrics (see Registry.identity). Two names for one recipe have one identity."""
+    used = {"generator": [recipe["generator"]], "critic": [recipe["critic"]], "loss": [recipe["loss"]],
+            "dataset": [dataset], "metric": list(metrics)}
+    return {"recipe_hash": stable_hash(recipe), "plugins": registry.identity(used)}
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one training run (one model, one seed)."""
+
+    model: str
+    recipe: dict[str, Any]
+    dataset: str
+    dataset_options: dict[str, Any]
+    budget: dict[str, Any]
+    seed: int = 0
+    device: str = "cpu"
+    precision: str = "fp32"
+    compile: bool = False
+    eval_every: int = 0
+    checkpoint_every: int = 100
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    ema: float = 0.0
+    #: checkpoint selection: validation colourfulness must reach this fraction of the photos' own
+    colorfulness_floor: float = 1 / 3
+    #: what built it: {"recipe_hash": ..., "plugins": {distribution: version}} (see run_identity); part of
+    #: the run key, so a changed plugin or recipe starts a new run
+    identity: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.budget["image_size"])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.budget["batch_size"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def comparison_key(self) -> str:
+        """Identifies the comparison: what every model in it shares."""
+        d = self.to_dict()
+        return stable_hash({k: d[k] for k in ("dataset", "dataset_options", "budget", "device", "precision")})
+
+    def run_key(self) -> str:
+        """Identifies the run: re-running the same command with the same plugins finds (and resumes or skips)
+        it; a changed plugin or recipe gives another key."""
+        d = self.to_dict()
+        d.pop("checkpoint_every")
+        return stable_hash(d)

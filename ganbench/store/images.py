@@ -1,0 +1,38 @@
+"""Picture helpers: sample grids with column titles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ganbench.store.results import atomic_write_bytes
+
+
+def grid(columns: dict[str, np.ndarray], min_cell: int = 128, pad: int = 4) -> Image.Image:
+    """``columns``: title -> uint8 (N, H, W, 3). One row per image, one column per title."""
+    titles = list(columns)
+    n, h, w, _ = next(iter(columns.values())).shape
+    scale = max(1, -(-min_cell // max(h, w)))
+    ch, cw = h * scale, w * scale
+    header = 18
+    canvas = Image.new("RGB", (len(titles) * (cw + pad) + pad, header + n * (ch + pad) + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for c, title in enumerate(titles):
+        x = pad + c * (cw + pad)
+        draw.text((x + 2, 3), title[: max(4, cw // 7)], fill=(0, 0, 0))
+        for r in range(n):
+            cell = Image.fromarray(np.ascontiguousarray(columns[title][r]))
+            if scale > 1:
+                cell = cell.resize((cw, ch), Image.Resampling.NEAREST)
+            canvas.paste(cell, (x, header + pad + r * (ch + pad)))
+    return canvas
+
+
+def save_png(image: Image.Image, path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=False)
+    atomic_write_bytes(Path(path), buf.getvalue())

@@ -1,0 +1,188 @@
+"""Throughput of one training step per recipe, with batches already in memory (data loading apart), the
+data pipeline's own rate, and the device's matrix-product peak measured in the same process, so achieved
+FLOP/s read as a share of what this very machine can do."""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from ganbench.core.budgets import parse_budget
+from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
+from ganbench.core.registry import Registry
+from ganbench.data.color import lab_to_net, rgb_to_lab
+from ganbench.data.pipeline import ImageSet, PreparedData
+from ganbench.grid.runner import check_shapes
+from ganbench.train.machine import device_name
+from ganbench.train.precision import default_precision, resolve_device
+from ganbench.train.trainer import Trainer, _peak_rss_mb, count_flops_per_image
+
+#: bf16 dense peak (TFLOP/s, no sparsity) of cards whose name contains the key, for model FLOPs utilisation.
+#: H100 SXM 989; H100 PCIe 756; H200 989 (same compute as H100 SXM); A100 312; L4 121; A10 125.
+PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10": 125.0}
+
+
+def synthetic_data(size: int, n: int = 8, seed: int = 0) -> PreparedData:
+    """Smooth random colour images (enough to exercise every code path; content does not affect speed)."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(n, 3, 4, 4, generator=g)
+    imgs = torch.nn.functional.interpolate(low, size=(size * 2, size * 2), mode="bicubic", align_corners=False)
+    arr = (imgs.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    crops = arr[:, :size, :size].contiguous()
+    train = ImageSet([f"synthetic{i}" for i in range(n)], [a.numpy() for a in arr])
+    keys = [f"synthetic{i}" for i in range(n)]
+    return PreparedData(train, crops, keys, crops, keys, "synthetic", [])
+
+
+def build_bench_trainer(
+    registry: Registry, model: str, image_size: int = 64, batch_size: int = 16, device: str = "auto",
+    precision: str | None = None, compile: bool = False, sets: dict[str, Any] | None = None,
+    budget: str = "cpu", config: ConfigFile | None = None, channels_last: bool | None = None,
+    data: PreparedData | None = None, seed: int = 0,
+) -> Trainer:
+    """A Trainer of ``model`` as a run would build it (the budget's sizes, ``sets`` on top), on synthetic
+    images unless ``data`` is given: the one way benchmarks, the GPU check and tests build a trainer."""
+    dev = resolve_device(device)
+    precision = precision or default_precision(dev)
+    b = replace(parse_budget(budget), image_size=image_size, batch_size=batch_size)
+    recipe = resolve_recipe(registry, model, config or ConfigFile(), b, sets or {})
+    check_shapes(registry, recipe, b, model)
+    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=b.to_dict(),
+                    device=str(dev), precision=precision, compile=compile, seed=seed)
+    trainer = Trainer(cfg, registry, data or synthetic_data(image_size), dev, metrics={}, channels_last=channels_last)
+    trainer.critic_warmup = 0  # time ordinary steps: WGAN's warm-up steps are a schedule, not a speed
+    return trainer
+
+
+def memory_batches(trainer: Trainer, device: torch.device, n: int | None = None) -> list[tuple[torch.Tensor, ...]]:
+    """``n`` (default: one generator step's worth) training batches as (L, ab) on the device."""
+    n = n or max(2, trainer.n_critic + 1)
+    out = []
+    for i in range(n):
+        rgb = trainer.sampler.batch(i).to(device)
+        if trainer.channels_last:
+            rgb = rgb.contiguous(memory_format=torch.channels_last)
+        out.append(lab_to_net(rgb_to_lab(rgb)))
+    return out
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def data_pipeline_rate(trainer: Trainer, seconds: float = 1.0, min_batches: int = 3) -> float:
+    """Images/s of the real input path (crop + flip from decoded photos, host->device copy, Lab conversion on
+    the device), measured on its own: what the data side could feed the training step."""
+    dev = trainer.device
+    saved = trainer.batch_source, trainer.counters.batches, trainer.counters.data_seconds
+    trainer.batch_source = None
+    try:
+        trainer.next_batch()  # warm-up
+        _sync(dev)
+        t0, n = time.perf_counter(), 0
+        while n < min_batches or time.perf_counter() - t0 < seconds:
+            trainer.next_batch()
+            n += 1
+        _sync(dev)
+        elapsed = time.perf_counter() - t0
+    finally:
+        trainer.batch_source, trainer.counters.batches, trainer.counters.data_seconds = saved
+    return n * trainer.cfg.batch_size / elapsed
+
+
+def matmul_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.bfloat16, n: int = 2048,
+                seconds: float = 0.5) -> float:
+    """Achieved FLOP/s of an n×n matrix product in ``dtype`` on ``device``: the machine's own dense peak, as
+    the training step's FLOP/s are compared with (on CPUs with AMX or AVX512-BF16 bf16 is several times fp32)."""
+    dev = torch.device(device)
+    a = torch.randn(n, n, device=dev).to(dtype)
+    b = torch.randn(n, n, device=dev).to(dtype)
+    torch.mm(a, b)
+    _sync(dev)
+    t0, reps = time.perf_counter(), 0
+    while reps < 2 or time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        reps += 1
+    _sync(dev)
+    return 2 * n**3 * reps / (time.perf_counter() - t0)
+
+
+def table_peak_tflops(name: str) -> float | None:
+    """The bf16 dense peak of a known GPU (datasheet), else None."""
+    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+
+
+@functools.cache
+def bf16_peak(device: str) -> tuple[float | None, str | None]:
+    """The device's bf16 dense peak in FLOP/s and where it comes from: a known GPU's datasheet value, or on a
+    CPU its bf16 2048² matrix product, measured once per process (every benchmark row shares it)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        table = table_peak_tflops(device_name(dev))
+        return (table * 1e12, "datasheet bf16 dense") if table else (None, None)
+    if dev.type == "cpu":
+        return matmul_peak(dev), "bf16 2048² matmul measured"
+    return None, None
+
+
+def bench_model(
+    registry: Registry, model: str, image_size: int = 64, batch_size: int = 16, steps: int = 10,
+    warmup: int = 3, device: str = "auto", precision: str | None = None, compile: bool = False,
+    sets: dict[str, Any] | None = None, budget: str = "cpu", config: ConfigFile | None = None,
+    channels_last: bool | None = None, peak_flops: float | None = None, data_seconds: float = 0.5,
+) -> dict[str, Any]:
+    """Time ``steps`` training steps after ``warmup`` ones. ``peak_flops``: the device's bf16 dense peak in
+    FLOP/s (default: the datasheet value for a known GPU, or on a CPU its bf16 matrix product measured now);
+    ``achieved_share_of_peak`` is the step's counted FLOP/s over it (MFU)."""
+    trainer = build_bench_trainer(registry, model, image_size, batch_size, device, precision, compile, sets,
+                                  budget, config, channels_last)
+    dev = trainer.device
+    batches = memory_batches(trainer, dev)
+    counter = iter(range(10**9))
+    trainer.batch_source = lambda: batches[next(counter) % len(batches)]  # in memory: the step alone
+    for _ in range(warmup):
+        trainer.train_step()
+    _sync(dev)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    _sync(dev)
+    seconds = time.perf_counter() - t0
+    trainer.flush()
+    flops = count_flops_per_image(trainer)
+    ips = steps * batch_size / seconds
+    name = device_name(dev)
+    out: dict[str, Any] = {
+        "model": model, "device": str(dev), "device_name": name, "torch": torch.__version__,
+        "precision": trainer.cfg.precision, "compile": compile, "channels_last": trainer.channels_last,
+        "image_size": image_size, "batch_size": batch_size, "steps": steps, "images_per_s": ips,
+        "step_ms": 1000 * seconds / steps, "generator_steps_per_s": steps / seconds,
+        "critic_steps_per_s": steps * trainer.critic_steps_per_step / seconds,
+        "flops_per_image": flops["train_step"] if flops else None,
+        "params": trainer.param_counts(),
+        "peak_cpu_rss_mb": _peak_rss_mb(),
+    }
+    if data_seconds > 0:
+        out["data_images_per_s"] = data_pipeline_rate(trainer, data_seconds)
+    if dev.type == "cuda":
+        out["peak_cuda_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
+    if flops:
+        out["achieved_tflops"] = flops["train_step"] * ips / 1e12
+    if peak_flops is None:
+        peak_flops, out["peak_source"] = bf16_peak(str(dev))
+    if peak_flops:
+        out["peak_bf16_tflops"] = peak_flops / 1e12
+        if flops:
+            out["achieved_share_of_peak"] = flops["train_step"] * ips / peak_flops
+    return out
+
+
+__all__ = ["bench_model", "build_bench_trainer", "data_pipeline_rate", "matmul_peak", "memory_batches",
+           "synthetic_data"]

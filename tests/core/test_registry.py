@@ -1,0 +1,131 @@
+"""The plugin contract: entry points, in-process plugins, clashes, misspelt hooks, broken imports."""
+
+import importlib.metadata as md
+import types
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ganbench.api import AdversarialLoss
+from ganbench.cli import cli
+from ganbench.core.errors import PluginError
+from ganbench.core.hookspecs import hookimpl
+from ganbench.core.registry import load_registry
+from ganbench.testing import plugin, train_tiny
+
+
+class HingeLoss(AdversarialLoss):
+    def critic_loss(self, real, fake):
+        return torch.relu(1 - real).mean() + torch.relu(1 + fake).mean()
+
+    def generator_loss(self, fake):
+        return -fake.mean()
+
+
+def test_builtins_come_through_the_entry_point_group():
+    eps = {ep.name: ep for ep in md.entry_points(group="ganbench")}
+    assert {"unet", "patchgan", "losses", "recipes", "datasets", "metrics"} <= set(eps)
+    assert all(eps[n].dist.name == "ganbench" for n in ("losses", "recipes"))
+    reg = load_registry()
+    assert reg.get("model", "dcgan").plugin == "recipes"
+    assert set(reg.names("model")) >= {"dcgan", "wgan", "wgan-gp"}
+
+
+def test_load_plugins_variable_restricts(monkeypatch):
+    reg = load_registry(env={"GANBENCH_LOAD_PLUGINS": "losses,metrics"})
+    assert reg.names("model") == [] and "bce" in reg.names("loss")
+    reg = load_registry(env={"GANBENCH_LOAD_PLUGINS": ""})
+    assert reg.plugins == {}
+
+
+def test_in_process_plugin_adds_a_loss_a_run_can_use(tmp_path, dcgan_with_loss):
+    with plugin(dcgan_with_loss("test-hinge", HingeLoss, "test-hinge-gan"), name="hinge-test") as reg:
+        assert reg.get("loss", "test-hinge").plugin == "hinge-test"
+        result = train_tiny(reg, loss="test-hinge")
+        assert result.finite and result.generator_changed and result.critic_changed
+        out = CliRunner().invoke(cli, ["run", "--models", "test-hinge-gan", "--budget", "smoke", "-q",
+                                       "--results", str(tmp_path)])
+        assert out.exit_code == 0, out.output
+        assert "test-hinge-gan" in out.output
+    assert "test-hinge" not in load_registry().names("loss")  # gone after the block
+
+
+def test_clashing_name_fails_naming_both_plugins():
+    class Clash:
+        @hookimpl
+        def register_losses(self, register):
+            register("bce", HingeLoss)
+
+    with pytest.raises(PluginError) as exc, plugin(Clash(), name="clashing-plugin"):
+        pass
+    assert "'bce'" in str(exc.value) and "losses" in str(exc.value) and "clashing-plugin" in str(exc.value)
+
+
+def test_clash_on_the_cli_is_one_line_exit_4():
+    class Clash:
+        @hookimpl
+        def register_models(self, register):
+            register("dcgan", dict)
+
+    with pytest.raises(PluginError), plugin(Clash(), name="clash2"):
+        pass
+    from ganbench.core import registry as r
+    r.IN_PROCESS.append(("clash2", Clash()))
+    try:
+        out = CliRunner().invoke(cli, ["plugins"])
+    finally:
+        r.IN_PROCESS.pop()
+    assert out.exit_code == 4
+    assert out.output.strip().count("\n") == 0 and "registered twice" in out.output
+
+
+def test_misspelt_hook_fails_fast():
+    class Typo:
+        @hookimpl
+        def register_loss(self, register):  # should be register_losses
+            pass
+
+    with pytest.raises(PluginError, match="register_loss"), plugin(Typo(), name="typo"):
+        pass
+
+
+def test_broken_plugin_import_names_it(monkeypatch):
+    class FakeEP:
+        name, value, group = "broken", "broken_pkg.plugin", "ganbench"
+        dist = types.SimpleNamespace(name="broken-pkg", version="9.9")
+
+        def load(self):
+            raise ImportError("No module named 'numpyy'")
+
+    real = md.entry_points
+
+    def fake_entry_points(**kw):
+        return [*real(**kw), FakeEP()]
+
+    monkeypatch.setattr(md, "entry_points", fake_entry_points)
+    with pytest.raises(PluginError) as exc:
+        load_registry(env={})
+    assert "broken" in str(exc.value) and "broken-pkg" in str(exc.value) and "numpyy" in str(exc.value)
+    out = CliRunner().invoke(cli, ["plugins"], env={"GANBENCH_LOAD_PLUGINS": None})
+    assert out.exit_code == 4 and "failed to import" in out.output and "Traceback" not in out.output
+
+
+def test_plugins_command_lists_versions_and_registrations_as_json():
+    import json
+
+    out = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert out.exit_code == 0
+    data = {p["name"]: p for p in json.loads(out.output)}
+    assert data["recipes"]["registers"]["model"] == ["dcgan", "wgan", "wgan-gp", "l1", "l1-wgan", "l1-wgan-gp"]
+    assert data["losses"]["version"] and data["losses"]["distribution"] == "ganbench"
+
+
+def test_invalid_names_rejected():
+    class Bad:
+        @hookimpl
+        def register_losses(self, register):
+            register("a,b", HingeLoss)
+
+    with pytest.raises(PluginError, match="invalid"), plugin(Bad(), name="bad"):
+        pass

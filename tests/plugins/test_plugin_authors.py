@@ -1,0 +1,198 @@
+"""Plugin authors: the hook reference is complete, the tutorial is the example package, and the example
+package installs, lists, runs and uninstalls."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ganbench.cli import cli
+from ganbench.core import hookspecs
+from ganbench.core.hookspecs import hookimpl
+from ganbench.core.registry import HOOK_FOR_KIND
+from ganbench.testing import plugin, train_tiny
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "plugins.md"
+EXAMPLE = ROOT / "plugins" / "examples" / "ganbench-extra-losses"
+
+
+def _hooks():
+    return sorted(n for n in dir(hookspecs) if n.startswith("register_"))
+
+
+def test_every_hook_has_a_heading_with_its_signature():
+    text = DOC.read_text()
+    for hook in _hooks():
+        assert f"\n### {hook}\n" in text, hook
+        assert f"def {hook}(register)" in text, hook
+    assert set(_hooks()) == set(HOOK_FOR_KIND.values())
+
+
+def test_tutorial_code_is_the_example_package_code():
+    text = DOC.read_text()
+    blocks = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    for rel, body in blocks:
+        assert (ROOT / rel).read_text() == body, f"docs/plugins.md drifted from {rel}"
+
+
+class EveryHook:
+    """One plugin that exercises every hook, each through a real run or call."""
+
+    @hookimpl
+    def register_generators(self, register):
+        from ganbench_plugins.unet import UNet
+
+        # a factory that declares `hints` gets the budget's size hints (smoke: depth 5, width 8)
+        register("test-unet", lambda hints=None, **o: UNet(depth=hints.depth, base_channels=hints.width, **o))
+
+    @hookimpl
+    def register_critics(self, register):
+        from ganbench_plugins.patchgan import PatchGAN
+
+        register("test-critic", lambda **o: PatchGAN(**o))
+
+    @hookimpl
+    def register_losses(self, register):
+        from ganbench_plugins.losses import BCELoss
+
+        register("test-bce", BCELoss)
+
+    @hookimpl
+    def register_models(self, register):
+        from ganbench_plugins.recipes import dcgan
+
+        def recipe():
+            r = dcgan()
+            r.generator, r.critic, r.loss = "test-unet", "test-critic", "test-bce"
+            return r
+
+        register("test-model", recipe)
+
+    @hookimpl
+    def register_datasets(self, register):
+        from ganbench_plugins.datasets import embedded
+
+        register("test-data", embedded)
+
+    @hookimpl
+    def register_metrics(self, register):
+        from ganbench_plugins.metrics import MAE
+
+        class Chroma(MAE):
+            name = "test-metric"
+
+        register("test-metric", Chroma)
+
+    @hookimpl
+    def register_executors(self, register):
+        from ganbench_plugins.executors import LocalExecutor
+
+        class Here(LocalExecutor):
+            name = "test-executor"
+
+        register("test-executor", Here)
+
+
+def test_every_hook_is_exercised_by_a_run(tmp_path):
+    with plugin(EveryHook(), name="every-hook") as reg:
+        assert all(any(n.startswith("test-") for n in reg.names(kind)) for kind in reg.entries)
+        out = CliRunner().invoke(cli, ["run", "--models", "test-model", "--dataset", "test-data", "--metrics",
+                                       "psnr,mae,test-metric", "--budget", "smoke", "--results", str(tmp_path), "-q",
+                                       "--executor", "test-executor"])
+    assert out.exit_code == 0, out.output
+    [run] = list((tmp_path / "runs").iterdir())
+    rec = json.loads((run / "run.json").read_text())
+    assert rec["config"]["recipe"]["generator"] == "test-unet" and rec["config"]["dataset"] == "test-data"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["model"]["test-metric"] == pytest.approx(metrics["model"]["mae"])
+
+
+def test_example_losses_train_with_the_testing_helpers():
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        import ganbench_extra_losses as extra
+
+        with plugin(extra) as reg:
+            for loss in ("hinge", "least-squares"):
+                result = train_tiny(reg, loss=loss)
+                assert result.finite and result.generator_changed and result.critic_changed
+    finally:
+        sys.path.remove(str(EXAMPLE))
+        sys.modules.pop("ganbench_extra_losses", None)
+
+
+def test_config_file_recipe_without_python(tmp_path):
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        import ganbench_extra_losses as extra
+
+        cfg = tmp_path / "my.toml"
+        cfg.write_text('[models.my-hinge]\nbase = "wgan-gp"\nloss = "hinge"\nn_critic = 1\n'
+                       'critic_optimizer = { name = "adam", lr = 2e-4, betas = [0.0, 0.9] }\n')
+        with plugin(extra):
+            out = CliRunner().invoke(cli, ["run", "--models", "dcgan,my-hinge", "--config", str(cfg), "--budget",
+                                           "smoke", "--results", str(tmp_path / "r"), "-q"])
+        assert out.exit_code == 0, out.output
+        run = next((tmp_path / "r" / "runs").glob("*-my-hinge-*"))
+        recipe = json.loads((run / "run.json").read_text())["config"]["recipe"]
+        assert recipe["loss"] == "hinge" and recipe["loss_options"] == {} and recipe["n_critic"] == 1
+        assert recipe["critic_options"]["norm"] == "layer"  # kept from the base recipe
+        assert recipe["critic_optimizer"]["lr"] == 2e-4
+    finally:
+        sys.path.remove(str(EXAMPLE))
+        sys.modules.pop("ganbench_extra_losses", None)
+
+
+def test_example_package_installs_lists_runs_reruns_when_edited_and_uninstalls(tmp_path):
+    import shutil
+
+    package = tmp_path / "pkg"  # a copy, so the test can edit it as an author would
+    shutil.copytree(EXAMPLE, package, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    pip = [sys.executable, "-m", "pip"]
+    quiet = {"capture_output": True, "text": True}
+    env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench,extra_losses", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+    def install():
+        done = subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", str(package)],
+                              **quiet)
+        assert done.returncode == 0, done.stderr
+
+    def run(models):
+        done = subprocess.run([sys.executable, "-m", "ganbench", "run", "--models", models, "--budget", "smoke",
+                               "--results", str(tmp_path / "r"), "-q"], env=env, **quiet)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    install()
+    try:
+        listed = subprocess.run([sys.executable, "-m", "ganbench", "plugins", "--json"], env=env, **quiet)
+        assert listed.returncode == 0, listed.stderr
+        info = {p["name"]: p for p in json.loads(listed.stdout)}["extra_losses"]
+        assert info["distribution"] == "ganbench-extra-losses" and info["version"] == "0.2.0"
+        assert info["registers"] == {"loss": ["hinge", "least-squares", "ragan", "r1"],
+                                     "model": ["hinge-gan", "r1-gan", "ragan"]}
+        first = run("dcgan,ragan")
+        assert "ragan" in first.stdout and "gray" in first.stdout
+        assert "already complete" in run("ragan").stderr  # unchanged: skipped
+        source = package / "ganbench_extra_losses" / "__init__.py"
+        source.write_text(source.read_text().replace('description = "relativistic average BCE (RaGAN)"',
+                                                     'description = "RaGAN (edited)"'))
+        install()  # same version number, edited code
+        again = run("ragan")
+        assert "already complete" not in again.stderr
+        runs = sorted((tmp_path / "r" / "runs").glob("*-ragan-*"))
+        assert len(runs) == 2
+        versions = [json.loads((r / "run.json").read_text())["identity"]["plugins"]["ganbench-extra-losses"]
+                    for r in runs]
+        assert versions[0] != versions[1] and all(v.startswith("0.2.0+src.") for v in versions)
+    finally:
+        subprocess.run([*pip, "uninstall", "-y", "ganbench-extra-losses"], **quiet)
+    gone = subprocess.run([sys.executable, "-m", "ganbench", "plugins", "--json"], env=env, **quiet)
+    assert gone.returncode == 4 and "names no installed plugin: extra_losses" in gone.stderr
