@@ -79,7 +79,7 @@ def versions(device: str) -> dict:
 def run_cuda_tests(out: Path, device: str, quick: bool, timeout: float) -> dict:
     env = {**os.environ, "GANBENCH_TEST_DEVICE": device, "GANBENCH_LOAD_PLUGINS": "ganbench"}
     cmd = [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-rA", "-p", "no:cacheprovider",
-           str(ROOT / "tests" / "test_cuda.py"), f"--junitxml={out / 'pytest-cuda.xml'}"]
+           str(ROOT / "tests" / "train" / "test_cuda.py"), f"--junitxml={out / 'pytest-cuda.xml'}"]
     if quick:  # the CPU stand-in: one test of each kind that is fast on a CPU (compile alone takes minutes)
         cmd += ["-k", "agrees_with_the_cpu and dcgan and bf16 or penalty and bf16 or channels_last"]
     t0 = time.perf_counter()
