@@ -46,7 +46,8 @@ def main(argv=None) -> int:
 
     from benchmarks.reference_loop import ReferenceLoop
     from ganbench.core.registry import load_registry
-    from ganbench.tools.bench import build_bench_trainer, matmul_peak, memory_batches
+    from ganbench.train.batches import memory_batches
+    from ganbench.train.bench import bench_trainer, matmul_peak, photo_batches
     from ganbench.train.machine import cpu_model
     from ganbench.train.precision import cpu_precision_choice
 
@@ -70,14 +71,11 @@ def main(argv=None) -> int:
         loop = ReferenceLoop(model, {"depth": depth, "base_channels": 64}, {"base_channels": 64, "layers": 3})
         trainers = {}
         for name, kw in candidates.items():
-            tr = build_bench_trainer(registry, model, args.size, args.batch, "cpu", sets=sets, **kw)
-            batches = memory_batches(tr, torch.device("cpu"))
-            counter = iter(range(10**9))
-            tr.batch_source = lambda b=batches, c=counter: b[next(c) % len(b)]
+            tr = bench_trainer(registry, model, args.size, args.batch, "cpu", sets=sets, **kw)
             trainers[name] = tr
             steps[name] = tr.train_step
-        ref_batches = [(L.contiguous(), ab.contiguous())
-                       for L, ab in memory_batches(trainers["fp32"], torch.device("cpu"), loop.n_critic)]
+        photos = photo_batches(args.size, args.batch, torch.device("cpu"), channels_last=False)
+        ref_batches = [(L.contiguous(), ab.contiguous()) for L, ab in memory_batches(photos, loop.n_critic)]
         steps["reference"] = lambda loop=loop, b=ref_batches: loop.step(b)
         for fn in steps.values():  # warm-up (oneDNN primitives, compilation)
             fn()

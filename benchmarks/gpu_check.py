@@ -46,7 +46,7 @@ def _write(out: Path, name: str, data) -> None:
 def versions(device: str) -> dict:
     import torch
 
-    from ganbench.tools.bench import matmul_peak, table_peak_tflops
+    from ganbench.train.bench import matmul_peak, table_peak_tflops
     from ganbench.train.machine import device_name
 
     dev = torch.device(device)
@@ -107,7 +107,7 @@ def bench_configs(device: str, quick: bool) -> list[dict]:
 
 def run_bench(out: Path, device: str, quick: bool, deadline: float, results: list) -> None:
     from ganbench.core.registry import load_registry
-    from ganbench.tools.bench import bench_model
+    from ganbench.train.bench import bench_model
 
     registry = load_registry()
     if quick:
@@ -137,13 +137,10 @@ def profile_step(out: Path, device: str, model: str, quick: bool) -> None:
     from torch.profiler import ProfilerActivity, profile
 
     from ganbench.core.registry import load_registry
-    from ganbench.tools.bench import build_bench_trainer, memory_batches
+    from ganbench.train.bench import bench_trainer
 
     size, batch = (32, 4) if quick else (256, 64)
-    trainer = build_bench_trainer(load_registry(), model, size, batch, device, budget="smoke" if quick else "gpu")
-    batches = memory_batches(trainer, trainer.device)
-    counter = iter(range(10**9))
-    trainer.batch_source = lambda: batches[next(counter) % len(batches)]
+    trainer = bench_trainer(load_registry(), model, size, batch, device, budget="smoke" if quick else "gpu")
     for _ in range(3):
         trainer.train_step()
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])

@@ -8,7 +8,6 @@ speed-up (absolute times on shared machines are noisy; ratios measured in one ru
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,13 +15,13 @@ import torch
 from PIL import Image
 
 from benchmarks.reference_loop import ReferenceLoop
-from ganbench.core.budgets import parse_budget
-from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
+from ganbench.core.config import resolve_recipe
 from ganbench.data.color import lab_to_net, lab_to_uint8, rgb_to_lab, uint8_to_lab
 from ganbench.data.pipeline import decode_image, prepare
-from ganbench.tools.bench import synthetic_data
+from ganbench.data.synthetic import synthetic_data
+from ganbench.train.batches import cycle
 from ganbench.train.precision import cpu_has_native_bf16
-from ganbench.train.trainer import Trainer
+from ganbench.train.setup import build_trainer
 
 MODELS = ["dcgan", "wgan", "wgan-gp"]
 SIZES = [64, 128]
@@ -42,13 +41,10 @@ def _batches(size: int, n: int):
     return [lab_to_net(rgb_to_lab(sampler.batch(i))) for i in range(n)]
 
 
-def _trainer(registry, model, size, precision="fp32"):
-    budget = replace(parse_budget("cpu"), image_size=size, batch_size=BATCH)
+def _trainer(registry, model, size, precision="fp32", batches=None):
     sets = {**PIX2PIX, "generator.depth": _depth(size)}
-    recipe = resolve_recipe(registry, model, ConfigFile(), budget, sets)
-    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=budget.to_dict(),
-                    precision=precision)
-    return Trainer(cfg, registry, synthetic_data(size), torch.device("cpu"), metrics={})
+    return build_trainer(registry, model, "cpu", image_size=size, batch_size=BATCH, sets=sets, precision=precision,
+                         batches=batches)
 
 
 PRECISIONS = ["fp32", "bf16"] if cpu_has_native_bf16() or torch.cuda.is_available() else ["fp32"]
@@ -58,10 +54,8 @@ PRECISIONS = ["fp32", "bf16"] if cpu_has_native_bf16() or torch.cuda.is_availabl
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("model", MODELS)
 def test_ganbench_step(benchmark, registry, model, size, precision):
-    trainer = _trainer(registry, model, size, precision)
-    batches = _batches(size, trainer.n_critic)
-    counter = iter(range(10**9))
-    trainer.batch_source = lambda: batches[next(counter) % len(batches)]
+    batches = _batches(size, resolve_recipe(registry, model).n_critic)
+    trainer = _trainer(registry, model, size, precision, cycle(batches))
     benchmark.group = f"train step {model} {size}px b{BATCH}"
     benchmark.extra_info.update(model=model, size=size, batch=BATCH, impl=f"ganbench-{precision}")
     benchmark.pedantic(trainer.train_step, rounds=3, iterations=1, warmup_rounds=1)

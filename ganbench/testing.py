@@ -49,29 +49,21 @@ def train_tiny(
     registry: Registry, loss: str | None = None, model: str = "dcgan", steps: int = 3,
     sets: dict[str, Any] | None = None, loss_options: dict[str, Any] | None = None, image_size: int = 32,
 ) -> TinyResult:
-    """Train a tiny model for a few steps on synthetic images with ``loss`` swapped into ``model``'s recipe
-    and report whether the losses stayed finite and both networks changed."""
-    from ganbench.core.budgets import parse_budget
-    from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
-    from ganbench.tools.bench import synthetic_data
-    from ganbench.train.trainer import Trainer
+    """Train a tiny model for a few steps on synthetic images with ``loss`` (and its ``loss_options``) swapped
+    into ``model``'s recipe and report whether the losses stayed finite and both networks changed."""
+    from ganbench.train.setup import build_trainer
 
-    budget = parse_budget("smoke")
     overrides = dict(sets or {})
     if loss is not None:
         overrides["loss"] = loss
-    recipe = resolve_recipe(registry, model, ConfigFile(), budget, overrides)
-    if loss is not None:
-        recipe["loss_options"] = dict(loss_options or {})
-    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={},
-                    budget={**budget.to_dict(), "image_size": image_size}, device="cpu")
-    trainer = Trainer(cfg, registry, synthetic_data(image_size), torch.device("cpu"), metrics={})
-    g0 = [p.detach().clone() for p in trainer.m.generator.parameters()]
-    d0 = [p.detach().clone() for p in trainer.m.critic.parameters()]
+        overrides.update({f"loss.{key}": value for key, value in (loss_options or {}).items()})
+    trainer = build_trainer(registry, model, "smoke", image_size=image_size, sets=overrides)
+    nets = trainer.nets
+    g0 = [p.detach().clone() for p in nets.generator.parameters()]
+    c0 = [p.detach().clone() for p in nets.critic.parameters()]
     for _ in range(steps):
         trainer.train_step()
     divergence = trainer.flush()
     changed = lambda before, net: any(  # noqa: E731
         not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
-    return TinyResult(trainer.history, divergence is None, changed(g0, trainer.m.generator),
-                      changed(d0, trainer.m.critic))
+    return TinyResult(trainer.history, divergence is None, changed(g0, nets.generator), changed(c0, nets.critic))

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # id: (what the bug does, file, original line fragment, buggy replacement, the pytest selection that catches it)
 BUGS = {
-    1: ("the trainer drops the gradient penalty from the critic loss", "ganbench/train/trainer.py",
-        "total = d_loss if reg is None else d_loss + reg", "total = d_loss",
+    1: ("the trainer drops the gradient penalty from the critic loss", "ganbench/train/steps.py",
+        "total = critic_loss if reg is None else critic_loss + reg", "total = critic_loss",
         "tests/plugins/test_recipes.py::test_the_gradient_penalty_changes_the_critics_update_by_its_own_gradient"),
     2: ("the critic's BatchNorm stays per process under torchrun", "ganbench/train/trainer.py",
         "globalize_batchnorm(generator), globalize_batchnorm(critic)", "globalize_batchnorm(generator), critic",
@@ -34,11 +34,11 @@ BUGS = {
     4: ("lab_to_uint8 truncates instead of rounding", "ganbench/data/color.py",
         "rgb.mul(255.0).round_().to(torch.uint8)", "rgb.mul(255.0).to(torch.uint8)",
         "tests/data/test_color.py::test_lab_to_uint8_rounds_to_the_nearest_level"),
-    10: ("EMA weights not restored on resume", "ganbench/train/trainer.py",
-         "self.ema.load_state_dict(state[\"ema\"])", "pass",
+    10: ("EMA weights not restored on resume", "ganbench/train/checkpoint.py",
+         "trainer.ema.load_state_dict(state[\"ema\"])", "pass",
          "tests/train/test_reliability.py::test_resume_restores_the_ema_and_the_best_so_far_pick_on_a_falling_validation_curve"),
-    11: ("the best-so-far pick not restored on resume", "ganbench/train/trainer.py",
-         "self.best = state[\"best\"]", "self.best = None",
+    11: ("the best-so-far pick not restored on resume", "ganbench/train/checkpoint.py",
+         "trainer.validation.best = state[\"best\"]", "trainer.validation.best = None",
          "tests/train/test_reliability.py::test_resume_restores_the_ema_and_the_best_so_far_pick_on_a_falling_validation_curve"),
     12: ("batched colorize gives each photo the next photo's colours", "ganbench/tools/colorize.py",
          "out[i] = _combine(images[i], ab[j], device)", "out[i] = _combine(images[i], ab[(j + 1) % len(idx)], device)",

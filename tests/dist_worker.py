@@ -33,6 +33,6 @@ if __name__ == "__main__":
         cli.main(sys.argv[2:], prog_name="ganbench")
     finally:
         if trainers:
-            m = trainers[-1].m
+            m = trainers[-1].nets
             state = {"generator": m.generator.state_dict(), "critic": m.critic.state_dict()}
             torch.save(state, os.path.join(out, f"rank{os.environ.get('RANK', '0')}.pt"))

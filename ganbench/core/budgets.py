@@ -162,13 +162,6 @@ def parse_budget(spec: str | None, default: str = "cpu") -> Budget:
     return budget
 
 
-def size_hints(budget: dict[str, Any] | Budget | None, network: str) -> SizeHints | None:
-    """The hints a (recorded) budget gives ``network``; None without a budget."""
-    if budget is None:
-        return None
-    return (budget if isinstance(budget, Budget) else Budget.from_dict(budget)).size_hints(network)
-
-
 def describe(budget: Budget) -> str:
     parts = []
     if budget.steps is not None:

@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -147,16 +147,24 @@ def load_config_file(path: str | Path | None) -> ConfigFile:
 
 
 def resolve_recipe(
-    registry: Registry, name: str, config: ConfigFile, budget: Budget, sets: dict[str, Any]
-) -> dict[str, Any]:
-    """The recipe a run uses: registered (or config-file) recipe, then --set. (The budget's network sizes are
-    hints given to the networks when they are built, not recipe options: see ``Registry.build``.)"""
+    registry: Registry, name: str, config: ConfigFile | None = None, sets: dict[str, Any] | None = None
+) -> Recipe:
+    """The recipe a run uses: registered (or config-file) recipe, then ``sets`` (--set), its names and values
+    checked. (A budget's network sizes are hints given to the networks when they are built, not recipe
+    options: see ``Registry.build``.)"""
+    recipe = _resolve_dict(registry, name, config or ConfigFile(), sets or {})
+    check_recipe_values(registry, name, recipe)
+    return Recipe.from_dict(recipe)
+
+
+def _resolve_dict(registry: Registry, name: str, config: ConfigFile, sets: dict[str, Any]) -> dict[str, Any]:
+    """The recipe as the plain dict --set and [models.NAME] edit, every field present (Recipe's defaults)."""
     if name in config.models:
         body = copy.deepcopy(config.models[name])
         base = body.pop("base")
         if base == name:
             raise ConfigError(f"[models.{name}] cannot be based on itself")
-        recipe = resolve_recipe(registry, base, ConfigFile(), budget, {})
+        recipe = _resolve_dict(registry, base, ConfigFile(), {})
         recipe_sets = body.pop("set", {})
         for part in ("generator", "critic", "loss"):
             if part in body and body[part] != recipe.get(part):
@@ -177,22 +185,19 @@ def resolve_recipe(
     registry.get("generator", recipe["generator"])
     registry.get("critic", recipe["critic"])
     registry.get("loss", recipe["loss"])
-    warmup = recipe.get("critic_warmup", 0)
+    warmup = recipe["critic_warmup"]
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ConfigError(f"model '{name}': critic_warmup must be a whole number >= 0 (0 = off), got {warmup!r}")
-    check_recipe_values(registry, name, recipe)
     return recipe
 
 
 def check_models(registry: Registry) -> list[str]:
     """One line per registered model whose recipe does not resolve (a factory that fails, a generator, critic
     or loss that no loaded plugin registers, a bad option value), naming the model and its plugin."""
-    from ganbench.core.budgets import parse_budget
-
     problems = []
     for name in registry.names("model"):
         try:
-            resolve_recipe(registry, name, ConfigFile(), parse_budget("smoke"), {})
+            resolve_recipe(registry, name)
         except GanbenchError as exc:
             plugin = registry.get("model", name).plugin
             text = str(exc) if str(exc).startswith("plugin ") else f"model '{name}' (plugin {plugin}): {exc}"
@@ -234,24 +239,25 @@ def stable_hash(data: Any, length: int = 12) -> str:
 DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness")
 
 
-def run_identity(registry: Registry, recipe: dict[str, Any], dataset: str, metrics: list[str]) -> dict[str, Any]:
+def run_identity(registry: Registry, recipe: Recipe, dataset: str, metrics: list[str]) -> dict[str, Any]:
     """What built a run beyond its options: a hash of the resolved recipe (what the model's factory, a config
     file and --set made of it) and ``{distribution: version}`` of every plugin that registered its networks,
     loss, dataset and metrics (see Registry.identity). Two names for one recipe have one identity."""
-    used = {"generator": [recipe["generator"]], "critic": [recipe["critic"]], "loss": [recipe["loss"]],
+    used = {"generator": [recipe.generator], "critic": [recipe.critic], "loss": [recipe.loss],
             "dataset": [dataset], "metric": list(metrics)}
-    return {"recipe_hash": stable_hash(recipe), "plugins": registry.identity(used)}
+    return {"recipe_hash": stable_hash(recipe.to_dict()), "plugins": registry.identity(used)}
 
 
 @dataclass
 class RunConfig:
-    """Everything that defines one training run (one model, one seed)."""
+    """Everything that defines one training run (one model, one seed). Recorded in ``run.json`` as
+    :meth:`to_dict` (recipe and budget as plain dicts) and read back with :meth:`from_dict`."""
 
     model: str
-    recipe: dict[str, Any]
+    recipe: Recipe
     dataset: str
     dataset_options: dict[str, Any]
-    budget: dict[str, Any]
+    budget: Budget
     seed: int = 0
     device: str = "cpu"
     precision: str = "fp32"
@@ -268,14 +274,20 @@ class RunConfig:
 
     @property
     def image_size(self) -> int:
-        return int(self.budget["image_size"])
+        return int(self.budget.image_size)
 
     @property
     def batch_size(self) -> int:
-        return int(self.budget["batch_size"])
+        return int(self.budget.batch_size)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return copy.deepcopy({**out, "recipe": self.recipe.to_dict(), "budget": self.budget.to_dict()})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """A recorded config (``run.json``'s ``config``)."""
+        return cls(**{**data, "recipe": Recipe.from_dict(data["recipe"]), "budget": Budget.from_dict(data["budget"])})
 
     def comparison_key(self) -> str:
         """Identifies the comparison: what every model in it shares."""

@@ -53,16 +53,16 @@ class AdversarialLoss:
     per_sample_regularizer: bool = False
 
     def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-        """The critic's loss (minimised). ``real_scores`` = D(L, real ab) and ``fake_scores`` = D(L, G(L))
-        for the same batch, G(L) detached; gradients flow into the critic."""
+        """The critic's loss (minimised). ``real_scores`` = critic(L, real ab) and ``fake_scores`` =
+        critic(L, generator(L)) for the same batch, the generator's ab detached; gradients flow into the critic."""
         raise NotImplementedError
 
     def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
         """The generator's adversarial loss (minimised; the trainer adds the L1 term).
 
-        ``fake_scores`` = D(L, G(L)) with gradients flowing into the generator (the critic's weights are
+        ``fake_scores`` = critic(L, generator(L)) with gradients flowing into the generator (the critic's weights are
         frozen). Declare a second parameter named ``real_scores`` — ``generator_loss(self, fake_scores,
-        real_scores)`` — and the trainer also passes D(L, real ab) for the same batch: scored by the same
+        real_scores)`` — and the trainer also passes critic(L, real ab) for the same batch: scored by the same
         critic (its weights after this step's critic updates), in the same forward pass where the critic
         normalises per sample (two passes with BatchNorm, as in the critic step), under the same autocast,
         detached. Losses without that parameter cost no extra critic work.

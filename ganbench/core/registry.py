@@ -15,12 +15,15 @@ import os
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from ganbench.core import hookspecs
 from ganbench.core.errors import DataError, GanbenchError, PluginError, unknown_name
+
+if TYPE_CHECKING:
+    from ganbench.core.contract import Recipe
 
 KINDS = ("generator", "critic", "loss", "model", "dataset", "metric", "executor")
 HOOK_FOR_KIND = {
@@ -137,7 +140,7 @@ class Registry:
         return PluginError(f"plugin {entry.plugin}: {kind} '{entry.name}'{with_options} failed: "
                            f"{type(exc).__name__}: {message}")
 
-    def build(self, recipe: dict[str, Any], part: str, hints: Any = None) -> Any:
+    def build(self, recipe: Recipe, part: str, hints: Any = None) -> Any:
         """A recipe's generator, critic or loss (``part``), built with the recipe's options for it and checked
         to be what the contract says (an ``nn.Module``, an ``AdversarialLoss``). ``hints`` (a budget's
         ``SizeHints``) go to a factory that declares a parameter named ``hints``, and to no other."""
@@ -145,8 +148,8 @@ class Registry:
 
         from ganbench.core.contract import AdversarialLoss
 
-        name = recipe[part]
-        options = dict(recipe.get(f"{part}_options", {}))
+        name = getattr(recipe, part)
+        options = dict(getattr(recipe, f"{part}_options"))
         if hints is not None and "hints" not in options and declares(self.get(part, name).factory, "hints"):
             options["hints"] = hints
         obj = self.create(part, name, **options)

@@ -60,18 +60,19 @@ def check_optimizer(model: str, key: str, spec: dict[str, Any]) -> None:
 def check_loss(registry: Registry, model: str, recipe: dict[str, Any]) -> None:
     """Build the loss once: a value its plugin rejects is reported with the model's and the loss' name."""
     try:
-        registry.create("loss", recipe["loss"], **recipe.get("loss_options", {}))
+        registry.create("loss", recipe["loss"], **recipe["loss_options"])
     except ValueError as exc:
         raise ConfigError(f"model '{model}': loss '{recipe['loss']}': {exc}") from None
 
 
 def check_recipe_values(registry: Registry, model: str, recipe: dict[str, Any]) -> None:
-    """Every number of a resolved recipe in its range, before anything is built or trained."""
-    n_critic = recipe.get("n_critic")
+    """Every number of a resolved recipe (a dict with every field of ``Recipe``, as --set and config files
+    edit it) in its range, before it becomes a ``Recipe`` and anything is built or trained."""
+    n_critic = recipe["n_critic"]
     if not isinstance(n_critic, int) or isinstance(n_critic, bool) or n_critic < 1:
         raise ConfigError(f"model '{model}': n_critic must be a whole number >= 1, got {n_critic!r}")
-    require(model, "l1_weight", recipe.get("l1_weight", 100.0), 0.0, math.inf, True, False)
-    require(model, "lr_decay", recipe.get("lr_decay", 0.0), 0.0, 1.0, True, False)
+    require(model, "l1_weight", recipe["l1_weight"], 0.0, math.inf, True, False)
+    require(model, "lr_decay", recipe["lr_decay"], 0.0, 1.0, True, False)
     for key in ("generator_optimizer", "critic_optimizer"):
-        check_optimizer(model, key, recipe.get(key, {}))
+        check_optimizer(model, key, recipe[key])
     check_loss(registry, model, recipe)

@@ -307,3 +307,12 @@ def prepare_test(splits: DatasetSplits, size: int, cache_dir: Path | None = None
 
 def _eval_short(splits: DatasetSplits, size: int) -> int:
     return 2 * size if splits.eval_crops > 1 else size
+
+
+def default_cache_dir() -> Path:
+    """Where decoded images are cached: $GANBENCH_CACHE, else ganbench/ in the user's cache folder."""
+    env = os.environ.get("GANBENCH_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ganbench"

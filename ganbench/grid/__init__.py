@@ -9,17 +9,16 @@ from ganbench.grid.execute import (
     Executor,
     GridPlan,
     grid_root,
-    grid_status,
-    install_stop,
     is_complete,
     run_label,
     run_member,
     write_manifest,
 )
 from ganbench.grid.runner import RunOutcome, train_planned
-from ganbench.train.trainer import StopFlag, StopRequested
+from ganbench.grid.status import grid_status
+from ganbench.train.signals import StopFlag, StopRequested
 
 __all__ = [
-    "Executor", "GridPlan", "RunOutcome", "StopFlag", "StopRequested", "grid_root", "grid_status", "install_stop",
-    "is_complete", "run_label", "run_member", "train_planned", "write_manifest",
+    "Executor", "GridPlan", "RunOutcome", "StopFlag", "StopRequested", "grid_root", "grid_status", "is_complete",
+    "run_label", "run_member", "train_planned", "write_manifest",
 ]

@@ -1,40 +1,31 @@
-"""Comparisons: plan every run up front (fail fast on bad input), then train, score and store each one.
+"""Driving the runs of a planned comparison in this process: each run claimed by its key, skipped when
+complete, resumed when interrupted, else trained (data -> train), then scored and stored (``finish.py``).
 
-The CLI is a thin layer over :func:`plan_comparison` and :func:`run_comparison`; tests call them directly.
+The CLI is a thin layer over :func:`~ganbench.grid.plan.plan_comparison` and :func:`run_comparison`; tests call
+them directly.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import os
-import platform
-import subprocess
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 
-from ganbench import __version__
-from ganbench.core.budgets import Budget, parse_budget
-from ganbench.core.config import DEFAULT_METRICS, ConfigFile, RunConfig, resolve_recipe, run_identity
-from ganbench.core.contract import DatasetSplits, OptimizerSpec
-from ganbench.core.errors import ConfigError, GanbenchError, ResultsError
+from ganbench.core.config import RunConfig
+from ganbench.core.contract import DatasetSplits
+from ganbench.core.errors import GanbenchError, ResultsError
 from ganbench.core.registry import Registry
-from ganbench.data.pipeline import PreparedData, prepare_splits, prepare_test
-from ganbench.score.diagnostics import adversary_summary
-from ganbench.score.evaluate import evaluate_images, gray_uint8, reference_scores, summarize
-from ganbench.store.images import grid, save_png
+from ganbench.core.request import RunRequest
+from ganbench.data.pipeline import PreparedData, prepare_splits
+from ganbench.grid.finish import finish, provenance, spent, throughput, write_history
+from ganbench.grid.plan import plan_comparison
 from ganbench.store.results import (
     RunDir,
     atomic_torch_save,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
     claim_run,
     create_run,
     ensure_writable,
@@ -43,22 +34,11 @@ from ganbench.store.results import (
     safe_load,
     who,
 )
-from ganbench.train.distributed import barrier, broadcast_object, local_device
+from ganbench.train.distributed import barrier, broadcast_object
 from ganbench.train.distributed import info as dist_info
-from ganbench.train.machine import device_name, kernel_info
-from ganbench.train.precision import AUTOCAST, check_compile_supported, default_precision, resolve_device
-from ganbench.train.trainer import (
-    StopFlag,
-    StopRequested,
-    Trainer,
-    TrainResult,
-    check_penalty_critic,
-    count_flops_per_image,
-    flops_spent,
-)
-
-#: Fixed test crops shown in sample grids (the first ones, in the dataset's stable order).
-SAMPLE_COUNT = 8
+from ganbench.train.flops import count_flops_per_image
+from ganbench.train.signals import StopFlag, StopRequested
+from ganbench.train.trainer import Trainer
 
 
 class Reporter(Protocol):
@@ -86,131 +66,12 @@ class SilentReporter:
 
 
 @dataclass
-class RunRequest:
-    """What a user asked for; :func:`plan_comparison` turns it into validated RunConfigs."""
-
-    models: list[str]
-    dataset: str = "embedded"
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-    budget: str | None = None
-    seeds: list[int] = field(default_factory=lambda: [0])
-    device: str = "auto"
-    precision: str | None = None
-    compile: bool = False
-    sets: dict[str, Any] = field(default_factory=dict)
-    config: ConfigFile = field(default_factory=ConfigFile)
-    results: Path = Path("results")
-    eval_every: int | None = None
-    checkpoint_every: int = 100
-    metrics: list[str] | None = None
-    ema: float = 0.0
-    colorfulness_floor: float = 1 / 3
-    image_size: int | None = None
-    batch_size: int | None = None
-    cache_dir: Path | None = None
-    command: str = ""
-    #: False when an executor runs the grid elsewhere (a SLURM node): ``device`` is then taken as named
-    #: (``cuda`` planned on a login node without GPUs), not checked against this machine.
-    device_here: bool = True
-    #: train afresh even where a complete run with the same key exists (the old one stays on disk)
-    rerun: bool = False
-
-
-@dataclass
 class RunOutcome:
     model: str
     seed: int
     status: str  # complete | diverged | skipped (already complete) | claimed (another process trains it)
     run_dir: Path
     metrics: dict[str, Any] | None = None
-
-
-def check_shapes(registry: Registry, recipe: dict[str, Any], budget: Budget, model: str) -> None:
-    """Build the networks on the meta device, the loss and the optimisers, and run one forward: a plugin that
-    fails to build says so (exit 4), and an image size that does not suit the generator's depth (or the
-    critic) fails here, before any training, with a one-line error."""
-    size = budget.image_size
-    with torch.device("meta"):
-        g, d = (registry.build(recipe, part, budget.size_hints(part)) for part in ("generator", "critic"))
-    check_penalty_critic(registry.build(recipe, "loss"), d, recipe["loss"], model)
-    for key, net in (("generator_optimizer", g), ("critic_optimizer", d)):
-        try:
-            OptimizerSpec.from_dict(recipe[key]).build(net.parameters(), torch.device("meta"))
-        except ConfigError as exc:
-            raise ConfigError(f"model '{model}': {key}: {exc}") from None
-    try:
-        with torch.device("meta"):
-            out = g(torch.zeros(1, 1, size, size))
-            if tuple(out.shape) != (1, 2, size, size):
-                raise RuntimeError(f"generator output {tuple(out.shape)}")
-            d(torch.zeros(1, 3, size, size))
-    except (RuntimeError, ValueError) as exc:  # what torch raises for mismatched shapes
-        depth = recipe.get("generator_options", {}).get("depth", getattr(g, "depth", None))
-        hint = f" (generator depth {depth}: the size must be a multiple of 2^{depth} = {2**depth})" if depth else ""
-        detail = "" if hint else f": {str(exc).splitlines()[0][:200]}"
-        raise ConfigError(f"model '{model}': image size {size} does not suit its networks{hint}{detail}") from None
-
-
-def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
-    """Validate everything a comparison needs and return one RunConfig per (model, seed)."""
-    if not request.models:
-        raise ConfigError("no models given: use --models dcgan,wgan,wgan-gp")
-    if len(set(request.models)) != len(request.models):
-        raise ConfigError("a model is named twice in --models")
-    device = (local_device(resolve_device(request.device), dist_info()) if request.device_here
-              else torch.device(request.device))
-    precision = request.precision or default_precision(device)
-    if precision not in AUTOCAST:
-        raise ConfigError(f"unknown precision '{precision}': use fp32, bf16 or fp16")
-    if request.compile:
-        check_compile_supported()
-    budget = parse_budget(request.budget, default="gpu" if device.type == "cuda" else "cpu")
-    if request.image_size is not None:
-        budget = replace(budget, image_size=request.image_size)
-    if request.batch_size is not None:
-        budget = replace(budget, batch_size=request.batch_size)
-    if budget.batch_size < 1:
-        raise ConfigError(f"batch size must be >= 1, got {budget.batch_size}")
-    if budget.image_size < 16:
-        raise ConfigError(f"image size must be >= 16, got {budget.image_size}")
-    metrics = request.metrics or list(DEFAULT_METRICS)
-    for name in metrics:
-        registry.get("metric", name)
-    if "psnr" not in metrics:
-        raise ConfigError("the psnr metric is required (validation selects the best generator by it)")
-    registry.get("dataset", request.dataset)
-    eval_every = request.eval_every if request.eval_every is not None else budget.eval_every
-    if eval_every < 0 or request.checkpoint_every < 0:
-        raise ConfigError("--eval-every and --checkpoint-every must be >= 0")
-    if not 0 <= request.colorfulness_floor <= 1:
-        raise ConfigError(f"--colorfulness-floor must be in [0, 1], got {request.colorfulness_floor:g}")
-    if not 0 <= request.ema < 1:
-        raise ConfigError(f"--ema must be in [0, 1) (a decay; 0 = off), got {request.ema:g}")
-    configs = []
-    for model in request.models:
-        recipe = resolve_recipe(registry, model, request.config, budget, request.sets)
-        check_shapes(registry, recipe, budget, model)
-        identity = run_identity(registry, recipe, request.dataset, list(metrics))
-        for seed in request.seeds:
-            configs.append(RunConfig(
-                model=model, recipe=recipe, dataset=request.dataset,
-                dataset_options=_normalise_options(request.dataset_options), budget=budget.to_dict(),
-                seed=seed, device=str(device), precision=precision, compile=request.compile,
-                eval_every=eval_every, checkpoint_every=request.checkpoint_every, metrics=list(metrics),
-                ema=request.ema, colorfulness_floor=request.colorfulness_floor, identity=identity,
-            ))
-    return configs
-
-
-def _normalise_options(options: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in options.items():
-        if v is None:
-            continue
-        if k in ("data_root", "test_root"):
-            v = str(Path(v).expanduser().resolve())
-        out[k] = v
-    return out
 
 
 def load_data(registry: Registry, cfg: RunConfig, cache_dir: Path | None, reporter: Reporter) -> PreparedData:
@@ -220,38 +81,6 @@ def load_data(registry: Registry, cfg: RunConfig, cache_dir: Path | None, report
 
 def _dataset_splits(registry: Registry, dataset: str, options: dict[str, Any]) -> DatasetSplits:
     return registry.create("dataset", dataset, **options)  # a dataset's OSError is a DataError there
-
-
-def provenance(device: torch.device) -> dict[str, Any]:
-    commit, dirty = None, None
-    src = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=False)
-        if out.returncode == 0:
-            commit = out.stdout.strip()
-            status = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-                                    capture_output=True, text=True, timeout=5, check=False)
-            dirty = bool(status.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return {
-        "ganbench_version": __version__, "git_commit": commit, "git_dirty": dirty, "torch_version": torch.__version__,
-        "python": platform.python_version(), "platform": platform.platform(), "device": str(device),
-        "device_name": device_name(device), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        **kernel_info(device), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    buf = io.StringIO()
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 def run_comparison(
@@ -332,7 +161,7 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
         raise ResultsError(f"{path} is being trained by another process right now")
     if not has_checkpoint(run):
         reporter.message(restart_message(record["config"], run.path))
-    cfg = RunConfig(**record["config"])
+    cfg = RunConfig.from_dict(record["config"])
     data = load_data(registry, cfg, cache_dir, reporter)
     base = {k: record[k] for k in ("command", "comparison", "dataset_description", "data") if k in record}
     return execute_run(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run)
@@ -354,7 +183,7 @@ def execute_run(
     device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}
-    budget = Budget.from_dict(cfg.budget)
+    budget = cfg.budget
     total = budget.total_steps(len(data.train))
     label = f"{cfg.model} (seed {cfg.seed})"
     if not dist_info().is_main:
@@ -370,7 +199,7 @@ def execute_run(
     else:
         record = {**record_base, "key": cfg.run_key(), "identity": cfg.identity, "config": cfg.to_dict(),
                   "provenance": provenance(device),
-                  "budget": {**cfg.budget, "total_steps": total}}
+                  "budget": {**budget.to_dict(), "total_steps": total}}
         run = create_run(results, cfg.model, cfg.seed, record)
 
     def checkpoint(state: dict[str, Any]) -> None:
@@ -381,7 +210,7 @@ def execute_run(
         if tr.history:
             h = tr.history[-1]
             info = "  ".join(f"{label} {h[k]:.{digits}f}" for label, k, digits in
-                             (("D", "d_loss", 3), ("G", "g_adv", 3), ("L1", "g_l1", 4)) if h[k] is not None)
+                             (("critic", "d_loss", 3), ("adv", "g_adv", 3), ("L1", "g_l1", 4)) if h[k] is not None)
         if tr.val_history:
             info += f"  val {tr.val_history[-1]['val_psnr']:.2f} dB"
         reporter.advance(tr.counters.step, info)
@@ -404,19 +233,19 @@ def execute_run(
     reporter.finish(result.status)
     try:
         if result.status == "interrupted":
-            run.update_record(status="interrupted", spent=_spent(result, trainer, budget))
+            run.update_record(status="interrupted", spent=spent(result))
             raise StopRequested(f"{label}: interrupted at step {result.counters.step}; checkpoint in {run.path}")
-        _write_history(run, result)
+        write_history(run, result)
         if result.status == "diverged":
             run.update_record(status="diverged", divergence=result.divergence,
-                              spent=_spent(result, trainer, budget))
+                              spent=spent(result))
             reporter.message(f"{label}: diverged at step {result.divergence['step']} "
                              f"({', '.join(result.divergence['losses'])} not finite); last good checkpoint kept")
             return RunOutcome(cfg.model, cfg.seed, "diverged", run.path)
-        summary = _finish(run, trainer, result, data, metrics, device)
+        flops = count_flops_per_image(*trainer.parts, trainer.recipe, trainer.cfg.image_size)
+        summary = finish(run, trainer, result, data, metrics, device)
         record = run.record()
-        record.update(status="complete", spent=_spent(result, trainer, budget),
-                      throughput=_throughput(result, trainer),
+        record.update(status="complete", spent=spent(result, flops), throughput=throughput(result, trainer, flops),
                       finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         run.write_record(record)  # last: a run is complete only when everything else is on disk
         (run.path / "state.pt").unlink(missing_ok=True)
@@ -425,7 +254,7 @@ def execute_run(
         run.unlock()
 
 
-def _follow_run(cfg: RunConfig, registry: Registry, data: PreparedData, metrics, device, budget: Budget,
+def _follow_run(cfg: RunConfig, registry: Registry, data: PreparedData, metrics, device, budget,
                 total: int | None, stop: StopFlag | None, resume: RunDir | None) -> RunOutcome:
     """A data-parallel rank other than 0: the same training steps, no files written."""
     trainer = Trainer(cfg, registry, data, device, metrics, stop=stop)
@@ -437,157 +266,5 @@ def _follow_run(cfg: RunConfig, registry: Registry, data: PreparedData, metrics,
     return RunOutcome(cfg.model, cfg.seed, result.status, resume.path if resume else Path("."))
 
 
-def _spent(result: TrainResult, trainer: Trainer, budget: Budget) -> dict[str, Any]:
-    c = result.counters
-    flops = getattr(trainer, "_flops", None)
-    return {
-        "generator_steps": c.step, "critic_steps": c.critic_steps, "images": c.images,
-        "critic_images": c.critic_images, "train_seconds": round(c.step_seconds + c.data_seconds, 3),
-        "step_seconds": round(c.step_seconds, 3), "data_seconds": round(c.data_seconds, 3),
-        "eval_seconds": round(c.eval_seconds, 3),
-        "flops": flops_spent(flops, c),
-    }
-
-
-def _throughput(result: TrainResult, trainer: Trainer) -> dict[str, Any]:
-    c = result.counters
-    ips = c.steady_images / c.steady_seconds if c.steady_seconds > 0 else (
-        c.images / c.step_seconds if c.step_seconds > 0 else None)
-    flops = getattr(trainer, "_flops", None)
-    per_step = c.critic_steps / c.step if c.step else trainer.critic_steps_per_step  # warm-up included
-    out = {
-        "images_per_s": ips,
-        "generator_steps_per_s": ips / trainer.cfg.batch_size if ips else None,
-        "critic_steps_per_s": ips * per_step / trainer.cfg.batch_size if ips else None,
-        "data_images_per_s": c.batches * trainer.cfg.batch_size / c.data_seconds if c.data_seconds > 0 else None,
-        "params": trainer.param_counts(),
-        "flops_per_image": flops,
-        **{f"peak_{k}": v for k, v in result.peak_memory.items()},
-    }
-    if flops and ips and c.images:
-        out["achieved_tflops"] = flops_spent(flops, c) / c.images * ips / 1e12
-    return out
-
-
-def selection_rule(floor: float) -> str:
-    rule = "highest validation PSNR over the periodic evaluations (validation != test)"
-    if floor > 0:
-        rule += (f" among generators whose validation colourfulness is >= {floor:.2f} of the validation photos'"
-                 " (the highest of all while none is)")
-    return rule
-
-
-def _write_history(run: RunDir, result: TrainResult) -> None:
-    atomic_write_text(run.path / "history.csv", _csv(result.history))
-    atomic_write_text(run.path / "validation.csv", _csv(result.val_history))
-
-
-def _finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedData, metrics, device) -> dict:
-    """Score the last and the best (by validation PSNR) generator on the test crops; write metrics,
-    per-image scores, weights and the sample grid."""
-    trainer._flops = count_flops_per_image(trainer)
-    gen = trainer.eval_generator
-    last_state = {k: v.detach().cpu().clone() for k, v in gen.state_dict().items()}
-    last_scores, last_pred = evaluate_images(gen, data.test, metrics, device)
-    refs = reference_scores(metrics, data.test)
-    selected, best_step = "last", result.counters.step
-    scores, pred, state = last_scores, last_pred, last_state
-    if result.best is not None and result.best["step"] != result.counters.step:
-        gen.load_state_dict(result.best["state"])
-        best_scores, best_pred = evaluate_images(gen, data.test, metrics, device)
-        gen.load_state_dict(last_state)
-        selected, best_step = "best", result.best["step"]
-        scores, pred, state = best_scores, best_pred, result.best["state"]
-    else:
-        best_scores = last_scores
-    summary = {
-        "selected": selected,
-        "selection_rule": selection_rule(trainer.floor),
-        "best_step": best_step,
-        "best_meets_floor": None if result.best is None else bool(result.best.get("meets_floor", True)),
-        "model": summarize(scores),
-        "last": summarize(last_scores),
-        "best": summarize(best_scores),
-        "gray": summarize(refs["gray"]),
-        "truth": summarize(refs["truth"]),
-        "n_test_images": int(data.test.shape[0]),
-        "adversary": adversary_summary(result.history),
-        "metrics": {n: {"higher_is_better": m.higher_is_better, "unit": m.unit,
-                        "reference_free": m.reference_free} for n, m in metrics.items()},
-    }
-    rows = []
-    for i, key in enumerate(data.test_keys):
-        row: dict[str, Any] = {"image": key}
-        for name in metrics:
-            row[f"model_{name}"] = float(scores[name][i])
-            row[f"last_{name}"] = float(last_scores[name][i])
-            row[f"gray_{name}"] = float(refs["gray"][name][i])
-        for name, values in refs["truth"].items():
-            row[f"truth_{name}"] = float(values[i])
-        rows.append(row)
-    atomic_write_text(run.path / "per_image.csv", _csv(rows))
-    atomic_torch_save(run.path / "generator.pt", state)
-    atomic_torch_save(run.path / "generator_last.pt", last_state)
-    k = min(SAMPLE_COUNT, data.test.shape[0])
-    columns = {"gray input": gray_uint8(data.test[:k]).numpy(), trainer.cfg.model: pred[:k].numpy(),
-               "truth": data.test[:k].numpy()}
-    save_png(grid(columns), run.path / "samples.png")
-    # the same crops as plain arrays, so the report can put every model side by side (no pickle)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, gray=columns["gray input"], pred=columns[trainer.cfg.model], truth=columns["truth"],
-                        keys=np.array(data.test_keys[:k]))
-    atomic_write_bytes(run.path / "samples.npz", buf.getvalue())
-    atomic_write_json(run.path / "metrics.json", summary)
-    return summary
-
-
-def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
-                 dataset_options: dict[str, Any] | None = None, image_size: int | None = None,
-                 device: str = "auto", reporter: Reporter | None = None, cache_dir: Path | None = None) -> dict:
-    """Re-score a trained run's generator on any dataset. By default the held-out test split of the one
-    it was trained on; a dataset named here is scored whole: a dataset factory that declares
-    ``evaluate_all`` gets ``evaluate_all=True`` (every usable photo is a test photo)."""
-    from ganbench.tools.colorize import load_generator
-
-    reporter = reporter or SilentReporter()
-    run = open_run(path)
-    record = run.record()
-    if not (run.path / "generator.pt").exists():
-        raise ResultsError(f"{path} has no generator.pt (status {record.get('status')}): nothing to evaluate")
-    cfg = RunConfig(**record["config"])
-    dev = resolve_device(device)
-    options = dict(cfg.dataset_options)
-    if dataset is not None:
-        registry.get("dataset", dataset)
-        options = _normalise_options(dataset_options or {})
-        if registry.accepts("dataset", dataset, "evaluate_all"):
-            _note_training_photos(cfg, dataset, options, reporter)
-            options["evaluate_all"] = True
-        cfg.dataset = dataset
-    if image_size is not None:
-        cfg.budget = {**cfg.budget, "image_size": image_size}
-    check_shapes(registry, cfg.recipe, Budget.from_dict(cfg.budget), cfg.model)
-    splits = _dataset_splits(registry, cfg.dataset, options)
-    data = prepare_test(splits, cfg.image_size, cache_dir=cache_dir)  # skipped files are returned
-    generator, _ = load_generator(registry, run=run.path, device=dev)
-    metrics = {name: registry.create("metric", name) for name in cfg.metrics}
-    scores, _ = evaluate_images(generator, data.crops, metrics, dev)
-    refs = reference_scores(metrics, data.crops)
-    skipped = [{"file": f, "reason": r} for f, r in [*splits.skipped, *data.skipped]]
-    return {"run": str(run.path), "model": cfg.model, "dataset": cfg.dataset, "description": splits.description,
-            "image_size": cfg.image_size, "n_photos": data.photos, "n_test_images": int(data.crops.shape[0]),
-            "skipped": skipped,
-            "scores": summarize(scores), "gray": summarize(refs["gray"]), "truth": summarize(refs["truth"])}
-
-
-def _note_training_photos(trained: RunConfig, dataset: str, options: dict[str, Any], reporter: Reporter) -> None:
-    """Scoring the whole folder a run trained on includes its training photos: say so."""
-    scored = options.get("test_root") or options.get("data_root")
-    if dataset == trained.dataset and scored is not None and scored == trained.dataset_options.get("data_root"):
-        reporter.message(f"note: {scored} is the folder this run trained on: every photo in it is scored, its "
-                         "training photos included (leave out --dataset to score only its held-out test split)")
-
-
-__all__ = ["RunRequest", "RunOutcome", "plan_comparison", "run_comparison", "train_planned", "resume_run",
-           "evaluate_run",
-           "SilentReporter"]
+__all__ = ["RunOutcome", "Reporter", "SilentReporter", "run_comparison",
+           "train_planned", "resume_run"]

@@ -18,7 +18,7 @@ from ganbench.core.budgets import parse_budget
 from ganbench.core.errors import ConfigError
 from ganbench.core.registry import Registry
 from ganbench.grid.runner import Reporter, RunOutcome, RunRequest, SilentReporter, plan_comparison, run_comparison
-from ganbench.train.trainer import StopFlag
+from ganbench.train.signals import StopFlag
 
 #: ``--scale`` keys that vary the budget's length (``--budget`` stopping keys) and the one that varies the data.
 STOP_KEYS = ("steps", "images", "epochs", "time")

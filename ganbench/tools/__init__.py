@@ -1,2 +1,2 @@
-"""The side commands beside the main flow: ``ganbench bench`` (throughput and FLOPs), ``ganbench colorize``
-(a trained generator on your photos) and ``ganbench data info`` (what a dataset holds)."""
+"""The side commands beside the main flow: ``ganbench colorize`` (a trained generator on your photos),
+``ganbench evaluate`` (a run scored again) and ``ganbench data info`` (what a dataset holds)."""

@@ -17,13 +17,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ganbench.core.budgets import size_hints
 from ganbench.core.config import RunConfig
 from ganbench.core.errors import ConfigError, ResultsError
 from ganbench.core.registry import Registry
 from ganbench.data.color import lab_to_net, lab_to_uint8, uint8_to_lab
 from ganbench.data.pipeline import IMAGE_EXTENSIONS, UnusableImage, decode_image
 from ganbench.store.results import atomic_write_bytes, open_run, safe_load
+from ganbench.train.networks import build_generator
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF",
                   ".tiff": "TIFF"}
@@ -40,17 +40,16 @@ def load_generator(registry: Registry, run: Path | None = None, checkpoint: Path
             raise ResultsError(f"checkpoint {checkpoint} does not exist")
         run = checkpoint.parent
     rd = open_run(run)
-    cfg = RunConfig(**rd.record()["config"])
+    cfg = RunConfig.from_dict(rd.record()["config"])
     weights = checkpoint or rd.path / "generator.pt"
     state = safe_load(weights)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ResultsError(f"{weights} is not a generator state dict")
-    recipe = cfg.recipe
-    generator = registry.build(recipe, "generator", size_hints(cfg.budget, "generator"))
+    generator = build_generator(registry, cfg.recipe, cfg.budget)
     try:
         generator.load_state_dict(state)
     except RuntimeError:
-        raise ResultsError(f"{weights} does not match the run's generator ({recipe['generator']}); "
+        raise ResultsError(f"{weights} does not match the run's generator ({cfg.recipe.generator}); "
                            f"is it from another run?") from None
     return generator.to(device).eval(), cfg
 

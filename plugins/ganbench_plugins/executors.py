@@ -26,7 +26,6 @@ from ganbench.grid import (
     StopRequested,
     grid_root,
     grid_status,
-    install_stop,
     is_complete,
     run_label,
     run_member,
@@ -130,7 +129,7 @@ def _worker(request, cfg, env: dict[str, str], events) -> None:
 
         torch.set_num_threads(int(env["GANBENCH_THREADS"]))
     stop = StopFlag()
-    install_stop(stop)
+    stop.install()
     run_member(request, cfg, send=events.put, stop=stop)
 
 
@@ -221,7 +220,7 @@ class SlurmRun:
     def __call__(self) -> dict[str, Any]:
         requeue = signal.getsignal(signal.SIGUSR2)  # submitit's: checkpoint() + scontrol requeue + exit
         stop = StopFlag()
-        restore = install_stop(stop, extra=(signal.SIGUSR2,))
+        restore = stop.install(extra=(signal.SIGUSR2,))
         try:
             outcome = run_member(self.request, self.cfg, stop=stop)
         finally:

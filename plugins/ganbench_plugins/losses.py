@@ -1,5 +1,7 @@
-"""The three adversarial losses of the study. Clipping and the gradient penalty live here, not in the
-trainer: the trainer only calls ``critic_regularizer`` and ``after_critic_step``."""
+"""The built-in adversarial objectives: ``bce`` (DCGAN), ``wasserstein`` (no constraint), ``wasserstein-clip``
+(WGAN), ``wasserstein-gp`` (WGAN-GP) and ``none`` (no adversary: the L1 baselines). Clipping and the gradient
+penalty live here, not in the trainer: the trainer only calls ``critic_regularizer`` and
+``after_critic_step``."""
 
 from __future__ import annotations
 

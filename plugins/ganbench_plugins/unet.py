@@ -13,9 +13,8 @@ class UNet(nn.Module):
     ReLU), with the output of down layer i concatenated to the input of up layer n-i; tanh output.
 
     As pix2pix: no BatchNorm on the first down layer nor on the innermost one, and ``dropout`` 0.5 in the
-    three innermost up layers (on in training only; it is what keeps the generator from memorising a
-    small training set: with the lr decay, +0.13 dB test PSNR for DCGAN's selected generator and +0.90 dB
-    for its last one over 3 seeds on 36 photos, see results/README.md). Channels double per level
+    three innermost up layers (on in training only: it keeps the generator from memorising a small training
+    set; what it changes on the dev photos is measured in results/README.md). Channels double per level
     from ``base_channels`` up to ``max_channels``. ``zero_init_output`` starts the network at a=b=0 (the
     gray baseline), so training begins from the best colour-free answer instead of random colours.
     """

@@ -16,7 +16,8 @@ from PIL import Image
 from ganbench.cli import cli
 from ganbench.core.errors import PluginError
 from ganbench.core.registry import load_registry
-from ganbench.grid.runner import RunRequest, SilentReporter, resume_run, run_comparison
+from ganbench.core.request import RunRequest
+from ganbench.grid.runner import SilentReporter, resume_run, run_comparison
 from ganbench.store.results import safe_load
 
 ENV = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench", "OMP_NUM_THREADS": "1"}

@@ -2,7 +2,6 @@
 
 import json
 import re
-import types
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,13 @@ from click.testing import CliRunner
 
 from ganbench.cli import cli
 from ganbench.core.budgets import BUDGETS, parse_budget, parse_duration
-from ganbench.core.config import ConfigFile, resolve_recipe
+from ganbench.core.config import resolve_recipe
 from ganbench.core.errors import ConfigError
-from ganbench.grid.runner import RunRequest, run_comparison
-from ganbench.train.trainer import build_models, count_flops_per_image
+from ganbench.core.request import RunRequest
+from ganbench.grid.runner import run_comparison
+from ganbench.train.flops import count_flops_per_image
+from ganbench.train.networks import build_parts
+from ganbench.train.setup import build_trainer
 
 
 def test_named_budgets_and_the_budget_language():
@@ -65,18 +67,8 @@ def test_bench_json_reports_throughput_and_counted_flops():
 
 
 def test_flops_count_matches_the_design_figure_for_pix2pix_at_256(registry):
-    from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
-    from ganbench.tools.bench import synthetic_data
-    from ganbench.train.trainer import Trainer, count_flops_per_image
-
-    budget = BUDGETS["seed"]
-    recipe = resolve_recipe(registry, "dcgan", ConfigFile(), budget, {})
-    cfg = RunConfig(model="dcgan", recipe=recipe, dataset="s", dataset_options={},
-                    budget={**budget.to_dict(), "batch_size": 2})
-    import torch
-
-    tr = Trainer(cfg, registry, synthetic_data(256, n=2), torch.device("cpu"), metrics={})
-    flops = count_flops_per_image(tr)
+    tr = build_trainer(registry, "dcgan", BUDGETS["seed"], batch_size=2)
+    flops = count_flops_per_image(*tr.parts, tr.recipe, tr.cfg.image_size)
     assert flops["generator_forward"] / 1e9 == pytest.approx(12, rel=0.1)  # design notes: G forward ≈ 12 GFLOP
     assert flops["critic_forward"] / 1e9 == pytest.approx(6.3, rel=0.1)  # critic forward ≈ 6.3 GFLOP
     assert flops["train_step"] / 1e9 == pytest.approx(86, rel=0.05)  # a DCGAN step ≈ 86 GFLOP per image
@@ -91,12 +83,9 @@ def test_the_cost_figures_in_the_budgets_doc_are_the_counted_ones(registry):
     budget = parse_budget("seed")
     counted = {}
     for model in ("dcgan", "wgan", "wgan-gp"):
-        recipe = resolve_recipe(registry, model, ConfigFile(), budget, {})
-        with torch.device("meta"):
-            models = build_models(registry, recipe, torch.device("meta"), 0, budget=budget.to_dict())
-        trainer = types.SimpleNamespace(m=models, cfg=types.SimpleNamespace(image_size=256),
-                                        n_critic=int(recipe["n_critic"]))
-        counted[model] = count_flops_per_image(trainer)["train_step"]
+        recipe = resolve_recipe(registry, model)
+        parts = build_parts(registry, recipe, budget, model, torch.device("meta"))
+        counted[model] = count_flops_per_image(*parts, recipe, 256)["train_step"]
     quoted = re.search(r"([\d.]+) GFLOP for DCGAN, ([\d.]+) GFLOP for WGAN \(([\d.]+)×.*?([\d.]+) GFLOP for "
                        r"WGAN-GP \(([\d.]+)×", doc).groups()
     dcgan, wgan, wgan_ratio, gp, gp_ratio = (float(x) for x in quoted)

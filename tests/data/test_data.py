@@ -125,7 +125,7 @@ def test_decode_cache_is_used_and_keyed_by_settings(messy, tmp_path):
 
 
 def test_train_sampler_is_a_pure_function_of_seed_and_index():
-    from ganbench.tools.bench import synthetic_data
+    from ganbench.data.synthetic import synthetic_data
 
     data = synthetic_data(32)
     a = TrainSampler(data.train, 32, 4, seed=1)

@@ -13,8 +13,11 @@ import torch
 from click.testing import CliRunner
 
 from ganbench.cli import cli
-from ganbench.grid.execute import execute_grid, grid_status, make_executor
-from ganbench.grid.runner import RunRequest, plan_comparison, run_comparison
+from ganbench.core.request import RunRequest
+from ganbench.grid.execute import execute_grid, make_executor
+from ganbench.grid.plan import plan_comparison
+from ganbench.grid.runner import run_comparison
+from ganbench.grid.status import grid_status
 from ganbench.store.results import claim_run, safe_load
 
 GRID = dict(models=["l1", "dcgan"], seeds=[0, 1], budget="smoke", device="cpu", checkpoint_every=2)

@@ -16,7 +16,8 @@ import torch
 from click.testing import CliRunner
 
 from ganbench.cli import cli
-from ganbench.grid.runner import RunRequest, run_comparison
+from ganbench.core.request import RunRequest
+from ganbench.grid.runner import run_comparison
 from ganbench.store.results import safe_load
 
 BUDGET = "smoke,steps=100"

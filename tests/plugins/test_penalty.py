@@ -10,7 +10,8 @@ from torch import nn
 
 from ganbench.cli import cli
 from ganbench.core.errors import ConfigError
-from ganbench.grid.runner import RunRequest, plan_comparison
+from ganbench.core.request import RunRequest
+from ganbench.grid.plan import plan_comparison
 from ganbench_plugins.losses import (
     GradientPenaltyLoss,
     WassersteinLoss,

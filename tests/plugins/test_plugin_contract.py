@@ -19,11 +19,12 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 from torch import nn
 
-from ganbench.api import AdversarialLoss, SizeHints, hookimpl
+from ganbench.api import AdversarialLoss, Recipe, SizeHints, hookimpl
 from ganbench.cli import cli
 from ganbench.core.errors import PluginError
 from ganbench.core.registry import load_registry
-from ganbench.grid.runner import RunRequest, run_comparison
+from ganbench.core.request import RunRequest
+from ganbench.grid.runner import run_comparison
 from ganbench.testing import plugin, train_tiny
 
 TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
@@ -108,39 +109,61 @@ class LegacyLoss(SpyLoss):
         return F.binary_cross_entropy_with_logits(fake_scores, torch.ones_like(fake_scores))
 
 
-def _trainer(reg, loss, norm):
-    from ganbench.core.budgets import parse_budget
-    from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
-    from ganbench.tools.bench import synthetic_data
-    from ganbench.train.trainer import Trainer
+def _trainer(reg, loss, norm, batches=None):
+    from ganbench.train.setup import build_trainer
 
-    budget = parse_budget("smoke")
-    recipe = resolve_recipe(reg, "dcgan", ConfigFile(), budget, {"loss": loss, "critic.norm": norm})
-    cfg = RunConfig(model="dcgan", recipe=recipe, dataset="s", dataset_options={}, budget=budget.to_dict())
-    return Trainer(cfg, reg, synthetic_data(32), torch.device("cpu"), metrics={})
+    return build_trainer(reg, "dcgan", "smoke", sets={"loss": loss, "critic.norm": norm}, batches=batches)
+
+
+def _generator_step_spy(tr, batches):
+    """What the generator step works on, seen through public seams: the batch source (``batches``, which
+    records the last batch drawn), the generator's forward with gradients (the step's fake), and the critic's
+    passes (``rows``: their batch sizes) after the critic's last optimiser step, i.e. in the generator step."""
+    seen = {}
+
+    def fake_made(module, inputs, output):
+        if torch.is_grad_enabled():
+            seen.update(L=batches.last[0], ab=batches.last[1], fake=output.detach())
+
+    def critic_pass(module, inputs, output):
+        if "rows" in seen:
+            seen["rows"].append(inputs[0].shape[0])
+
+    tr.nets.generator.register_forward_hook(fake_made)
+    tr.nets.critic_optimizer.register_step_post_hook(lambda *a: seen.update(rows=[]))
+    tr.nets.critic.register_forward_hook(critic_pass)
+    return seen
+
+
+class _Recording:
+    """A batch source that remembers the last batch it gave."""
+
+    def __init__(self):
+        from ganbench.data.pipeline import TrainSampler
+        from ganbench.data.synthetic import synthetic_data
+        from ganbench.train.batches import PhotoBatches
+
+        self.photos = PhotoBatches(TrainSampler(synthetic_data(32).train, 32, 4, 0), torch.device("cpu"), False)
+        self.last = None
+
+    def __call__(self, index):
+        self.last = self.photos(index)
+        return self.last
 
 
 @pytest.mark.parametrize("norm", ["layer", "batch"])
 def test_generator_loss_sees_the_real_scores_of_its_own_step(dcgan_with_loss, norm):
     SpyLoss.seen = []
     with plugin(dcgan_with_loss("spy", SpyLoss, "spy-gan"), name="spy") as reg:
-        tr = _trainer(reg, "spy", norm)
-        rows: list[int] = []
-        tr.m.critic.register_forward_hook(lambda mod, inp, out: rows.append(inp[0].shape[0]))
-        inputs = {}
-        original = tr._g_step
-
-        def record(L, ab, fake_ab):
-            inputs.update(L=L, ab=ab, fake=fake_ab.detach())
-            rows.clear()
-            return original(L, ab, fake_ab)
-
-        tr._g_step = record
+        batches = _Recording()
+        tr = _trainer(reg, "spy", norm, batches)
+        inputs = _generator_step_spy(tr, batches)
         tr.train_step()
+        rows = inputs["rows"]
     [(fake_s, real_s, real_requires_grad)] = SpyLoss.seen
     assert not real_requires_grad  # detached: no gradient reaches the critic from the generator step
     # the critic's current weights (after this step's critic update) on this step's batch
-    critic = tr.m.critic
+    critic = tr.nets.critic
     if norm == "layer":
         assert rows == [8]  # one pass over fake and real together
         fake, real = torch.cat([inputs["L"], inputs["fake"]], 1), torch.cat([inputs["L"], inputs["ab"]], 1)
@@ -155,17 +178,11 @@ def test_generator_loss_sees_the_real_scores_of_its_own_step(dcgan_with_loss, no
 
 def test_a_generator_loss_without_real_scores_still_works_and_costs_no_extra_critic_work(dcgan_with_loss):
     with plugin(dcgan_with_loss("legacy", LegacyLoss, "legacy-gan"), name="legacy") as reg:
-        tr = _trainer(reg, "legacy", "layer")
-        rows: list[int] = []
-        original = tr._g_step
-
-        def record(L, ab, fake_ab):
-            tr.m.critic.register_forward_hook(lambda mod, inp, out: rows.append(inp[0].shape[0]))
-            return original(L, ab, fake_ab)
-
-        tr._g_step = record
+        batches = _Recording()
+        tr = _trainer(reg, "legacy", "layer", batches)
+        seen = _generator_step_spy(tr, batches)
         tr.train_step()
-        assert rows == [4]  # the fake batch alone
+        assert seen["rows"] == [4]  # the fake batch alone
         # every statistic the loss has is finite (a loss without a Wasserstein estimate leaves it empty: NaN)
         assert all(v is None or math.isfinite(v) for v in tr.pending_stats().values())
         assert tr.pending_stats()["d_loss"] is not None and tr.pending_stats()["g_adv"] is not None
@@ -246,7 +263,7 @@ def test_a_network_factory_failure_is_not_called_a_shape_error(tmp_path):
 
 
 def test_identity_is_recorded_and_a_changed_plugin_or_recipe_trains_again(tmp_path, dcgan_with_loss):
-    from ganbench.grid.runner import plan_comparison
+    from ganbench.grid.plan import plan_comparison
 
     def request(**kw):
         return RunRequest(models=["id-gan"], budget="smoke,steps=1", results=tmp_path, device="cpu", **kw)
@@ -347,15 +364,15 @@ class Networks:
 @pytest.mark.parametrize("budget", ["smoke", "cpu", "seed", "gpu"])
 def test_named_budgets_build_networks_that_take_other_options(budget):
     from ganbench.core.budgets import parse_budget
-    from ganbench.core.config import ConfigFile, resolve_recipe
-    from ganbench.grid.runner import plan_comparison
+    from ganbench.core.config import resolve_recipe
+    from ganbench.grid.plan import plan_comparison
 
     b = parse_budget(budget)
     Sized.seen = []
     with plugin(Networks(), name="networks") as reg:
         for model, options in (("plain-gan", {"hidden": 3}), ("sized-gan", {}), ("tiny-gan", {})):
-            recipe = resolve_recipe(reg, model, ConfigFile(), b, {})
-            assert recipe["generator_options"] == options  # the budget wrote nothing into the recipe
+            recipe = resolve_recipe(reg, model)
+            assert recipe.generator_options == options  # the budget wrote nothing into the recipe
         plan_comparison(RunRequest(models=["plain-gan", "sized-gan", "tiny-gan"], budget=budget, device="cpu"), reg)
     [hints] = Sized.seen  # built once, on the meta device, by the shape check
     assert hints == SizeHints(b.image_size, b.batch_size, width=b.hints["generator"]["width"],
@@ -367,13 +384,13 @@ def test_builtins_map_the_hints_to_their_options_and_options_win():
 
     reg = load_registry()
     hints = BUDGETS["cpu"].size_hints("generator")
-    g = reg.build({"generator": "unet", "generator_options": {}}, "generator", hints)
+    g = reg.build(Recipe(), "generator", hints)
     assert g.depth == 6 and g.downs[0][0].out_channels == 16
-    g = reg.build({"generator": "unet", "generator_options": {"depth": 4}}, "generator", hints)
+    g = reg.build(Recipe(generator_options={"depth": 4}), "generator", hints)
     assert g.depth == 4 and g.downs[0][0].out_channels == 16
-    d = reg.build({"critic": "patchgan", "critic_options": {}}, "critic", BUDGETS["smoke"].size_hints("critic"))
+    d = reg.build(Recipe(), "critic", BUDGETS["smoke"].size_hints("critic"))
     assert d.net[0].out_channels == 8 and sum(isinstance(m, nn.Conv2d) for m in d.modules()) == 2 + 2
-    assert reg.build({"generator": "unet", "generator_options": {}}, "generator").depth == 6  # no budget: defaults
+    assert reg.build(Recipe(), "generator").depth == 6  # no budget: defaults
 
 
 def test_a_third_party_recipe_trains_under_a_named_budget(tmp_path):

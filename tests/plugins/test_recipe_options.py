@@ -10,9 +10,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from ganbench.core.budgets import parse_budget
-from ganbench.core.config import ConfigFile, RunConfig, parse_sets, resolve_recipe
+from ganbench.core.config import parse_sets, resolve_recipe
 from ganbench.core.errors import ConfigError
+from ganbench.data.pipeline import TrainSampler
+from ganbench.data.synthetic import synthetic_data
 from ganbench.score.diagnostics import (
     RATIO_COLUMN,
     SHARED_WITH_BASELINE,
@@ -20,18 +21,15 @@ from ganbench.score.diagnostics import (
     critic_gain_lines,
     report_lines,
 )
-from ganbench.tools.bench import synthetic_data
-from ganbench.train.trainer import Trainer, count_flops_per_image, flops_spent
+from ganbench.train.batches import PhotoBatches
+from ganbench.train.flops import count_flops_per_image, flops_spent
+from ganbench.train.setup import build_trainer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def make_trainer(registry, model, sets=None):
-    budget = parse_budget("smoke")
-    recipe = resolve_recipe(registry, model, ConfigFile(), budget, sets or {})
-    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={},
-                    budget=budget.to_dict(), device="cpu")
-    return Trainer(cfg, registry, synthetic_data(32), torch.device("cpu"), metrics={})
+def make_trainer(registry, model, sets=None, **kw):
+    return build_trainer(registry, model, "smoke", sets=sets, **kw)
 
 
 # --- WGAN's critic warm-up ------------------------------------------------------------------------------
@@ -42,7 +40,7 @@ def test_critic_warmup_follows_the_reference_schedule(registry):
     assert off.critic_warmup == 0 and {off.critic_steps_before(s) for s in (0, 24, 500)} == {5}
     assert make_trainer(registry, "l1", {"critic_warmup": 100}).critic_steps_before(0) == 0  # no critic at all
     with pytest.raises(ConfigError, match="critic_warmup must be a whole number >= 0"):
-        resolve_recipe(registry, "wgan", ConfigFile(), parse_budget("smoke"), {"critic_warmup": -1})
+        resolve_recipe(registry, "wgan", sets={"critic_warmup": -1})
 
 
 def test_warmup_steps_run_their_critic_steps_and_resume_on_schedule(registry):
@@ -60,7 +58,7 @@ def test_warmup_steps_run_their_critic_steps_and_resume_on_schedule(registry):
 
 def test_flops_count_critic_and_generator_steps_apart(registry):
     tr = make_trainer(registry, "wgan", {"critic_warmup": 7})
-    flops = count_flops_per_image(tr)
+    flops = count_flops_per_image(*tr.parts, tr.recipe, tr.cfg.image_size)
     assert flops["train_step"] == pytest.approx(flops["generator_step"] + 5 * flops["critic_step"])
     tr.train_step()  # a warm-up step: 7 critic steps
     spent = flops_spent(flops, tr.counters)
@@ -68,18 +66,16 @@ def test_flops_count_critic_and_generator_steps_apart(registry):
     assert spent > flops["train_step"] * tr.counters.images  # more than an ordinary step
     l1 = make_trainer(registry, "l1")
     l1.train_step()
-    l1_flops = count_flops_per_image(l1)
+    l1_flops = count_flops_per_image(*l1.parts, l1.recipe, l1.cfg.image_size)
     assert flops_spent(l1_flops, l1.counters) == pytest.approx(l1_flops["train_step"] * l1.cfg.batch_size)
 
 
 # --- L1 baselines -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("baseline,recipe", [("l1", "dcgan"), ("l1-wgan", "wgan"), ("l1-wgan-gp", "wgan-gp")])
 def test_each_recipe_has_an_l1_baseline_with_its_generator_optimiser(registry, baseline, recipe):
-    budget = parse_budget("cpu")
-    b = resolve_recipe(registry, baseline, ConfigFile(), budget, {})
-    r = resolve_recipe(registry, recipe, ConfigFile(), budget, {})
-    assert b["loss"] == "none"
-    assert all(b[k] == r[k] for k in SHARED_WITH_BASELINE)  # the critic is the only difference
+    b, r = resolve_recipe(registry, baseline), resolve_recipe(registry, recipe)
+    assert b.loss == "none"
+    assert all(getattr(b, k) == getattr(r, k) for k in SHARED_WITH_BASELINE)  # the critic is the only difference
     assert make_trainer(registry, baseline).critic_steps_per_step == 0
 
 
@@ -89,14 +85,14 @@ def test_the_gradient_ratio_matches_a_hand_computation(registry):
     ab = torch.rand(2, 2, 8, 8) * 2 - 1
     fake = torch.rand(2, 2, 8, 8, requires_grad=True)
     g_adv = 0.5 * (fake * fake).sum()  # gradient = fake
-    ratio = tr.adversarial_to_l1_ratio(g_adv, fake, ab)
-    l1_grad_norm = tr.l1_weight * (fake.detach() - ab).sign().norm() / ab.numel()  # ∂(λ·mean|f−ab|)/∂f
+    ratio = tr.steps.adversarial_to_l1_ratio(g_adv, fake, ab)
+    l1_grad_norm = tr.recipe.l1_weight * (fake.detach() - ab).sign().norm() / ab.numel()  # ∂(λ·mean|f−ab|)/∂f
     assert float(ratio) == pytest.approx(float(fake.detach().norm() / l1_grad_norm), rel=1e-6)
 
 
 def test_the_gradient_ratio_is_logged_every_few_steps_and_summarised(registry):
     tr = make_trainer(registry, "wgan-gp")
-    tr.log_every, tr.diagnostic_every = 1, 2
+    tr.log.log_every, tr.diagnostic_every = 1, 2
     for _ in range(4):
         tr.train_step()
     assert tr.flush() is None
@@ -107,7 +103,7 @@ def test_the_gradient_ratio_is_logged_every_few_steps_and_summarised(registry):
     assert summary["measurements"] == 2
     assert summary["adv_to_l1_grad_median"] == pytest.approx((logged[2] + logged[4]) / 2)
     l1 = make_trainer(registry, "l1")
-    l1.log_every, l1.diagnostic_every = 1, 1
+    l1.log.log_every, l1.diagnostic_every = 1, 1
     l1.train_step()
     l1.flush()
     assert adversary_summary(l1.history) is None  # no adversary, no ratio
@@ -120,8 +116,7 @@ def _run(model, recipe, critic_steps, ratio=None):
 
 
 def test_report_lines_show_the_pull_and_what_each_critic_adds(registry):
-    budget = parse_budget("cpu")
-    recipes = {m: resolve_recipe(registry, m, ConfigFile(), budget, {}) for m in ("wgan", "l1-wgan", "l1")}
+    recipes = {m: resolve_recipe(registry, m).to_dict() for m in ("wgan", "l1-wgan", "l1")}
     runs = {"wgan": _run("wgan", recipes["wgan"], 3000, 0.004), "l1-wgan": _run("l1-wgan", recipes["l1-wgan"], 0),
             "l1": _run("l1", recipes["l1"], 0)}
     comp = SimpleNamespace(
@@ -143,21 +138,22 @@ def test_the_documented_rmsprop_override_changes_both_optimisers(registry):
     command = re.search(r"seed study used RMSProp: `([^`]*)`", text).group(1)
     words = shlex.split(command)
     sets = parse_sets([words[i + 1] for i, w in enumerate(words) if w == "--set"])
-    r = resolve_recipe(registry, "wgan-gp", ConfigFile(), parse_budget("cpu"), sets)
-    for key in ("generator_optimizer", "critic_optimizer"):
-        assert r[key]["name"] == "rmsprop" and "betas" not in r[key]
+    r = resolve_recipe(registry, "wgan-gp", sets=sets)
+    for spec in (r.generator_optimizer, r.critic_optimizer):
+        assert spec.name == "rmsprop" and "betas" not in spec.options
     tr = make_trainer(registry, "wgan-gp", sets)
-    assert all(isinstance(o, torch.optim.RMSprop) for o in (tr.m.opt_g, tr.m.opt_d))
+    assert all(isinstance(o, torch.optim.RMSprop) for o in (tr.nets.generator_optimizer, tr.nets.critic_optimizer))
 
 
 @pytest.mark.parametrize("model,batches", [("dcgan", [0, 1, 2]), ("wgan", [4, 9, 14])])
 def test_which_batches_the_generator_trains_on(registry, model, batches):
     """docs/budgets.md: every model draws the same batches in the same order, and its generator trains on
     every n_critic-th of them (the last batch of each step)."""
-    tr = make_trainer(registry, model)
-    seen = []
-    g_step = tr._g_step
-    tr._g_step = lambda *a: seen.append(tr.counters.batches - 1) or g_step(*a)
+    photos = PhotoBatches(TrainSampler(synthetic_data(32).train, 32, 4, 0), torch.device("cpu"), False)
+    drawn, seen = [], []
+    tr = make_trainer(registry, model, batches=lambda i: drawn.append(i) or photos(i))
+    # the generator's forward with gradients makes the fake its step trains on: from the last batch drawn
+    tr.nets.generator.register_forward_hook(lambda *a: seen.append(drawn[-1]) if torch.is_grad_enabled() else None)
     for _ in range(3):
         tr.train_step()
     assert seen == batches
@@ -165,7 +161,8 @@ def test_which_batches_the_generator_trains_on(registry, model, batches):
 
 
 def test_metrics_json_records_the_adversary(registry, tmp_path):
-    from ganbench.grid.runner import RunRequest, run_comparison
+    from ganbench.core.request import RunRequest
+    from ganbench.grid.runner import run_comparison
 
     outs = run_comparison(RunRequest(models=["dcgan"], budget="smoke,steps=10", results=tmp_path, device="cpu"),
                           registry)

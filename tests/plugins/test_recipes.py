@@ -7,50 +7,48 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.core.budgets import parse_budget
-from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
-from ganbench.tools.bench import synthetic_data
-from ganbench.train.trainer import Trainer
+from ganbench.core.config import resolve_recipe
+from ganbench.core.contract import OptimizerSpec
+from ganbench.train.setup import build_trainer
 from ganbench_plugins.losses import GradientPenaltyLoss, gradient_penalty
 
 
-def make_trainer(registry, model, sets=None, size=32):
-    budget = parse_budget("smoke")
-    recipe = resolve_recipe(registry, model, ConfigFile(), budget, sets or {})
-    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={},
-                    budget=budget.to_dict(), device="cpu")
-    return Trainer(cfg, registry, synthetic_data(size), torch.device("cpu"), metrics={})
+def make_trainer(registry, model, sets=None, size=32, **settings):
+    return build_trainer(registry, model, "smoke", image_size=size, sets=sets, **settings)
+
+
+def _largest_weight(net):
+    return max(float(p.detach().abs().max()) for p in net.parameters())
 
 
 def test_recipes_match_the_design_table(registry):
-    budget = parse_budget("cpu")
-    r = {m: resolve_recipe(registry, m, ConfigFile(), budget, {}) for m in ("dcgan", "wgan", "wgan-gp")}
-    assert r["dcgan"]["loss"] == "bce" and r["dcgan"]["n_critic"] == 1
-    assert r["dcgan"]["critic_optimizer"] == {"name": "adam", "lr": 2e-4, "betas": (0.5, 0.999)}
-    assert r["wgan"]["loss"] == "wasserstein-clip" and r["wgan"]["loss_options"] == {"clip": 0.01}
-    assert r["wgan"]["critic_optimizer"]["name"] == "rmsprop" and r["wgan"]["critic_optimizer"]["lr"] == 5e-5
-    assert r["wgan"]["n_critic"] == 5
-    assert r["wgan-gp"]["loss_options"] == {"weight": 10.0} and r["wgan-gp"]["n_critic"] == 5
-    assert r["wgan-gp"]["critic_options"]["norm"] != "batch"
-    assert r["wgan-gp"]["critic_optimizer"] == {"name": "adam", "lr": 1e-4, "betas": (0.0, 0.9)}
-    assert all(x["l1_weight"] == 100.0 for x in r.values())
+    r = {m: resolve_recipe(registry, m) for m in ("dcgan", "wgan", "wgan-gp")}
+    assert r["dcgan"].loss == "bce" and r["dcgan"].n_critic == 1
+    assert r["dcgan"].critic_optimizer == OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)})
+    assert r["wgan"].loss == "wasserstein-clip" and r["wgan"].loss_options == {"clip": 0.01}
+    assert r["wgan"].critic_optimizer == OptimizerSpec("rmsprop", 5e-5)
+    assert r["wgan"].n_critic == 5
+    assert r["wgan-gp"].loss_options == {"weight": 10.0} and r["wgan-gp"].n_critic == 5
+    assert r["wgan-gp"].critic_options["norm"] != "batch"
+    assert r["wgan-gp"].critic_optimizer == OptimizerSpec("adam", 1e-4, {"betas": (0.0, 0.9)})
+    assert all(x.l1_weight == 100.0 for x in r.values())
 
 
 def test_wgan_critic_weights_clipped_after_every_critic_step(registry):
     tr = make_trainer(registry, "wgan", {"critic_optimizer.lr": 0.5})  # a huge step pushes weights out
-    seen = []
-    original = tr.critic_step
+    critic = tr.nets.critic
+    stepped, after_clip = [], []  # the critic's largest weight after each optimiser step, and once clipped
+    tr.nets.critic_optimizer.register_step_post_hook(lambda *a: stepped.append(_largest_weight(critic)))
 
-    def spy(*args):
-        out = original(*args)
-        seen.append(max(float(p.detach().abs().max()) for p in tr.m.critic.parameters()))
-        return out
+    def next_forward(module, inputs):  # the first critic pass after a step sees the constrained weights
+        if len(after_clip) < len(stepped):
+            after_clip.append(_largest_weight(critic))
 
-    tr._d_step = spy
+    critic.register_forward_pre_hook(next_forward)
     tr.train_step()
-    assert len(seen) == 5
-    assert all(v <= 0.01 + 1e-7 for v in seen)
-    assert max(seen) > 0.009  # the big learning rate really hit the bound: the clip did the work
+    assert len(stepped) == len(after_clip) == 5  # the generator step's critic pass sees the fifth
+    assert all(v <= 0.01 + 1e-7 for v in after_clip)
+    assert min(stepped) > 0.01  # the big learning rate really pushed past the bound: the clip did the work
 
 
 def test_gradient_penalty_equals_hand_computed_value_on_a_linear_critic():
@@ -114,9 +112,8 @@ def test_gp_loss_scales_by_weight():
 def test_n_critic_critic_steps_per_generator_step(registry, model, n):
     tr = make_trainer(registry, model)
     calls = []
-    d_step, g_step = tr._d_step, tr._g_step
-    tr._d_step = lambda *a: calls.append("D") or d_step(*a)
-    tr._g_step = lambda *a: calls.append("G") or g_step(*a)
+    tr.nets.critic_optimizer.register_step_post_hook(lambda *a: calls.append("D"))
+    tr.nets.generator_optimizer.register_step_post_hook(lambda *a: calls.append("G"))
     tr.train_step()
     tr.train_step()
     assert calls == (["D"] * n + ["G"]) * 2
@@ -131,29 +128,29 @@ def test_n_critic_override(registry):
 
 def test_dcgan_critic_outputs_logits_into_bce_with_logits(registry):
     tr = make_trainer(registry, "dcgan")
-    last = list(tr.m.critic.modules())[-1]
+    last = list(tr.nets.critic.modules())[-1]
     assert isinstance(last, nn.Conv2d)  # raw scores: no sigmoid in the critic
-    assert not any(isinstance(m, nn.Sigmoid) for m in tr.m.critic.modules())
+    assert not any(isinstance(m, nn.Sigmoid) for m in tr.nets.critic.modules())
     real, fake = torch.randn(2, 1, 3, 3) * 5, torch.randn(2, 1, 3, 3) * 5
     expected = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + \
         F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
-    assert torch.allclose(tr.m.loss.critic_loss(real, fake), expected)
+    assert torch.allclose(tr.nets.loss.critic_loss(real, fake), expected)
     # logits far outside [0, 1] give finite losses (a sigmoid+BCE pair would saturate to inf)
     big = torch.full((1, 1, 2, 2), 200.0)
-    assert torch.isfinite(tr.m.loss.critic_loss(-big, big))
-    assert torch.isfinite(tr.m.loss.generator_loss(-big))
+    assert torch.isfinite(tr.nets.loss.critic_loss(-big, big))
+    assert torch.isfinite(tr.nets.loss.generator_loss(-big))
 
 
 def test_training_steps_change_both_networks_and_stay_finite(registry):
     for model in ("dcgan", "wgan", "wgan-gp"):
         tr = make_trainer(registry, model)
-        g0 = [p.clone() for p in tr.m.generator.parameters()]
-        d0 = [p.clone() for p in tr.m.critic.parameters()]
+        g0 = [p.clone() for p in tr.nets.generator.parameters()]
+        d0 = [p.clone() for p in tr.nets.critic.parameters()]
         for _ in range(2):
             tr.train_step()
         assert tr.flush() is None
-        assert any(not torch.equal(a, b) for a, b in zip(g0, tr.m.generator.parameters(), strict=True))
-        assert any(not torch.equal(a, b) for a, b in zip(d0, tr.m.critic.parameters(), strict=True))
+        assert any(not torch.equal(a, b) for a, b in zip(g0, tr.nets.generator.parameters(), strict=True))
+        assert any(not torch.equal(a, b) for a, b in zip(d0, tr.nets.critic.parameters(), strict=True))
 
 
 def test_unet_shapes_skips_and_zero_init(registry):
@@ -175,18 +172,14 @@ def test_unet_shapes_skips_and_zero_init(registry):
 def test_accelerator_code_paths_run_on_cpu(registry, model, precision):
     """The CUDA path (autocast, GradScaler for fp16, channels_last, the penalty under autocast) is the same
     code with the device as a parameter: exercise it on the CPU."""
-    budget = parse_budget("smoke")
-    recipe = resolve_recipe(registry, model, ConfigFile(), budget, {})
-    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=budget.to_dict(),
-                    device="cpu", precision=precision)
-    tr = Trainer(cfg, registry, synthetic_data(32), torch.device("cpu"), metrics={}, channels_last=True)
-    assert tr.scaler.is_enabled() == (precision == "fp16")
-    assert next(tr.m.generator.parameters()).dtype == torch.float32  # master weights stay fp32
-    g0 = [p.detach().clone() for p in tr.m.generator.parameters()]
+    tr = make_trainer(registry, model, precision=precision, channels_last=True)
+    assert tr.steps.scaler.is_enabled() == (precision == "fp16")
+    assert next(tr.nets.generator.parameters()).dtype == torch.float32  # master weights stay fp32
+    g0 = [p.detach().clone() for p in tr.nets.generator.parameters()]
     changed = False
     for _ in range(30):  # fp16: the GradScaler skips steps until its scale stops overflowing
         tr.train_step()
-        if any(not torch.equal(a, b) for a, b in zip(g0, tr.m.generator.parameters(), strict=True)):
+        if any(not torch.equal(a, b) for a, b in zip(g0, tr.nets.generator.parameters(), strict=True)):
             changed = True
             break
     assert changed
@@ -201,21 +194,21 @@ def test_the_gradient_penalty_changes_the_critics_update_by_its_own_gradient(reg
     lr = 0.05
     sets = {"critic_optimizer.name": "sgd", "critic_optimizer.lr": lr}
     with_gp, without = make_trainer(registry, "wgan-gp", sets), make_trainer(registry, "wgan-gp", sets)
-    without.m.loss.weight = 0.0
-    reference = copy.deepcopy(with_gp.m.critic)  # the common starting point
+    without.nets.loss.weight = 0.0
+    reference = copy.deepcopy(with_gp.nets.critic)  # the common starting point
     L, ab = with_gp.next_batch()
     fake_ab = torch.tanh(torch.randn_like(ab))
     rng = torch.get_rng_state()
-    stats = with_gp.critic_step(L, ab, fake_ab)  # draws the penalty's interpolation weights
+    stats = with_gp.steps.critic_step(L, ab, fake_ab)  # draws the penalty's interpolation weights
     torch.set_rng_state(rng)
-    without.critic_step(L, ab, fake_ab)
+    without.steps.critic_step(L, ab, fake_ab)
     torch.set_rng_state(rng)  # the same draw, for the hand-computed penalty
     real, fake = torch.cat([L, ab], 1), torch.cat([L, fake_ab], 1)
     penalty = GradientPenaltyLoss(weight=10.0).critic_regularizer(reference, real, fake)
     grads = torch.autograd.grad(penalty, list(reference.parameters()), allow_unused=True)
     assert float(stats["d_reg"]) == pytest.approx(float(penalty.detach()), rel=1e-5) and penalty > 0
     moved = 0.0
-    for a, b, g in zip(with_gp.m.critic.parameters(), without.m.critic.parameters(), grads, strict=True):
+    for a, b, g in zip(with_gp.nets.critic.parameters(), without.nets.critic.parameters(), grads, strict=True):
         expected = torch.zeros_like(a) if g is None else -lr * g
         assert torch.allclose(a - b, expected, rtol=1e-3, atol=1e-7)
         moved = max(moved, float(expected.abs().max()))

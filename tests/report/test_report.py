@@ -157,7 +157,7 @@ def fake_run(model, seed, model_scores, gray_scores, *, when="20260101-000000", 
     """A RunInfo as load_runs builds it: per-photo scores (one crop each) for ``metric`` and its gray."""
     from pathlib import Path
 
-    from ganbench.report.tables import RunInfo
+    from ganbench.report.comparison import RunInfo
 
     n = len(model_scores)
     images = [f"photo{i}.png#center" for i in range(n)]
@@ -177,7 +177,7 @@ def fake_run(model, seed, model_scores, gray_scores, *, when="20260101-000000", 
 
 
 def _comparison(runs):
-    from ganbench.report.tables import build_comparison
+    from ganbench.report.comparison import build_comparison
 
     return build_comparison("k", runs)
 

@@ -8,7 +8,8 @@ from PIL import Image
 from skimage.color import rgb2lab
 
 from ganbench.cli import cli
-from ganbench.grid.runner import RunRequest, run_comparison
+from ganbench.core.request import RunRequest
+from ganbench.grid.runner import run_comparison
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,9 @@ import os
 import pytest
 import torch
 
-from ganbench.tools.bench import build_bench_trainer, memory_batches
+from ganbench.train.batches import cycle, memory_batches
+from ganbench.train.bench import photo_batches
+from ganbench.train.setup import build_trainer
 
 DEVICE = os.environ.get("GANBENCH_TEST_DEVICE", "cuda")
 
@@ -42,15 +44,20 @@ COMPARABLE = {"generator_optimizer.name": "sgd", "critic_optimizer.name": "sgd",
 LOSS_RTOL = {"fp32": 0.02, "bf16": 0.10, "fp16": 0.10}
 
 
-def _one_step(registry, model: str, device: str, precision: str, **kw):
-    trainer = build_bench_trainer(registry, model, image_size=32, batch_size=4, device=device,
-                                  precision=precision, budget="smoke", sets=COMPARABLE, **kw)
-    batches = memory_batches(trainer, torch.device(device))
-    trainer.batch_source = iter(batches * 10).__next__
+def _trainer(registry, model: str, device: str, precision: str, **kw):
+    return build_trainer(registry, model, "smoke", image_size=32, batch_size=4, sets=COMPARABLE, device=device,
+                         precision=precision, **kw)
+
+
+def _one_step(registry, model: str, device: str, precision: str, channels_last: bool | None = None, **kw):
+    dev = torch.device(device)
+    channels_last = dev.type == "cuda" if channels_last is None else channels_last
+    batches = memory_batches(photo_batches(32, 4, dev, channels_last), 2)  # the same two batches on every device
+    trainer = _trainer(registry, model, device, precision, batches=cycle(batches), channels_last=channels_last, **kw)
     torch.manual_seed(123)  # the penalty's interpolation weights: drawn on each device from its own RNG
     trainer.train_step()
     stats = trainer.pending_stats()
-    weights = {k: v.detach().float().cpu() for k, v in trainer.m.generator.state_dict().items()}
+    weights = {k: v.detach().float().cpu() for k, v in trainer.nets.generator.state_dict().items()}
     return stats, weights
 
 
@@ -71,8 +78,7 @@ def test_training_step_agrees_with_the_cpu(registry, model, precision):
     assert all(torch.isfinite(v).all() for v in w.values())
     if precision == "fp16":  # the GradScaler skips the first steps while its scale overflows fp16: no update
         return
-    init = build_bench_trainer(registry, model, image_size=32, batch_size=4, device="cpu", precision="fp32",
-                               budget="smoke", sets=COMPARABLE).m.generator.state_dict()
+    init = _trainer(registry, model, "cpu", "fp32").nets.generator.state_dict()
     moved = max(float((ref_w[k] - init[k].float()).abs().max()) for k in ref_w if ref_w[k].is_floating_point())
     assert moved > 0
     for k in ref_w:
@@ -129,9 +135,10 @@ def test_channels_last_on_and_off_agree(registry):
 def test_interrupt_and_resume_on_the_device(registry, tmp_path, monkeypatch):
     from test_reliability import StopAtStep  # SIGTERM during a given step, as the CPU resume tests use
 
-    from ganbench.grid.runner import RunRequest, run_comparison
+    from ganbench.core.request import RunRequest
+    from ganbench.grid.runner import run_comparison
     from ganbench.store.results import safe_load
-    from ganbench.train.trainer import StopFlag, StopRequested
+    from ganbench.train.signals import StopFlag, StopRequested
 
     def request(results):
         return RunRequest(models=["wgan-gp"], budget="smoke,steps=6", results=results, device=DEVICE,
@@ -155,7 +162,8 @@ def test_interrupt_and_resume_on_the_device(registry, tmp_path, monkeypatch):
 
 
 def test_colorize_on_the_device_matches_the_cpu(registry, tmp_path, photos):
-    from ganbench.grid.runner import RunRequest, run_comparison
+    from ganbench.core.request import RunRequest
+    from ganbench.grid.runner import run_comparison
     from ganbench.tools.colorize import colorize_array, load_generator
 
     [run] = run_comparison(RunRequest(models=["dcgan"], budget="smoke", results=tmp_path / "r", device="cpu"),

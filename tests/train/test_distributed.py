@@ -10,8 +10,9 @@ import pytest
 import torch
 from procs import run_bounded
 
+from ganbench.core.config import RunConfig
 from ganbench.core.registry import load_registry
-from ganbench.train.trainer import build_models
+from ganbench.train.trainer import build_networks
 
 TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
 WORKER = str(Path(__file__).parents[1] / "dist_worker.py")
@@ -70,8 +71,7 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, mo
 
     single = torch.load(tmp_path / "one" / "rank0.pt")
     ranks = [torch.load(tmp_path / "two" / f"rank{r}.pt") for r in (0, 1)]
-    init = build_models(load_registry(), rec["config"]["recipe"], torch.device("cpu"), 0,
-                        budget=rec["config"]["budget"])
+    init = build_networks(load_registry(), RunConfig.from_dict(rec["config"]), torch.device("cpu"), channels_last=False)
     for net in ("generator", "critic"):
         w0 = getattr(init, net).state_dict()
         for r, state in enumerate(ranks):  # each rank, BatchNorm running statistics included

@@ -16,10 +16,11 @@ from procs import run_bounded
 from ganbench.api import AdversarialLoss
 from ganbench.cli import cli
 from ganbench.core.errors import ResultsError
-from ganbench.grid.runner import RunRequest, SilentReporter, resume_run, run_comparison
+from ganbench.core.request import RunRequest
+from ganbench.grid.runner import SilentReporter, resume_run, run_comparison
 from ganbench.store.results import atomic_write_bytes, safe_load
 from ganbench.testing import plugin
-from ganbench.train.trainer import StopFlag, StopRequested
+from ganbench.train.signals import StopFlag, StopRequested
 
 
 def _weights(run_dir: Path) -> dict:

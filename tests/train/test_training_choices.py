@@ -8,40 +8,32 @@ import torch
 from click.testing import CliRunner
 
 from ganbench.cli import cli
-from ganbench.core.budgets import parse_budget
-from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
+from ganbench.core.config import resolve_recipe
 from ganbench.core.errors import ConfigError
-from ganbench.grid.runner import RunRequest, run_comparison
-from ganbench.tools.bench import synthetic_data
-from ganbench.train.trainer import Trainer
+from ganbench.core.request import RunRequest
+from ganbench.grid.runner import run_comparison
+from ganbench.train.setup import build_trainer
 from ganbench_plugins.unet import UNet
 
 
 def make_trainer(registry, sets=None, floor=1 / 3, model="dcgan", size=32):
-    budget = parse_budget("smoke")
-    recipe = resolve_recipe(registry, model, ConfigFile(), budget, sets or {})
-    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={},
-                    budget=budget.to_dict(), device="cpu", colorfulness_floor=floor)
-    metrics = {"psnr": registry.create("metric", "psnr")}
-    return Trainer(cfg, registry, synthetic_data(size), torch.device("cpu"), metrics=metrics)
+    return build_trainer(registry, model, "smoke", image_size=size, sets=sets, metrics=["psnr"],
+                         colorfulness_floor=floor)
 
 
 def _lrs_per_step(trainer, steps):
+    """The learning rates each step trained with (read after it, through the trainer's on_step callback)."""
     seen = []
-    original = trainer.train_step
-
-    def spy():
-        seen.append((trainer.m.opt_g.param_groups[0]["lr"], trainer.m.opt_d.param_groups[0]["lr"]))
-        original()
-
-    trainer.train_step = spy
+    nets = trainer.nets
+    trainer.on_step = lambda tr: seen.append((nets.generator_optimizer.param_groups[0]["lr"],
+                                              nets.critic_optimizer.param_groups[0]["lr"]))
     trainer.train(steps, None, eval_every=0, checkpoint_every=0, validate=False)
     return seen
 
 
 def test_learning_rates_decay_linearly_to_zero_over_the_last_half(registry):
     tr = make_trainer(registry)  # dcgan: Adam 2e-4 for both networks, lr_decay 0.5 (pix2pix)
-    assert tr.recipe["lr_decay"] == 0.5
+    assert tr.recipe.lr_decay == 0.5
     seen = _lrs_per_step(tr, 8)
     factors = [1, 1, 1, 1, 1, 0.75, 0.5, 0.25]  # progress = step / 8; decay starts past 4 / 8
     assert seen == [pytest.approx((2e-4 * f, 2e-4 * f)) for f in factors]
@@ -65,7 +57,7 @@ def test_lr_decay_zero_keeps_learning_rates_constant(registry):
 @pytest.mark.parametrize("bad", [1, 1.5, -0.1, "half", True])
 def test_lr_decay_out_of_range_is_a_config_error(registry, bad):
     with pytest.raises(ConfigError, match="lr_decay"):
-        resolve_recipe(registry, "dcgan", ConfigFile(), parse_budget("smoke"), {"lr_decay": bad})
+        resolve_recipe(registry, "dcgan", sets={"lr_decay": bad})
 
 
 def test_lr_decay_from_the_command_line_is_validated(tmp_path):
@@ -91,7 +83,7 @@ def test_unet_dropout_is_on_in_training_and_off_in_evaluation():
 
 def _colour_the_output(trainer, a, b):
     """Make the generator answer a constant colour cast (tanh(bias)) instead of the gray baseline."""
-    last = trainer.m.generator.ups[-1][1]
+    last = trainer.nets.generator.ups[-1][1]
     with torch.no_grad():
         last.bias.copy_(torch.tensor([a, b]))
 
@@ -133,7 +125,7 @@ def test_run_records_the_selection_rule_and_whether_the_floor_was_met(registry, 
 
 
 def test_report_says_which_runs_never_reached_the_floor(registry, tmp_path):
-    from ganbench.report.tables import write_report
+    from ganbench.report.write import write_report
 
     request = RunRequest(models=["dcgan"], budget="smoke", results=tmp_path, device="cpu", colorfulness_floor=1.0)
     [out] = run_comparison(request, registry)  # 4 steps from the gray start: nowhere near the photos' colour
@@ -152,21 +144,21 @@ def test_colorfulness_floor_out_of_range_is_one_line_exit_2(tmp_path):
 
 def test_the_l1_baseline_trains_the_generator_alone(registry):
     tr = make_trainer(registry, model="l1")
-    d0 = [p.detach().clone() for p in tr.m.critic.parameters()]
-    g0 = [p.detach().clone() for p in tr.m.generator.parameters()]
+    d0 = [p.detach().clone() for p in tr.nets.critic.parameters()]
+    g0 = [p.detach().clone() for p in tr.nets.generator.parameters()]
     calls = []
-    tr.m.critic.register_forward_hook(lambda *a: calls.append(1))
+    tr.nets.critic.register_forward_hook(lambda *a: calls.append(1))
     for _ in range(3):
         tr.train_step()
     assert tr.flush() is None
     assert calls == [] and tr.counters.critic_steps == 0 and tr.counters.images == 3 * tr.cfg.batch_size
-    assert all(torch.equal(a, b) for a, b in zip(d0, tr.m.critic.parameters(), strict=True))
-    assert any(not torch.equal(a, b) for a, b in zip(g0, tr.m.generator.parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(d0, tr.nets.critic.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(g0, tr.nets.generator.parameters(), strict=True))
     assert all(h["g_adv"] == 0 and h["d_loss"] is None and h["g_l1"] > 0 for h in tr.history)  # no critic: empty
 
 
 def test_the_l1_baseline_row_in_a_comparison(registry, tmp_path):
-    from ganbench.report.tables import write_report
+    from ganbench.report.write import write_report
 
     outs = run_comparison(RunRequest(models=["l1", "dcgan"], budget="smoke", results=tmp_path, device="cpu"),
                           registry)

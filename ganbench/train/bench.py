@@ -6,68 +6,51 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import replace
 from typing import Any
 
 import torch
 
 from ganbench.core.budgets import parse_budget
-from ganbench.core.config import ConfigFile, RunConfig, resolve_recipe
+from ganbench.core.config import ConfigFile, resolve_recipe
 from ganbench.core.registry import Registry
-from ganbench.data.color import lab_to_net, rgb_to_lab
-from ganbench.data.pipeline import ImageSet, PreparedData
-from ganbench.grid.runner import check_shapes
+from ganbench.data.pipeline import TrainSampler
+from ganbench.data.synthetic import synthetic_data
+from ganbench.train.batches import BatchSource, PhotoBatches, cycle, memory_batches
+from ganbench.train.flops import count_flops_per_image
 from ganbench.train.machine import device_name
-from ganbench.train.precision import default_precision, resolve_device
-from ganbench.train.trainer import Trainer, _peak_rss_mb, count_flops_per_image
+from ganbench.train.precision import resolve_device
+from ganbench.train.setup import build_trainer
+from ganbench.train.state import peak_rss_mb
+from ganbench.train.trainer import Trainer
 
 #: bf16 dense peak (TFLOP/s, no sparsity) of cards whose name contains the key, for model FLOPs utilisation.
 #: H100 SXM 989; H100 PCIe 756; H200 989 (same compute as H100 SXM); A100 312; L4 121; A10 125.
 PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10": 125.0}
 
 
-def synthetic_data(size: int, n: int = 8, seed: int = 0) -> PreparedData:
-    """Smooth random colour images (enough to exercise every code path; content does not affect speed)."""
-    g = torch.Generator().manual_seed(seed)
-    low = torch.rand(n, 3, 4, 4, generator=g)
-    imgs = torch.nn.functional.interpolate(low, size=(size * 2, size * 2), mode="bicubic", align_corners=False)
-    arr = (imgs.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-    crops = arr[:, :size, :size].contiguous()
-    train = ImageSet([f"synthetic{i}" for i in range(n)], [a.numpy() for a in arr])
-    keys = [f"synthetic{i}" for i in range(n)]
-    return PreparedData(train, crops, keys, crops, keys, "synthetic", [])
+def photo_batches(image_size: int, batch_size: int, device: torch.device, channels_last: bool,
+                  seed: int = 0) -> PhotoBatches:
+    """The real input path (crop + flip from decoded synthetic photos, host->device copy, Lab on the device)."""
+    return PhotoBatches(TrainSampler(synthetic_data(image_size).train, image_size, batch_size, seed), device,
+                        channels_last)
 
 
-def build_bench_trainer(
+def bench_trainer(
     registry: Registry, model: str, image_size: int = 64, batch_size: int = 16, device: str = "auto",
-    precision: str | None = None, compile: bool = False, sets: dict[str, Any] | None = None,
-    budget: str = "cpu", config: ConfigFile | None = None, channels_last: bool | None = None,
-    data: PreparedData | None = None, seed: int = 0,
+    precision: str | None = None, compile: bool = False, sets: dict[str, Any] | None = None, budget: str = "cpu",
+    config: ConfigFile | None = None, channels_last: bool | None = None,
 ) -> Trainer:
-    """A Trainer of ``model`` as a run would build it (the budget's sizes, ``sets`` on top), on synthetic
-    images unless ``data`` is given: the one way benchmarks, the GPU check and tests build a trainer."""
+    """A trainer of ``model`` as ``ganbench bench`` times it (``build_trainer`` with ``budget``'s hints and
+    ``precision`` None: the machine's default): its batches already in memory, so a step is timed alone, and
+    WGAN's warm-up off (a schedule, not a speed)."""
     dev = resolve_device(device)
-    precision = precision or default_precision(dev)
-    b = replace(parse_budget(budget), image_size=image_size, batch_size=batch_size)
-    recipe = resolve_recipe(registry, model, config or ConfigFile(), b, sets or {})
-    check_shapes(registry, recipe, b, model)
-    cfg = RunConfig(model=model, recipe=recipe, dataset="synthetic", dataset_options={}, budget=b.to_dict(),
-                    device=str(dev), precision=precision, compile=compile, seed=seed)
-    trainer = Trainer(cfg, registry, data or synthetic_data(image_size), dev, metrics={}, channels_last=channels_last)
-    trainer.critic_warmup = 0  # time ordinary steps: WGAN's warm-up steps are a schedule, not a speed
-    return trainer
-
-
-def memory_batches(trainer: Trainer, device: torch.device, n: int | None = None) -> list[tuple[torch.Tensor, ...]]:
-    """``n`` (default: one generator step's worth) training batches as (L, ab) on the device."""
-    n = n or max(2, trainer.n_critic + 1)
-    out = []
-    for i in range(n):
-        rgb = trainer.sampler.batch(i).to(device)
-        if trainer.channels_last:
-            rgb = rgb.contiguous(memory_format=torch.channels_last)
-        out.append(lab_to_net(rgb_to_lab(rgb)))
-    return out
+    channels_last = dev.type == "cuda" if channels_last is None else channels_last
+    photos = photo_batches(image_size, batch_size, dev, channels_last)
+    n_critic = resolve_recipe(registry, model, config, sets).n_critic
+    return build_trainer(registry, model, parse_budget(budget), image_size, batch_size,
+                         {**(sets or {}), "critic_warmup": 0}, config, str(dev), precision,
+                         channels_last=channels_last, batches=cycle(memory_batches(photos, max(2, n_critic + 1))),
+                         compile=compile)
 
 
 def _sync(dev: torch.device) -> None:
@@ -75,24 +58,18 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def data_pipeline_rate(trainer: Trainer, seconds: float = 1.0, min_batches: int = 3) -> float:
-    """Images/s of the real input path (crop + flip from decoded photos, host->device copy, Lab conversion on
-    the device), measured on its own: what the data side could feed the training step."""
-    dev = trainer.device
-    saved = trainer.batch_source, trainer.counters.batches, trainer.counters.data_seconds
-    trainer.batch_source = None
-    try:
-        trainer.next_batch()  # warm-up
-        _sync(dev)
-        t0, n = time.perf_counter(), 0
-        while n < min_batches or time.perf_counter() - t0 < seconds:
-            trainer.next_batch()
-            n += 1
-        _sync(dev)
-        elapsed = time.perf_counter() - t0
-    finally:
-        trainer.batch_source, trainer.counters.batches, trainer.counters.data_seconds = saved
-    return n * trainer.cfg.batch_size / elapsed
+def data_pipeline_rate(source: BatchSource, batch_size: int, device: torch.device, seconds: float = 1.0,
+                       min_batches: int = 3) -> float:
+    """Images/s of a batch source measured on its own (for :class:`PhotoBatches`: what the data side could feed
+    the training step)."""
+    source(0)  # warm-up
+    _sync(device)
+    t0, n = time.perf_counter(), 0
+    while n < min_batches or time.perf_counter() - t0 < seconds:
+        source(n + 1)
+        n += 1
+    _sync(device)
+    return n * batch_size / (time.perf_counter() - t0)
 
 
 def matmul_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.bfloat16, n: int = 2048,
@@ -139,12 +116,9 @@ def bench_model(
     """Time ``steps`` training steps after ``warmup`` ones. ``peak_flops``: the device's bf16 dense peak in
     FLOP/s (default: the datasheet value for a known GPU, or on a CPU its bf16 matrix product measured now);
     ``achieved_share_of_peak`` is the step's counted FLOP/s over it (MFU)."""
-    trainer = build_bench_trainer(registry, model, image_size, batch_size, device, precision, compile, sets,
-                                  budget, config, channels_last)
+    trainer = bench_trainer(registry, model, image_size, batch_size, device, precision, compile, sets, budget, config,
+                            channels_last)
     dev = trainer.device
-    batches = memory_batches(trainer, dev)
-    counter = iter(range(10**9))
-    trainer.batch_source = lambda: batches[next(counter) % len(batches)]  # in memory: the step alone
     for _ in range(warmup):
         trainer.train_step()
     _sync(dev)
@@ -156,7 +130,7 @@ def bench_model(
     _sync(dev)
     seconds = time.perf_counter() - t0
     trainer.flush()
-    flops = count_flops_per_image(trainer)
+    flops = count_flops_per_image(*trainer.parts, trainer.recipe, image_size)
     ips = steps * batch_size / seconds
     name = device_name(dev)
     out: dict[str, Any] = {
@@ -167,10 +141,11 @@ def bench_model(
         "critic_steps_per_s": steps * trainer.critic_steps_per_step / seconds,
         "flops_per_image": flops["train_step"] if flops else None,
         "params": trainer.param_counts(),
-        "peak_cpu_rss_mb": _peak_rss_mb(),
+        "peak_cpu_rss_mb": peak_rss_mb(),
     }
     if data_seconds > 0:
-        out["data_images_per_s"] = data_pipeline_rate(trainer, data_seconds)
+        photos = photo_batches(image_size, batch_size, dev, trainer.channels_last)
+        out["data_images_per_s"] = data_pipeline_rate(photos, batch_size, dev, data_seconds)
     if dev.type == "cuda":
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
     if flops:
@@ -184,5 +159,4 @@ def bench_model(
     return out
 
 
-__all__ = ["bench_model", "build_bench_trainer", "data_pipeline_rate", "matmul_peak", "memory_batches",
-           "synthetic_data"]
+__all__ = ["bench_model", "bench_trainer", "data_pipeline_rate", "matmul_peak", "photo_batches"]

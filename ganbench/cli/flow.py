@@ -1,0 +1,191 @@
+"""The commands of the main flow: ``run`` (plan, train, score, report), ``report`` and ``status``."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ganbench.cli import cli, plugin_registry
+from ganbench.cli.options import dataset_options, grid_options
+from ganbench.report.console import RichReporter, StdoutConsole, print_curves, print_tables, stderr
+
+
+@cli.command()
+@click.option("--models", "-m", default=None, help="Comma-separated model names, e.g. dcgan,wgan,wgan-gp.")
+@dataset_options
+@click.option("--budget", "-b", "budget", multiple=True,
+              help="Named budget (smoke, cpu, seed, gpu) and/or steps=N, images=N, epochs=N, time=10m; given "
+                   "several times: one comparison per budget, and curves across them in the report.")
+@click.option("--scale", "scale", multiple=True, metavar="KEY=V1,V2,...",
+              help="One comparison per value, curves across them in the report: a budget axis "
+                   "(images=1200,2400,4800,9600; also steps, epochs, time) and/or a data axis (limit=9,18,36).")
+@click.option("--seeds", default=None, help="A count (3 = seeds 0,1,2) or a list (0,1,2).")
+@click.option("--device", default=None, help="cpu, cuda, cuda:N or auto (default).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
+              help="Autocast precision (default: bf16 on CUDA and on CPUs with native bf16, else fp32).")
+@click.option("--compile/--no-compile", "compile_", default=None,
+              help="torch.compile the generator and the critic (default off).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe option for every model, e.g. generator.depth=6, loss.clip=0.02.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="TOML file with [run] defaults, [set] overrides and [models.NAME] recipes.")
+@click.option("--results", type=click.Path(path_type=Path), default=None, help="Results folder (./results).")
+@click.option("--image-size", type=int, default=None, help="Override the budget's image size.")
+@click.option("--batch-size", type=int, default=None, help="Override the budget's batch size.")
+@click.option("--eval-every", type=int, default=None, help="Validate every N generator steps.")
+@click.option("--checkpoint-every", type=int, default=None, help="Checkpoint every N steps (default 100).")
+@click.option("--metrics", default=None, help="Comma-separated metrics (default psnr,mae,ssim,colorfulness).")
+@click.option("--ema", type=float, default=None, help="EMA decay of generator weights (0 = off).")
+@click.option("--colorfulness-floor", type=float, default=None,
+              help="Checkpoint selection: validation colourfulness must reach this fraction of the photos' "
+                   "own (default 1/3; 0 = best validation PSNR alone).")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run folder.")
+@click.option("--rerun", is_flag=True,
+              help="Train afresh even where a complete run with the same settings and plugins exists.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@grid_options
+def run(models, dataset, data_root, test_root, limit, split, small, budget, scale, seeds, device, precision,
+        compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
+        ema, colorfulness_floor, resume, rerun, cache_dir, quiet, executor, jobs, slurm_partition, slurm_gpus_per_job,
+        slurm_time, slurm_account, slurm_options, detach, dry_run):
+    """Train and score models under one budget (or one comparison per point of --scale), then print the
+    comparison table."""
+    from ganbench.core.config import load_config_file
+    from ganbench.core.request import dataset_options as given_dataset_options
+    from ganbench.core.request import run_request
+    from ganbench.grid.dry_run import dry_run as grid_dry_run
+    from ganbench.grid.execute import execute_grid, make_executor
+    from ganbench.grid.runner import resume_run
+    from ganbench.grid.scale import run_scale, scale_requests
+    from ganbench.train.distributed import init_from_env
+    from ganbench.train.signals import StopFlag
+
+    registry = plugin_registry()
+    di = init_from_env(device or "auto")  # under torchrun: join the process group (gloo on CPU, NCCL on CUDA)
+    reporter = RichReporter(quiet or not di.is_main)
+    stop = StopFlag()
+    restore = stop.install()
+    from ganbench.data.pipeline import default_cache_dir
+
+    cache = cache_dir or default_cache_dir()
+    points = []
+    try:
+        if resume is not None:
+            outcome = resume_run(resume, registry, reporter, stop, cache_dir=cache)
+            outcomes, results = [outcome], outcome.run_dir.parent.parent
+        else:
+            flags = dict(models=models, dataset=dataset, seeds=seeds, device=device, precision=precision,
+                         compile=compile_, results=results, eval_every=eval_every, checkpoint_every=checkpoint_every,
+                         metrics=metrics, ema=ema, colorfulness_floor=colorfulness_floor, image_size=image_size,
+                         batch_size=batch_size, executor=executor, jobs=jobs, slurm_partition=slurm_partition,
+                         slurm_gpus_per_job=slurm_gpus_per_job, slurm_time=slurm_time, slurm_account=slurm_account,
+                         slurm_options=slurm_options, detach=detach, budget=budget, scale=scale,
+                         **given_dataset_options(data_root, test_root, limit, split, small))
+            argv = click.get_current_context().meta.get("ganbench.argv", sys.argv[1:])
+            request, choice = run_request(flags, load_config_file(config_path), sets, cache_dir=cache, rerun=rerun,
+                                          command=" ".join(shlex.quote(a) for a in ["ganbench", *argv]))
+            results = request.results
+            ex = make_executor(registry, choice.executor, choice.executor_options)
+            points = scale_requests(request, choice.scale, choice.budgets)
+            if dry_run:
+                for point in points:
+                    for line in grid_dry_run(point, registry, ex):
+                        click.echo(line)
+                return
+            outcomes = run_scale(points, registry, reporter, stop,
+                                 run=lambda point: execute_grid(point, registry, ex, reporter, stop))
+    finally:
+        restore()
+        if di.enabled:
+            import torch.distributed as tdist
+
+            tdist.destroy_process_group()
+    if not di.is_main:
+        return
+    if outcomes and all(o.status in ("queued", "claimed") for o in outcomes):
+        return  # submitted (--detach) or left to other workers: nothing finished here to report yet
+    from ganbench.report.write import write_report
+
+    comps, notes, out = write_report(results)
+    print_tables(comps[:1], notes=[])
+    if resume is None and len(points) > 1:
+        print_curves(comps, [o.run_dir for o in outcomes])
+    stderr.print(f"report written to {out}/ (report.md, report.csv, report.json, index.html)")
+    failed = [f"{o.model} seed {o.seed}: {o.status}" + (f" ({o.metrics['error']})" if (o.metrics or {}).get("error")
+                                                       else "") for o in outcomes if o.status in ("diverged", "failed")]
+    for line in failed:
+        stderr.print(f"[red]{line}[/]", highlight=False, soft_wrap=True)
+    if failed:
+        sys.exit(6)
+
+@cli.command()
+@click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (RESULTS/report).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--open", "open_", is_flag=True, help="Open index.html in a browser.")
+@click.option("--compare", nargs=2, type=click.Path(path_type=Path), default=None, metavar="DIR_A DIR_B",
+              help="Put two result sets side by side with their differences.")
+def report(results, out, as_json, open_, compare):
+    """Comparison tables (with the gray baseline), plots and sample grids from a results folder."""
+    from ganbench.report.compare import compare_columns, compare_results
+    from ganbench.report.write import write_report
+
+    if compare:
+        import pandas as pd
+
+        out_dir = out or Path(compare[1]) / "report"
+        joined = compare_results(compare[0], compare[1], out_dir)
+        if as_json:
+            click.echo(joined.to_json(orient="records", indent=2))
+        else:
+            table = Table(title=f"A = {compare[0]}  vs  B = {compare[1]}")
+            cols = compare_columns(joined)
+            for c in cols:
+                table.add_column(c, justify="left" if c == "model" else "right")
+            for _, row in joined.iterrows():
+                table.add_row(*[str(row[c]) if c == "model" else ("—" if pd.isna(row[c]) else f"{row[c]:.3f}")
+                                for c in cols])
+            StdoutConsole().print(table)
+            stderr.print(f"written: {out_dir}/compare.md, compare.csv")
+        return
+
+    comps, notes, out_dir = write_report(results, out)
+    if as_json:
+        click.echo((out_dir / "report.json").read_text())
+    else:
+        print_tables(comps, notes)
+        print_curves(comps)
+        stderr.print(f"written: {out_dir}/report.md, report.csv, report.json, index.html")
+    if open_:
+        click.launch(str(out_dir / "index.html"))
+
+@cli.command()
+@click.argument("results", type=click.Path(path_type=Path), default=Path("results"))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(results, as_json):
+    """Where each run of the grids issued into RESULTS stands: queued, running (where), complete,
+    diverged, failed (why) or interrupted (re-issue the grid to resume)."""
+    from ganbench.grid.status import grid_status
+
+    rows = grid_status(results, plugin_registry())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    counts = {s: sum(r["state"] == s for r in rows) for s in dict.fromkeys(r["state"] for r in rows)}
+    table = Table(title=f"{results}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), title_justify="left")
+    for col in ("model", "seed", "state", "where / job", "detail", "run folder"):
+        table.add_column(col, overflow="fold")
+    colours = {"complete": "green", "running": "cyan", "queued": "blue", "diverged": "red", "failed": "red"}
+    for r in rows:
+        where = r["where"] or (f"job {r['job']}" if r.get("job") else "")
+        table.add_row(str(r["model"]), str(r["seed"]), f"[{colours.get(r['state'], 'yellow')}]{r['state']}[/]", where,
+                      r["reason"], Path(r["run_dir"]).name if r["run_dir"] else "")
+    Console().print(table)

@@ -1,0 +1,162 @@
+"""The two training steps of an adversarial recipe: a critic step and a generator step (adversarial loss +
+λ_L1 · L1). The trainer runs them, and the FLOP counter counts these very passes (``flops.py``).
+
+The steps know a loss only through ``AdversarialLoss``: regularisers (gradient penalty) and constraints
+(weight clipping) are the loss plugin's business. The statistics they return are named as the run's
+``history.csv`` columns (``d_loss``, ``d_reg``: the critic's loss and regulariser; ``g_adv``, ``g_l1``;
+``w_estimate``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from ganbench.train.distributed import global_scores
+from ganbench.train.networks import Networks, has_batchnorm
+from ganbench.train.precision import AUTOCAST
+
+
+class Steps:
+    """The critic and generator steps on ``nets``. ``distributed``: the passes that train a network go
+    through DistributedDataParallel; ``compile_``: torch.compile the generator and the critic's plain passes;
+    ``ema``: a copy of the generator that each generator step moves towards it with decay ``ema_decay``."""
+
+    def __init__(self, nets: Networks, device: torch.device, precision: str, l1_weight: float,
+                 distributed: bool = False, compile_: bool = False, ema: nn.Module | None = None,
+                 ema_decay: float = 0.0) -> None:
+        self.nets, self.loss, self.device = nets, nets.loss, device
+        self.l1_weight = l1_weight
+        self.autocast_dtype = AUTOCAST[precision]
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+        self.critic_has_batchnorm = has_batchnorm(nets.critic)
+        self.ema, self.ema_decay = ema, ema_decay
+        self.has_w_estimate = False  # set by the first critic step whose loss returns a distance estimate
+        #: scores over the global batch under torchrun (every rank's rows); a copy outside it keeps its own
+        self._gather = global_scores if distributed else (lambda scores: scores)
+        self._wrap(distributed, compile_)
+
+    def _wrap(self, distributed: bool, compile_: bool) -> None:
+        """The callables each pass uses. Data-parallel: DistributedDataParallel for the passes that train
+        a network (the generator's fake with gradients, the critic's scores in its own step); the plain
+        modules for no-grad fakes and for the critic inside the generator step. ``compile_``:
+        torch.compile the generator and the critic's plain passes; the gradient penalty always goes through
+        the uncompiled, unwrapped critic (compiled graphs and DDP cannot double-backward)."""
+        g_plain, c_plain = self.nets.generator, self.nets.critic
+        g_train, c_train = g_plain, c_plain
+        if distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            kw = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
+            g_train = DDP(g_plain, broadcast_buffers=False, **kw)
+            c_train = DDP(c_plain, broadcast_buffers=False, **kw)
+        if compile_:
+            g_plain, c_plain = torch.compile(g_plain), torch.compile(c_plain)
+            g_train = torch.compile(g_train) if distributed else g_plain
+            c_train = torch.compile(c_train) if distributed else c_plain
+        self._g_plain, self._g_train, self._c_plain, self._c_train = g_plain, g_train, c_plain, c_train
+
+    def generate(self, L: torch.Tensor) -> torch.Tensor:
+        """The generator's ab for L (with gradients when they are enabled, through DDP under torchrun)."""
+        return (self._g_train if torch.is_grad_enabled() else self._g_plain)(L)
+
+    def score(self, x: torch.Tensor, train: bool = True) -> torch.Tensor:
+        """The critic's scores of (L, ab); ``train``: the critic's own step (through DDP under torchrun)."""
+        return (self._c_train if train else self._c_plain)(x)
+
+    def autocast(self):
+        """Autocast to the run's precision (nothing for fp32)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def critic_step(self, L: torch.Tensor, ab: torch.Tensor, fake_ab: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One update of the critic on real (L, ab) against (L, fake_ab), fake detached."""
+        nets, loss = self.nets, self.loss
+        real = torch.cat([L, ab], 1)
+        fake = torch.cat([L, fake_ab.detach()], 1)
+        with self.autocast():
+            if self.critic_has_batchnorm:  # separate real and fake passes, as DCGAN/pix2pix (batch statistics)
+                real_s = self.score(real).float()
+                fake_s = self.score(fake).float()
+            else:  # per-sample normalisation: one pass over both is the same maths, and faster
+                real_s, fake_s = self.score(torch.cat([real, fake], 0)).float().chunk(2)
+        real_s, fake_s = self._gather(real_s), self._gather(fake_s)  # the global batch under torchrun
+        critic_loss = loss.critic_loss(real_s, fake_s)
+        with self.autocast():  # the uncompiled critic (compiled graphs cannot double-backward)
+            reg = loss.critic_regularizer(nets.critic, real, fake)
+        reg = None if reg is None else reg.float()
+        total = critic_loss if reg is None else critic_loss + reg
+        nets.critic_optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(nets.critic_optimizer)
+        self.scaler.update()
+        loss.after_critic_step(nets.critic)
+        w = loss.distance_estimate(real_s.detach(), fake_s.detach())
+        stats = {"d_loss": critic_loss.detach(),
+                 "d_reg": critic_loss.new_zeros(()) if reg is None else reg.detach()}
+        if w is not None:
+            self.has_w_estimate = True
+            stats["w_estimate"] = w.detach()
+        return stats
+
+    def generator_step(self, L: torch.Tensor, ab: torch.Tensor, fake_ab: torch.Tensor,
+                       diagnose: bool = False) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """One update of the generator (``fake_ab`` generated with gradients) and of its EMA copy. Returns the
+        statistics and, when ``diagnose``, the adversarial-to-L1 gradient ratio (else None)."""
+        nets, loss = self.nets, self.loss
+        ratio = None
+        nets.critic.requires_grad_(False)  # no critic weight-gradients in the generator step
+        try:
+            if loss.uses_critic:
+                with self.autocast():
+                    fake_s, real_s = self.generator_scores(L, ab, fake_ab)
+                g_adv = loss.generator_loss(fake_s) if real_s is None else loss.generator_loss(fake_s, real_s)
+            else:
+                g_adv = torch.zeros((), device=self.device)
+            g_l1 = (fake_ab.float() - ab).abs().mean()
+            if loss.uses_critic and diagnose:
+                ratio = self.adversarial_to_l1_ratio(g_adv, fake_ab, ab)
+            total = g_adv + self.l1_weight * g_l1
+            nets.generator_optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(total).backward()
+            self.scaler.step(nets.generator_optimizer)
+            self.scaler.update()
+        finally:
+            nets.critic.requires_grad_(True)
+        if self.ema is not None:
+            with torch.no_grad():
+                params = list(self.ema.parameters())
+                torch._foreach_lerp_(params, list(nets.generator.parameters()), 1 - self.ema_decay)
+                for eb, b in zip(self.ema.buffers(), nets.generator.buffers(), strict=True):
+                    eb.copy_(b)
+        return {"g_adv": g_adv.detach(), "g_l1": g_l1.detach()}, ratio
+
+    def generator_scores(self, L: torch.Tensor, ab: torch.Tensor,
+                         fake_ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The generator step's critic scores (fp32, the global batch under torchrun): the fake's, with
+        gradients to the generator, and the real batch's (detached) if the loss' generator_loss takes them."""
+        fake = torch.cat([L, fake_ab], 1)
+        if not self.loss.generator_sees_real_scores:
+            return self._gather(self.score(fake, train=False).float()), None
+        real = torch.cat([L, ab], 1)
+        if self.critic_has_batchnorm:  # batch statistics: separate passes, as in the critic step
+            fake_s = self.score(fake, train=False)
+            with torch.no_grad():
+                real_s = self.score(real, train=False)
+        else:  # per-sample normalisation: one pass over both
+            fake_s, real_s = self.score(torch.cat([fake, real], 0), train=False).chunk(2)
+        return self._gather(fake_s.float()), self._gather(real_s.detach().float())
+
+    def adversarial_to_l1_ratio(self, g_adv: torch.Tensor, fake_ab: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """‖∂g_adv/∂fake‖ / ‖∂(λ_L1·L1)/∂fake‖ on the generator's output: how hard the adversary pulls the
+        generator compared with the L1 term (near 0: the critic hardly matters). One extra backward through
+        the critic (its input gradient only), fp32 norms; under fp16 the inner gradient is loss-scaled."""
+        scale = self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
+        (grad,) = torch.autograd.grad(g_adv * scale, fake_ab, retain_graph=True)
+        adv = grad.float().norm() / scale
+        # λ·mean|fake − ab| has gradient λ·sign(fake − ab)/numel: its norm in closed form
+        l1 = self.l1_weight * torch.sign(fake_ab.detach().float() - ab).norm() / ab.numel()
+        return adv / l1.clamp_min(torch.finfo(torch.float32).tiny)
