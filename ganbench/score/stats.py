@@ -34,7 +34,7 @@ def t95(dof: float) -> float:
 
 def _finite(x: np.ndarray, what: str) -> np.ndarray:
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{what} contains a non-finite value ({x[~np.isfinite(x)][0]!r}); fix or remove that "
+        raise ValueError(f"{what} contains a non-finite value ({float(x[~np.isfinite(x)][0])!r}); fix or remove that "
                          "run instead of averaging around it")
     return x
 
@@ -87,9 +87,11 @@ def _as_seeds(x, name: str) -> np.ndarray:
 
 def _half_width(parts: list[tuple[float, int]], alpha: float) -> float:
     """Half-width of a two-sided 1 − alpha interval: each variance component scaled by its own t quantile,
-    added in quadrature (Banerjee 1960; exactly Student's t for one component)."""
-    q = 1 - alpha / 2
-    return math.sqrt(sum(float(_special.stdtrit(dof, q)) ** 2 * v for v, dof in parts if v > 0))
+    added in quadrature (Banerjee 1960; exactly Student's t for one component). The quantile is taken in the
+    lower tail, t(alpha / 2) = −t(1 − alpha / 2): 1 − alpha / 2 rounds to 1 (an infinite quantile) once alpha
+    is below about 1e-16, which would cap every p-value there. ``hypot`` keeps a huge quantile (one degree of
+    freedom at alpha = 1e-300: about 1e300) from overflowing."""
+    return math.hypot(*(abs(float(_special.stdtrit(dof, alpha / 2))) * math.sqrt(v) for v, dof in parts if v > 0))
 
 
 def _p_value(mean: float, parts: list[tuple[float, int]]) -> float:
