@@ -52,10 +52,17 @@ def main(out):
         if rank == 0:
             with open(out, "w") as f:
                 json.dump({"loss": loss.item(), "grad": net.module.weight.grad.tolist(), "rows": fake_s.shape[0]}, f)
+        # DDP holds the process group: free it while both ranks still hold theirs (freed after
+        # destroy_process_group, on leaving this function, it hung about 1 run in 6 under load)
+        del net, fake_s, real_s, loss
         dist.barrier()  # rank 0 hosts the store: neither rank tears down while the other still talks to it
     finally:
         dist.destroy_process_group()
 
 
 if __name__ == "__main__":
+    import faulthandler
+
+    # a stuck rank prints where every thread is and exits, so the test fails with that instead of a bare timeout
+    faulthandler.dump_traceback_later(150, exit=True)
     main(sys.argv[1])

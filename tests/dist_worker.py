@@ -26,13 +26,24 @@ class SpyTrainer(runner.Trainer):
 runner.Trainer = SpyTrainer
 
 if __name__ == "__main__":
+    import faulthandler
+
     from ganbench.cli import cli
 
-    out = sys.argv[1]
+    # a stuck rank prints where every thread is and exits: the test fails with that, not a bare timeout
+    faulthandler.dump_traceback_later(540, exit=True)
+    out, code = sys.argv[1], 1
     try:
-        cli.main(sys.argv[2:], prog_name="ganbench")
+        cli.main(sys.argv[2:], prog_name="ganbench")  # ends in SystemExit, as the console script does
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     finally:
         if trainers:
             m = trainers[-1].nets
             state = {"generator": m.generator.state_dict(), "critic": m.critic.state_dict()}
             torch.save(state, os.path.join(out, f"rank{os.environ.get('RANK', '0')}.pt"))
+    # The spy keeps the trainer, and so its DistributedDataParallel wrappers, alive after ganbench has
+    # destroyed the process group; freeing them then (at interpreter exit) can hang. Leave without freeing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -105,8 +105,14 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, scal
     finally:
         restore()
         if di.enabled:
+            import gc
+
             import torch.distributed as tdist
 
+            # Free the trainers' DistributedDataParallel wrappers (reference cycles keep them until a
+            # collection) while the process group is alive: a wrapper freed after destroy_process_group, at
+            # exit, hung about one 2-process gloo run in nine on 2 loaded cores (tests/ddp_loss_worker.py).
+            gc.collect()
             tdist.destroy_process_group()
     if not di.is_main:
         return

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ganbench.stats import PairedTest, mean_ci, paired_test, t_quantile
+from ganbench.score.stats import PairedTest, mean_ci, paired_test, t_quantile
 
 
 def test_mean_ci_of_nothing_one_value_and_three():
