@@ -137,3 +137,12 @@ def test_a_result_is_immutable():
 def test_an_untested_model_vs_model_pair_reports_no_seed_variation():
     res = paired_test(np.ones((1, 4)), np.ones((3, 4)))
     assert res.p is None and res.seed_variation is False
+
+
+def test_an_exact_zero_mean_difference_has_p_one():
+    gray = np.array([18.0, 20.0, 19.0, 21.0])
+    d = np.array([1.0, -1.0, 0.5, -0.5])  # mean exactly 0, spread > 0
+    one_seed = paired_test((gray + d)[None, :], gray)
+    seeds = paired_test(np.stack([gray + d - 0.25, gray + d + 0.25]), gray)
+    for res in (one_seed, seeds):
+        assert res.mean_diff == 0.0 and res.se > 0 and res.p == 1.0
