@@ -69,10 +69,9 @@ def dcgan_with_loss():
 def pytest_sessionfinish(session):
     """No process a test started outlives the suite: a leftover (a stuck data-parallel worker, a grid a
     failed test did not wait for) would keep pytest from exiting, and CI would run into its time limit."""
-    from procs import descendants, kill_tree
+    from procs import descendants, kill
 
-    leftovers = descendants(os.getpid())
-    for pid in leftovers:
-        kill_tree(pid)
+    leftovers = descendants(os.getpid())  # every level below pytest: one scan of /proc, one kill each
+    kill(leftovers)
     if leftovers:
         print(f"\nconftest: killed {len(leftovers)} process(es) the tests left running: {leftovers}")

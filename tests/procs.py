@@ -36,10 +36,14 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def kill_tree(pid: int) -> None:
-    for p in [*descendants(pid), pid]:
+def kill(pids: list[int]) -> None:
+    for p in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGKILL)
+
+
+def kill_tree(pid: int) -> None:
+    kill([*descendants(pid), pid])
 
 
 def run_bounded(cmd: list[str], *, timeout: float, env: dict | None = None) -> subprocess.CompletedProcess:

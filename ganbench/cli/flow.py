@@ -28,7 +28,8 @@ from ganbench.report.console import RichReporter, StdoutConsole, print_curves, p
 @click.option("--seeds", default=None, help="A count (3 = seeds 0,1,2) or a list (0,1,2).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N or auto (default).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
-              help="Autocast precision (default: bf16 on CUDA and on CPUs with native bf16, else fp32).")
+              help="Autocast precision (default: bf16 on CUDA; on a CPU, bf16 where a one-time probe measures it "
+                   "faster than fp32, else fp32).")
 @click.option("--compile/--no-compile", "compile_", default=None,
               help="torch.compile the generator and the critic (default off).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
