@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -50,7 +49,6 @@ def run_bounded(cmd: list[str], *, timeout: float, env: dict | None = None) -> s
     """``subprocess.run(cmd, capture_output=True, text=True)`` that kills the whole tree after ``timeout`` s."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    start = time.monotonic()
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -64,5 +62,4 @@ def run_bounded(cmd: list[str], *, timeout: float, env: dict | None = None) -> s
     finally:
         if proc.poll() is None:
             kill_tree(proc.pid)
-    assert time.monotonic() - start <= timeout + 60
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
