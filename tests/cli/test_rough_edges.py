@@ -233,3 +233,14 @@ def test_cpu_flags_are_read_on_x86_and_arm(tmp_path):
     assert {"avx512_bf16", "amx_bf16", "avx2"} <= cpu_flags(str(x86))
     assert {"asimd", "bf16", "sve"} <= cpu_flags(str(arm))
     assert cpu_flags(str(tmp_path / "missing")) == set()
+
+
+@pytest.mark.parametrize("key", ["name", "kind"])
+def test_a_part_option_named_like_the_registry_arguments_is_the_plugins_to_refuse(tmp_path, key):
+    # --set generator.name=... once collided with Registry.create(kind, name, ...): a TypeError traceback
+    out = CliRunner().invoke(cli, ["run", "--models", "dcgan", "--budget", "smoke,steps=1", "--results",
+                                   str(tmp_path), "--set", f"generator.{key}=x"], env=ENV)
+    assert out.exit_code == 4, out.output
+    line = out.output.strip().splitlines()[-1]
+    assert line.startswith("error: plugin unet: ") and "generator 'unet'" in line and f"'{key}'" in line
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
