@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from dist_worker import SpyPlugin, spy_sets
 from procs import run_bounded
 
 from ganbench.core.config import RunConfig
-from ganbench.core.registry import load_registry
+from ganbench.testing import plugin
 from ganbench.train.trainer import build_networks
 
 TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
@@ -53,7 +54,7 @@ def assert_equal_within_one_step(a, b, w0, rtol=1e-3):
 @pytest.mark.parametrize("model", ["dcgan", "wgan", "wgan-gp"])
 def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, model):
     # SGD makes the weights after a step a linear function of the gradients: equal weights <=> equal gradients
-    args = ["--models", model, "--budget", "smoke,steps=2", "--precision", "fp32",
+    args = ["--models", model, "--budget", "smoke,steps=2", "--precision", "fp32", *spy_sets(model),
             "--set", "generator_optimizer.name=sgd", "--set", "critic_optimizer.name=sgd",
             "--set", "generator_optimizer.lr=1e-4", "--set", "critic_optimizer.lr=1e-4",
             "--set", "generator.dropout=0"]  # dropout masks are per process; the gradients are the point here
@@ -71,7 +72,8 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, mo
 
     single = torch.load(tmp_path / "one" / "rank0.pt")
     ranks = [torch.load(tmp_path / "two" / f"rank{r}.pt") for r in (0, 1)]
-    init = build_networks(load_registry(), RunConfig.from_dict(rec["config"]), torch.device("cpu"), channels_last=False)
+    with plugin(SpyPlugin(), name="spy") as registry:
+        init = build_networks(registry, RunConfig.from_dict(rec["config"]), torch.device("cpu"), channels_last=False)
     for net in ("generator", "critic"):
         w0 = getattr(init, net).state_dict()
         for r, state in enumerate(ranks):  # each rank, BatchNorm running statistics included
