@@ -17,10 +17,10 @@ import os
 import sys
 
 import torch
-from ganbench_plugins.patchgan import patchgan
-from ganbench_plugins.unet import unet
 
 from ganbench.api import hookimpl
+from ganbench_plugins.patchgan import patchgan
+from ganbench_plugins.unet import unet
 
 built: dict[str, list[torch.nn.Module]] = {"generator": [], "critic": []}
 trained_ids: set[int] = set()  # by identity: a deep copy (FLOP counting, EMA) carries the hook, not the mark

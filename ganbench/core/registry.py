@@ -118,9 +118,10 @@ class Registry:
             raise unknown_name(kind, name, self.names(kind)) from None
 
     def create(self, kind: str, name: str, /, **options: Any) -> Any:
-        """Call a registered factory (an option may itself be called ``kind`` or ``name``). Whatever it raises becomes one line naming the plugin, the kind, the
-        name and the plugin's own message (PluginError, exit 4); a GanbenchError it raises passes as is, and
-        a dataset's OSError (unreadable data) is a DataError."""
+        """Call a registered factory (an option may itself be called ``kind`` or ``name``). Whatever it raises
+        becomes one line naming the plugin, the kind, the name and the plugin's own message (PluginError,
+        exit 4); a GanbenchError it raises passes as is, and a dataset's OSError (unreadable data) is a
+        DataError."""
         entry = self.get(kind, name)
         try:
             return entry.factory(**options)
