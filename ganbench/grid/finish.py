@@ -82,13 +82,13 @@ def throughput(result: TrainResult, trainer: Trainer, flops: dict[str, float] | 
     c = result.counters
     ips = c.steady_images / c.steady_seconds if c.steady_seconds > 0 else (
         c.images / c.step_seconds if c.step_seconds > 0 else None)
-    per_step = c.critic_steps / c.step if c.step else trainer.critic_steps_per_step  # warm-up included
+    per_step = c.critic_steps / c.step if c.step else trainer.schedule.n_critic  # warm-up included
     out = {
         "images_per_s": ips,
         "generator_steps_per_s": ips / trainer.cfg.batch_size if ips else None,
         "critic_steps_per_s": ips * per_step / trainer.cfg.batch_size if ips else None,
         "data_images_per_s": c.batches * trainer.cfg.batch_size / c.data_seconds if c.data_seconds > 0 else None,
-        "params": trainer.param_counts(),
+        "params": trainer.nets.param_counts(),
         "flops_per_image": flops,
         **{f"peak_{k}": v for k, v in result.peak_memory.items()},
     }
@@ -121,7 +121,7 @@ def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDat
         best_scores = last_scores
     summary = {
         "selected": selected,
-        "selection_rule": selection_rule(trainer.floor),
+        "selection_rule": selection_rule(trainer.validation.floor),
         "best_step": best_step,
         "best_meets_floor": None if result.best is None else bool(result.best.get("meets_floor", True)),
         "model": summarize(scores),

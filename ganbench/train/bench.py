@@ -138,9 +138,9 @@ def bench_model(
         "precision": trainer.cfg.precision, "compile": compile, "channels_last": trainer.channels_last,
         "image_size": image_size, "batch_size": batch_size, "steps": steps, "images_per_s": ips,
         "step_ms": 1000 * seconds / steps, "generator_steps_per_s": steps / seconds,
-        "critic_steps_per_s": steps * trainer.critic_steps_per_step / seconds,
+        "critic_steps_per_s": steps * trainer.schedule.n_critic / seconds,
         "flops_per_image": flops["train_step"] if flops else None,
-        "params": trainer.param_counts(),
+        "params": trainer.nets.param_counts(),
         "peak_cpu_rss_mb": peak_rss_mb(),
     }
     if data_seconds > 0:

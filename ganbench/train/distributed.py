@@ -184,6 +184,16 @@ def local_only(module: nn.Module) -> nn.Module:
     return module
 
 
+def rank0_value(value: float, di: DistInfo, device: torch.device) -> float:
+    """``value`` as rank 0 has it (itself without data parallelism): e.g. rank 0's clock, so every rank stops,
+    and decays its learning rate, at the same step of a time budget."""
+    if not di.enabled:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.broadcast(tensor, src=0)
+    return float(tensor.item())
+
+
 def broadcast_object(obj):
     """Rank 0's ``obj`` on every rank (itself in one process)."""
     if not info().enabled:

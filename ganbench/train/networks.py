@@ -12,9 +12,11 @@ import torch
 from torch import nn
 
 from ganbench.core.budgets import Budget
+from ganbench.core.config import RunConfig
 from ganbench.core.contract import AdversarialLoss, Recipe
 from ganbench.core.errors import ConfigError
 from ganbench.core.registry import Registry
+from ganbench.train.distributed import globalize_batchnorm
 
 
 @dataclass
@@ -24,6 +26,10 @@ class Networks:
     loss: AdversarialLoss
     generator_optimizer: torch.optim.Optimizer
     critic_optimizer: torch.optim.Optimizer
+
+    def param_counts(self) -> dict[str, int]:
+        return {"generator": sum(p.numel() for p in self.generator.parameters()),
+                "critic": sum(p.numel() for p in self.critic.parameters())}
 
 
 def build_generator(registry: Registry, recipe: Recipe, budget: Budget) -> nn.Module:
@@ -41,6 +47,24 @@ def build_parts(registry: Registry, recipe: Recipe, budget: Budget, model: str,
     loss = registry.build(recipe, "loss", budget.size_hints("loss"))
     check_penalty_critic(loss, critic, recipe.loss, model)
     return generator, critic, loss
+
+
+def build_networks(registry: Registry, cfg: RunConfig, device: torch.device, channels_last: bool,
+                   global_batchnorm: bool = False) -> Networks:
+    """A run's networks (seeded with its seed, the budget's size hints), loss and optimisers, on ``device``.
+    ``channels_last`` stores activations NHWC, which tensor cores want; cuDNN autotuning is on for CUDA;
+    ``global_batchnorm`` (data-parallel): BatchNorm statistics over the global batch."""
+    torch.manual_seed(cfg.seed)
+    generator, critic, loss = build_parts(registry, cfg.recipe, cfg.budget, cfg.model)
+    if global_batchnorm:
+        generator, critic = globalize_batchnorm(generator), globalize_batchnorm(critic)
+    generator, critic = generator.to(device), critic.to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    if channels_last:
+        generator = generator.to(memory_format=torch.channels_last)
+        critic = critic.to(memory_format=torch.channels_last)
+    return Networks(generator, critic, loss, *build_optimizers(cfg.recipe, generator, critic, device, cfg.model))
 
 
 def build_optimizers(recipe: Recipe, generator: nn.Module, critic: nn.Module, device: torch.device,

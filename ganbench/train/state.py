@@ -64,3 +64,11 @@ def peak_rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     except Exception:  # pragma: no cover - non-POSIX
         return float("nan")
+
+
+def peak_memory(device: torch.device) -> dict[str, float]:
+    """This process's peak resident memory and, on CUDA, the device's peak allocation, in MiB."""
+    peak = {"cpu_rss_mb": peak_rss_mb()}
+    if device.type == "cuda":
+        peak["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return peak

@@ -1,6 +1,6 @@
-"""The training loop: per step n_critic critic steps and one generator step (``steps.py``), the learning-rate
-schedule, periodic validation and checkpoint selection (``selection.py``), checkpoints, divergence and
-clean stops."""
+"""The training loop: per step n_critic critic steps and one generator step (``steps.py``) on the schedule of
+``schedule.py`` (WGAN's critic warm-up, the learning-rate decay), periodic validation and checkpoint
+selection (``selection.py``), checkpoints, divergence and clean stops."""
 
 from __future__ import annotations
 
@@ -19,47 +19,18 @@ from ganbench.core.registry import Registry
 from ganbench.data.pipeline import PreparedData, TrainSampler
 from ganbench.train.batches import BatchSource, PhotoBatches
 from ganbench.train.checkpoint import checkpoint_state, restore_state
-from ganbench.train.distributed import globalize_batchnorm, local_batch, rank_slice
 from ganbench.train.distributed import info as dist_info
+from ganbench.train.distributed import local_batch, rank0_value, rank_slice
 from ganbench.train.history import StepHistory
-from ganbench.train.networks import Networks, build_optimizers, build_parts
+from ganbench.train.networks import build_networks
+from ganbench.train.schedule import LearningRates, Schedule
 from ganbench.train.selection import Validation
 from ganbench.train.signals import StopFlag
-from ganbench.train.state import Counters, TrainResult, peak_rss_mb
+from ganbench.train.state import Counters, TrainResult, peak_memory
 from ganbench.train.steps import Steps
 
-#: WGAN's critic warm-up (reference code, main.py): the warm-up's critic steps before each of the first
-#: WARMUP_FIRST generator steps and before every WARMUP_EVERY-th.
-WARMUP_FIRST, WARMUP_EVERY = 25, 500
 #: The adversarial-to-L1 gradient ratio (history column RATIO_COLUMN) is measured every ~10 steps.
 DIAGNOSTIC_EVERY = 10
-
-
-def build_networks(registry: Registry, cfg: RunConfig, device: torch.device, channels_last: bool,
-                   global_batchnorm: bool = False) -> Networks:
-    """The run's networks (seeded with its seed, the budget's size hints), loss and optimisers, on ``device``.
-    ``channels_last`` stores activations NHWC, which tensor cores want; cuDNN autotuning is on for CUDA;
-    ``global_batchnorm`` (data-parallel): BatchNorm statistics over the global batch."""
-    torch.manual_seed(cfg.seed)
-    generator, critic, loss = build_parts(registry, cfg.recipe, cfg.budget, cfg.model)
-    if global_batchnorm:
-        generator, critic = globalize_batchnorm(generator), globalize_batchnorm(critic)
-    generator, critic = generator.to(device), critic.to(device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    if channels_last:
-        generator = generator.to(memory_format=torch.channels_last)
-        critic = critic.to(memory_format=torch.channels_last)
-    return Networks(generator, critic, loss, *build_optimizers(cfg.recipe, generator, critic, device, cfg.model))
-
-
-def lr_factor(lr_decay: float, progress: float | None) -> float:
-    """Linear decay to zero over the last ``lr_decay`` fraction of the budget (pix2pix); ``progress``: the
-    fraction of the budget spent (None: unknown, no decay)."""
-    if lr_decay <= 0 or progress is None:
-        return 1.0
-    start = 1.0 - lr_decay
-    return 1.0 if progress <= start else max(0.0, (1.0 - progress) / lr_decay)
 
 
 class Trainer:
@@ -74,7 +45,6 @@ class Trainer:
     ) -> None:
         self.cfg, self.device, self.data, self.metrics = cfg, device, data, metrics
         self.recipe = cfg.recipe
-        self.n_critic, self.critic_warmup = cfg.recipe.n_critic, cfg.recipe.critic_warmup
         self.channels_last = device.type == "cuda" if channels_last is None else channels_last
         self.dist = dist_info()
         self.nets = build_networks(registry, cfg, device, self.channels_last, global_batchnorm=self.dist.enabled)
@@ -92,7 +62,9 @@ class Trainer:
         self.on_step, self.checkpoint = on_step, checkpoint
         self.stop = stop if stop is not None else StopFlag()
         self.diagnostic_every = 0  # train() switches the gradient-ratio diagnostic on
-        self._base_lrs = [[group["lr"] for group in opt.param_groups] for opt in self._optimizers]
+        n_critic = cfg.recipe.n_critic if self.nets.loss.uses_critic else 0
+        self.schedule = Schedule(n_critic, cfg.recipe.critic_warmup, cfg.recipe.lr_decay)
+        self.learning_rates = LearningRates(self.nets.generator_optimizer, self.nets.critic_optimizer)
         colorfulness = metrics.get("colorfulness") or _optional_metric(registry, "colorfulness")
         self.validation = Validation(data.val, metrics.get("psnr"), colorfulness, cfg.colorfulness_floor, device)
         self.total_steps: int | None = None
@@ -103,10 +75,6 @@ class Trainer:
         """The run's generator, critic and loss (the plain modules, not the DDP or compiled wrappers)."""
         return self.nets.generator, self.nets.critic, self.nets.loss
 
-    @property
-    def _optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        return self.nets.generator_optimizer, self.nets.critic_optimizer
-
     # --- what the run has done ----------------------------------------------------------------------
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -115,14 +83,6 @@ class Trainer:
     @property
     def val_history(self) -> list[dict[str, Any]]:
         return self.validation.history
-
-    @property
-    def best(self) -> dict[str, Any] | None:
-        return self.validation.best
-
-    @property
-    def floor(self) -> float:
-        return self.validation.floor
 
     @property
     def eval_generator(self) -> nn.Module:
@@ -136,24 +96,6 @@ class Trainer:
             return ("d_loss", "d_reg", "w_estimate")
         return () if self.steps.has_w_estimate else ("w_estimate",)
 
-    @property
-    def critic_steps_per_step(self) -> int:
-        """Critic steps per generator step outside WGAN's warm-up: the recipe's n_critic, or 0 for a loss
-        without a critic."""
-        return self.n_critic if self.nets.loss.uses_critic else 0
-
-    def critic_steps_before(self, step: int) -> int:
-        """Critic steps before generator step ``step`` (0-based): the warm-up's count (``critic_warmup``)
-        before the first 25 and every 500th, as WGAN's reference code; n_critic otherwise. A function of
-        the step, so a resumed run follows it."""
-        if self.critic_steps_per_step and self.critic_warmup and (step < WARMUP_FIRST or step % WARMUP_EVERY == 0):
-            return self.critic_warmup
-        return self.critic_steps_per_step
-
-    def param_counts(self) -> dict[str, int]:
-        return {"generator": sum(p.numel() for p in self.nets.generator.parameters()),
-                "critic": sum(p.numel() for p in self.nets.critic.parameters())}
-
     # --- one step -----------------------------------------------------------------------------------
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The run's next (L, ab), scaled for the networks, on the device; its time counts as data time."""
@@ -164,11 +106,11 @@ class Trainer:
         return L, ab
 
     def train_step(self) -> None:
-        """n_critic critic steps (or the warm-up's count, :meth:`critic_steps_before`) on fresh batches, then
+        """n_critic critic steps (or the warm-up's count, ``Schedule.critic_steps_before``) on fresh batches, then
         one generator step on the last batch, reusing its fake (generated with gradients) so the generator
         runs forward once per step, as in pix2pix. A loss without a critic: one batch and the generator step
         alone."""
-        n = self.critic_steps_before(self.counters.step)
+        n = self.schedule.critic_steps_before(self.counters.step)
         absent = torch.full((), math.nan, device=self.device)  # a statistic the loss does not have
         stats: dict[str, torch.Tensor] = {"d_loss": absent, "d_reg": absent, "w_estimate": absent}
         for i in range(max(n, 1)):
@@ -187,23 +129,13 @@ class Trainer:
         self.log.record(stats, self.counters.step, ratio)
 
     def lr_factor(self) -> float:
-        """The schedule's factor now: a pure function of the step (or, for time budgets, of the training
-        seconds spent, by rank 0's clock), so a resumed run and every data-parallel rank follow it."""
-        if self.recipe.lr_decay <= 0:
-            return 1.0
+        """The schedule's factor now: a function of the step (or, for time budgets, of the training seconds
+        spent, by rank 0's clock), so a resumed run and every data-parallel rank follow it."""
+        if self.schedule.lr_decay <= 0:
+            return 1.0  # before reading the clock: under data parallelism that is a broadcast
         if self.total_steps is not None:
-            progress = self.counters.step / self.total_steps
-        elif self.seconds:
-            progress = self._elapsed() / self.seconds
-        else:
-            progress = None
-        return lr_factor(self.recipe.lr_decay, progress)
-
-    def _apply_lr(self) -> None:
-        factor = self.lr_factor()
-        for opt, lrs in zip(self._optimizers, self._base_lrs, strict=True):
-            for group, lr in zip(opt.param_groups, lrs, strict=True):
-                group["lr"] = lr * factor
+            return self.schedule.lr_factor(self.counters.step / self.total_steps)
+        return self.schedule.lr_factor(self._elapsed() / self.seconds if self.seconds else None)
 
     # --- bookkeeping --------------------------------------------------------------------------------
     def pending_stats(self) -> dict[str, float]:
@@ -234,16 +166,8 @@ class Trainer:
         restore_state(self, state)
 
     def _elapsed(self) -> float:
-        """Training seconds spent (data included, evaluation not); under data parallelism rank 0's clock,
-        so every rank stops, and decays its learning rate, at the same step."""
-        elapsed = self.counters.step_seconds + self.counters.data_seconds
-        if self.dist.enabled:
-            import torch.distributed as tdist
-
-            clock = torch.tensor([elapsed], dtype=torch.float64, device=self.device)
-            tdist.broadcast(clock, src=0)
-            elapsed = float(clock.item())
-        return elapsed
+        """Training seconds spent (data included, evaluation not), by rank 0's clock."""
+        return rank0_value(self.counters.step_seconds + self.counters.data_seconds, self.dist, self.device)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -274,7 +198,7 @@ class Trainer:
             self._sync() if c.step % sync_every == 0 else None
             t0 = time.perf_counter()
             data_before = c.data_seconds
-            self._apply_lr()
+            self.learning_rates.scale(self.lr_factor())
             self.train_step()
             if c.step % sync_every == 0 or (total_steps is not None and c.step >= total_steps):
                 self._sync()
@@ -302,11 +226,8 @@ class Trainer:
                 break
         if status == "complete" and validate:
             self.validate()
-        peak = {"cpu_rss_mb": peak_rss_mb()}
-        if self.device.type == "cuda":
-            peak["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         return TrainResult(status, c, self.log.rows, self.validation.history, self.validation.best, divergence,
-                           peak)
+                           peak_memory(self.device))
 
 
 def _optional_metric(registry: Registry, name: str):

@@ -34,11 +34,11 @@ def make_trainer(registry, model, sets=None, **kw):
 
 # --- WGAN's critic warm-up ------------------------------------------------------------------------------
 def test_critic_warmup_follows_the_reference_schedule(registry):
-    tr = make_trainer(registry, "wgan", {"critic_warmup": 100})
-    assert [tr.critic_steps_before(s) for s in (0, 24, 25, 499, 500, 501, 1000)] == [100, 100, 5, 5, 100, 5, 100]
+    schedule = make_trainer(registry, "wgan", {"critic_warmup": 100}).schedule
+    assert [schedule.critic_steps_before(s) for s in (0, 24, 25, 499, 500, 501, 1000)] == [100, 100, 5, 5, 100, 5, 100]
     off = make_trainer(registry, "wgan")
-    assert off.critic_warmup == 0 and {off.critic_steps_before(s) for s in (0, 24, 500)} == {5}
-    assert make_trainer(registry, "l1", {"critic_warmup": 100}).critic_steps_before(0) == 0  # no critic at all
+    assert off.schedule.critic_warmup == 0 and {off.schedule.critic_steps_before(s) for s in (0, 24, 500)} == {5}
+    assert make_trainer(registry, "l1", {"critic_warmup": 100}).schedule.critic_steps_before(0) == 0  # no critic at all
     with pytest.raises(ConfigError, match="critic_warmup must be a whole number >= 0"):
         resolve_recipe(registry, "wgan", sets={"critic_warmup": -1})
 
@@ -76,7 +76,7 @@ def test_each_recipe_has_an_l1_baseline_with_its_generator_optimiser(registry, b
     b, r = resolve_recipe(registry, baseline), resolve_recipe(registry, recipe)
     assert b.loss == "none"
     assert all(getattr(b, k) == getattr(r, k) for k in SHARED_WITH_BASELINE)  # the critic is the only difference
-    assert make_trainer(registry, baseline).critic_steps_per_step == 0
+    assert make_trainer(registry, baseline).schedule.n_critic == 0
 
 
 # --- the adversarial-to-L1 gradient diagnostic ----------------------------------------------------------

@@ -13,7 +13,7 @@ from procs import run_bounded
 
 from ganbench.core.config import RunConfig
 from ganbench.testing import plugin
-from ganbench.train.trainer import build_networks
+from ganbench.train.networks import build_networks
 
 TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
 WORKER = str(Path(__file__).parents[1] / "dist_worker.py")

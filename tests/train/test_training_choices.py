@@ -101,7 +101,7 @@ def test_selection_prefers_a_colourful_generator_over_a_gray_one(registry, floor
     second = tr.val_history[1]
     assert colour_psnr < gray_psnr  # the cast is wrong for most photos: PSNR alone keeps the gray one
     assert second["val_colorfulness"] >= second["truth_val_colorfulness"] / 3
-    assert tr.best["step"] == picked and tr.best["meets_floor"]
+    assert tr.validation.best["step"] == picked and tr.validation.best["meets_floor"]
 
 
 def test_selection_falls_back_to_the_best_psnr_while_nothing_is_colourful_enough(registry):
@@ -112,7 +112,7 @@ def test_selection_falls_back_to_the_best_psnr_while_nothing_is_colourful_enough
     tr.counters.step = 2
     tr.validate()
     psnrs = [v["val_psnr"] for v in tr.val_history]
-    assert tr.best["step"] == 1 + psnrs.index(max(psnrs)) and tr.best["meets_floor"] is False
+    assert tr.validation.best["step"] == 1 + psnrs.index(max(psnrs)) and tr.validation.best["meets_floor"] is False
 
 
 def test_run_records_the_selection_rule_and_whether_the_floor_was_met(registry, tmp_path):
