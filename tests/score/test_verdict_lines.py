@@ -112,3 +112,14 @@ def test_a_non_finite_score_is_named_by_its_first_photo():
     frame = _frames([1.0, np.inf, np.nan], [0.0, 0.0, 0.0])[0]
     with pytest.raises(ValueError, match=r"seed 0 has a non-finite model_psnr \(inf\) on p1#center"):
         photo_matrix({0: frame}, "model_psnr")
+
+
+def test_not_significant_with_enough_photos_gives_no_photo_reason():
+    for n in (5, 8, 126):
+        text = line(_decided(n_photos=n, p=0.2))
+        assert f"Holm p = 0.200: not significant. 3 seeds, {n} test photos" in text
+
+
+def test_gray_is_recognised_by_value_not_by_identity():
+    versus = "".join(["gr", "ay"])  # e.g. read back from report.json: equal to "gray", not the same object
+    assert "3 seeds, 8 test photos" in line(_decided(versus=versus))
