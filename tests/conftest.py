@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,10 +14,33 @@ os.environ["GANBENCH_LOAD_PLUGINS"] = "ganbench"
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+def _seed_precision_choice(cache):
+    """The CPU precision default is the result of a timing probe, cached per CPU, torch and thread count. Two
+    processes of one test (a run, then a CLI command on its results) with different thread counts would
+    each time their own probe, and on a loaded machine the two can disagree: two precisions, two run keys.
+    So the suite trains in fp32 on every CPU: the cache says "bf16 measured slower" for every thread count.
+    The probe itself is tested in tests/train/test_precision.py, with a cache of its own."""
+    import json
+
+    from ganbench.train.machine import cpu_model
+
+    head = f"{cpu_model()} | torch {torch.__version__} | "
+    cache.mkdir(parents=True, exist_ok=True)
+    threads = range(1, max(64, 2 * (os.cpu_count() or 1)) + 1)
+    (cache / "cpu-precision.json").write_text(json.dumps({f"{head}{n} threads": 0.5 for n in threads}))
+
+
+# module- and session-scoped fixtures run before a test's own cache is set: they get a seeded one too
+_SESSION_CACHE = Path(tempfile.mkdtemp(prefix="ganbench-test-cache-"))
+_seed_precision_choice(_SESSION_CACHE)
+os.environ["GANBENCH_CACHE"] = str(_SESSION_CACHE)
+
+
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch, tmp_path):
     monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "ganbench")
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+    _seed_precision_choice(tmp_path / "cache")
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +100,6 @@ def pytest_sessionfinish(session):
     kill(leftovers)
     if leftovers:
         print(f"\nconftest: killed {len(leftovers)} process(es) the tests left running: {leftovers}")
+    import shutil
+
+    shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
