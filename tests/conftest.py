@@ -37,10 +37,11 @@ os.environ["GANBENCH_CACHE"] = str(_SESSION_CACHE)
 
 
 @pytest.fixture(autouse=True)
-def _isolate(monkeypatch, tmp_path):
+def _isolate(monkeypatch, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")  # beside the test's tmp_path: tests list what they write there
     monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "ganbench")
-    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
-    _seed_precision_choice(tmp_path / "cache")
+    monkeypatch.setenv("GANBENCH_CACHE", str(cache))
+    _seed_precision_choice(cache)
 
 
 @pytest.fixture(scope="session")
