@@ -268,11 +268,9 @@ def test_disk_full_during_training_is_one_line_exit_5(tmp_path, monkeypatch):
 
 def test_a_second_command_on_a_shared_results_folder_leaves_a_run_in_training_alone(registry, tmp_path):
     """While a run trains, the same command is started on the same results folder (deterministically: from
-    the first run's step 2). Both succeed and the run is trained once: one run folder per key. (Precision
-    pinned: the two processes run different thread counts, so each would time its own bf16 probe, and a
-    loaded machine can make the probes disagree, which gives two keys.)"""
+    the first run's step 2). Both succeed and the run is trained once: one run folder per key."""
     cmd = [sys.executable, "-m", "ganbench", "run", "--models", "dcgan", "--budget", "smoke", "--device", "cpu",
-           "--precision", "fp32", "-q", "--results", str(tmp_path)]
+           "-q", "--results", str(tmp_path)]
     env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench", "OMP_NUM_THREADS": "1"}
 
     class SecondCommandMidway(SilentReporter):
@@ -283,8 +281,8 @@ def test_a_second_command_on_a_shared_results_folder_leaves_a_run_in_training_al
                 self.second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
     reporter = SecondCommandMidway()
-    [first] = run_comparison(RunRequest(models=["dcgan"], budget="smoke", results=tmp_path, device="cpu",
-                                        precision="fp32"), registry, reporter)
+    [first] = run_comparison(RunRequest(models=["dcgan"], budget="smoke", results=tmp_path, device="cpu"),
+                             registry, reporter)
     assert reporter.second is not None and reporter.second.returncode == 0, reporter.second.stderr[-2000:]
     runs = list((tmp_path / "runs").iterdir())
     assert runs == [first.run_dir]  # one run per key
