@@ -77,10 +77,16 @@ def scratch_copy() -> Path:
     return dest
 
 
+def subprocess_env(copy: Path) -> dict[str, str]:
+    """The environment tests of ``copy`` run in: its modules first on the path, one OpenMP thread unless
+    OMP_NUM_THREADS says otherwise (two torch processes on 2 cores with a thread per core slow each other
+    several-fold)."""
+    return {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+
+
 def _pytest(copy: Path, *tests: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                          cwd=copy, env=env, capture_output=True, text=True)
+                          cwd=copy, env=subprocess_env(copy), capture_output=True, text=True)
 
 
 def check(bug: int, copy: Path) -> bool:

@@ -30,7 +30,7 @@ import tarfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from known_bugs import ROOT, scratch_copy  # noqa: E402
+from known_bugs import ROOT, scratch_copy, subprocess_env  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -49,18 +49,14 @@ def _replace_tests(copy: Path, rev: str) -> None:
         tar.extractall(copy, filter="data")
 
 
-def _env(copy: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": "1"}
-
-
 def _cr(copy: Path, *args: str) -> subprocess.CompletedProcess:
     exe = shutil.which("cosmic-ray", path=os.path.dirname(sys.executable)) or "cosmic-ray"
-    return subprocess.run([exe, *args], cwd=copy, env=_env(copy), capture_output=True, text=True)
+    return subprocess.run([exe, *args], cwd=copy, env=subprocess_env(copy), capture_output=True, text=True)
 
 
 def _tool(copy: Path, name: str, *args: str) -> str:
     exe = shutil.which(name, path=os.path.dirname(sys.executable)) or name
-    res = subprocess.run([exe, *args], cwd=copy, env=_env(copy), capture_output=True, text=True, check=True)
+    res = subprocess.run([exe, *args], cwd=copy, env=subprocess_env(copy), capture_output=True, text=True, check=True)
     return res.stdout
 
 
@@ -73,7 +69,7 @@ def full_run(name: str, copy: Path) -> tuple[Path, bool]:
         sys.exit(f"cosmic-ray init failed:\n{res.stderr[-3000:]}")
     _tool(copy, "cr-filter-operators", str(session), str(cfg))
     exe = shutil.which("cosmic-ray", path=os.path.dirname(sys.executable)) or "cosmic-ray"
-    proc = subprocess.Popen([exe, "exec", str(cfg), str(session)], cwd=copy, env=_env(copy),
+    proc = subprocess.Popen([exe, "exec", str(cfg), str(session)], cwd=copy, env=subprocess_env(copy),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _, err = proc.communicate()

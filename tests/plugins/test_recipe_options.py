@@ -84,9 +84,11 @@ def test_the_gradient_ratio_matches_a_hand_computation(registry):
     tr = make_trainer(registry, "dcgan")
     ab = torch.rand(2, 2, 8, 8) * 2 - 1
     fake = torch.rand(2, 2, 8, 8, requires_grad=True)
+    ab[0] = fake.detach()[0]  # where the output equals the target, the L1 term has no gradient
     g_adv = 0.5 * (fake * fake).sum()  # gradient = fake
     ratio = tr.steps.adversarial_to_l1_ratio(g_adv, fake, ab)
-    l1_grad_norm = tr.recipe.l1_weight * (fake.detach() - ab).sign().norm() / ab.numel()  # ∂(λ·mean|f−ab|)/∂f
+    # ∂(λ·mean|f−ab|)/∂f = λ·sign(f − ab)/numel: ±λ/numel on the second image's 128 values, 0 on the first's
+    l1_grad_norm = tr.recipe.l1_weight * 128**0.5 / ab.numel()
     assert float(ratio) == pytest.approx(float(fake.detach().norm() / l1_grad_norm), rel=1e-6)
 
 
