@@ -10,6 +10,7 @@ The steps know a loss only through ``AdversarialLoss``: regularisers (gradient p
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import torch
 from torch import nn
@@ -17,6 +18,19 @@ from torch import nn
 from ganbench.train.distributed import global_scores
 from ganbench.train.networks import Networks, has_batchnorm
 from ganbench.train.precision import AUTOCAST
+
+
+def _no_forward_buffer_sync_option() -> str:
+    """DDP's option that stops it broadcasting rank 0's buffers before every forward (ganbench's BatchNorm
+    statistics are global already): ``forward_sync_buffers`` from torch 2.13, which deprecates
+    ``broadcast_buffers`` with a warning per wrapper; ``broadcast_buffers`` before it."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    params = inspect.signature(DDP.__init__).parameters
+    return "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
+
+
+_NO_FORWARD_BUFFER_SYNC = _no_forward_buffer_sync_option()
 
 
 class Steps:
@@ -50,8 +64,9 @@ class Steps:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             kw = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
-            g_train = DDP(g_plain, broadcast_buffers=False, **kw)
-            c_train = DDP(c_plain, broadcast_buffers=False, **kw)
+            kw[_NO_FORWARD_BUFFER_SYNC] = False
+            g_train = DDP(g_plain, **kw)
+            c_train = DDP(c_plain, **kw)
         if compile_:
             g_plain, c_plain = torch.compile(g_plain), torch.compile(c_plain)
             g_train = torch.compile(g_train) if distributed else g_plain

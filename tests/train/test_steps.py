@@ -3,6 +3,7 @@ what the critic sees in its step, and what each step's statistics say. Written f
 mutation run of the module (docs/mutation.md)."""
 
 import copy
+import warnings
 
 import pytest
 import torch
@@ -153,3 +154,47 @@ def test_a_precision_read_from_the_command_line_enables_the_loss_scaler(registry
     """``--precision fp16`` arrives as a new string, not the literal in the code: compared by value."""
     tr = build_trainer(registry, "dcgan", "smoke", image_size=32, precision="".join(["fp", "16"]))
     assert tr.steps.scaler.is_enabled()
+
+
+def test_compiled_under_torchrun_the_training_passes_still_go_through_ddp(registry, monkeypatch):
+    """``--compile`` under torchrun: the generator's pass with gradients and the critic's own step are the
+    compiled DistributedDataParallel wrappers (compiling the plain module would skip the gradient
+    all-reduce, and the processes would drift apart); no-grad fakes and the critic inside the generator
+    step use the compiled plain modules. torch.compile is replaced by a recorder here: compiling for real
+    on 2 CPU cores takes minutes, and what is checked is which module each pass calls."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from ganbench.train.steps import Steps
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module: compiled.append(module) or module)
+    tr = build_trainer(registry, "wgan-gp", "smoke", image_size=32)
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)  # torch 2.13 deprecates DDP's broadcast_buffers
+            steps = Steps(tr.nets, torch.device("cpu"), "fp32", tr.recipe.l1_weight, distributed=True,
+                          compile_=True)
+        wrappers = [m for m in compiled if isinstance(m, DDP)]
+        plain = [m for m in compiled if not isinstance(m, DDP)]
+        assert [w.module for w in wrappers] == [tr.nets.generator, tr.nets.critic]
+        assert plain == [tr.nets.generator, tr.nets.critic]
+        calls = []
+        for module in compiled:
+            module.register_forward_pre_hook(lambda m, args: calls.append(m))
+        L, ab, fake_ab = _batch(tr)
+        x = torch.cat([L, ab], 1)
+
+        def entered(run):  # the outermost module a pass calls
+            calls.clear()
+            run()
+            return calls[0]
+
+        assert entered(lambda: steps.generate(L)) is wrappers[0]
+        with torch.no_grad():
+            assert entered(lambda: steps.generate(L)) is tr.nets.generator
+        assert entered(lambda: steps.score(x)) is wrappers[1]
+        assert entered(lambda: steps.score(x, train=False)) is tr.nets.critic
+    finally:
+        dist.destroy_process_group()
