@@ -23,7 +23,9 @@ from ganbench.train.precision import AUTOCAST
 def _no_forward_buffer_sync_option() -> str:
     """DDP's option that stops it broadcasting rank 0's buffers before every forward (ganbench's BatchNorm
     statistics are global already): ``forward_sync_buffers`` from torch 2.13, which deprecates
-    ``broadcast_buffers`` with a warning per wrapper; ``broadcast_buffers`` before it."""
+    ``broadcast_buffers`` with a warning per wrapper; ``broadcast_buffers`` before it. The new option still
+    broadcasts the buffers once, when the wrapper is built: harmless, every rank builds the same networks
+    from the same seed, before any resume."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     params = inspect.signature(DDP.__init__).parameters

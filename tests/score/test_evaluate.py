@@ -38,9 +38,16 @@ def _by_hand(gen, images):
     with torch.no_grad():
         ab = gen(L)
     want = lab_to_uint8(net_to_lab(L, ab.clamp(-1, 1)))
-    for low, high in ((-2, 1), (-1, 2)):  # either bound of the clip changes the result on these photos
-        assert not torch.equal(want, lab_to_uint8(net_to_lab(L, ab.clamp(low, high))))
+    for low, high in ((-2, 1), (-1, 2)):  # either bound of the clip moves pixels by more than a level here
+        assert _levels(want, lab_to_uint8(net_to_lab(L, ab.clamp(low, high)))) > 1
     return want
+
+
+def _levels(a, b):
+    """The largest difference between two uint8 images, in levels. Comparisons allow one: the convolution
+    library may pick another kernel for another batch size, and a last-bit difference can round a value to
+    the next level."""
+    return int((a.int() - b.int()).abs().max())
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 64])
@@ -52,7 +59,7 @@ def test_colorize_equals_the_hand_computation_in_any_batch_size(photos, batch_si
     want = _by_hand(gen, images)
     gen.calls.clear()
     got = colorize_uint8(gen, images, torch.device("cpu"), batch_size=batch_size)
-    assert got.dtype == torch.uint8 and torch.equal(got, want)
+    assert got.dtype == torch.uint8 and got.shape == want.shape and _levels(got, want) <= 1
     assert [rows for _, _, rows in gen.calls] == [min(batch_size, 5 - i) for i in range(0, 5, batch_size)]
     assert not any(grad or training for grad, training, _ in gen.calls)
     assert gen.training
@@ -64,14 +71,16 @@ def test_colorize_no_photos_gives_no_photos():
 
 
 def test_colorize_runs_in_the_precision_asked_for(photos):
-    """No autocast dtype: fp32, equal to the hand computation. bf16: the generator runs in bf16, which moves
-    some pixels by a level or more (so the precision really changed)."""
+    """No autocast dtype: fp32, the hand computation's (fp32) result. bf16: the generator runs in bf16,
+    which moves some pixels (so the precision really changed), on average by far less than a level."""
     gen, images = _FromLightness(), _photos(photos)
     want = _by_hand(gen, images)
-    assert torch.equal(colorize_uint8(gen, images, torch.device("cpu")), want)
+    fp32 = colorize_uint8(gen, images, torch.device("cpu"))
+    assert _levels(fp32, want) <= 1
     bf16 = colorize_uint8(gen, images, torch.device("cpu"), autocast_dtype=torch.bfloat16)
-    assert not torch.equal(bf16, want)
-    assert (bf16.int() - want.int()).abs().max() <= 8  # the same picture, in another precision
+    moved = (bf16.int() - fp32.int()).abs().float()
+    assert (moved > 1).any()  # more than the one level a kernel choice could explain
+    assert moved.mean() < 0.5  # the same picture, in another precision
 
 
 def test_the_gray_baseline_is_gray_with_the_photos_lightness(photos):
