@@ -20,19 +20,14 @@ from ganbench.train.networks import Networks, has_batchnorm
 from ganbench.train.precision import AUTOCAST
 
 
-def _no_forward_buffer_sync_option() -> str:
+def _no_forward_buffer_sync_option(ddp: type) -> str:
     """DDP's option that stops it broadcasting rank 0's buffers before every forward (ganbench's BatchNorm
     statistics are global already): ``forward_sync_buffers`` from torch 2.13, which deprecates
     ``broadcast_buffers`` with a warning per wrapper; ``broadcast_buffers`` before it. The new option still
     broadcasts the buffers once, when the wrapper is built: harmless, every rank builds the same networks
     from the same seed, before any resume."""
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    params = inspect.signature(DDP.__init__).parameters
+    params = inspect.signature(ddp.__init__).parameters
     return "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
-
-
-_NO_FORWARD_BUFFER_SYNC = _no_forward_buffer_sync_option()
 
 
 class Steps:
@@ -66,7 +61,7 @@ class Steps:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             kw = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
-            kw[_NO_FORWARD_BUFFER_SYNC] = False
+            kw[_no_forward_buffer_sync_option(DDP)] = False
             g_train = DDP(g_plain, **kw)
             c_train = DDP(c_plain, **kw)
         if compile_:
