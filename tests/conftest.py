@@ -22,12 +22,11 @@ def _seed_precision_choice(cache):
     The probe itself is tested in tests/train/test_precision.py, with a cache of its own."""
     import json
 
-    from ganbench.train.machine import cpu_model
+    from ganbench.train.precision import precision_cache_key
 
-    head = f"{cpu_model()} | torch {torch.__version__} | "
     cache.mkdir(parents=True, exist_ok=True)
     threads = range(1, max(64, 2 * (os.cpu_count() or 1)) + 1)
-    (cache / "cpu-precision.json").write_text(json.dumps({f"{head}{n} threads": 0.5 for n in threads}))
+    (cache / "cpu-precision.json").write_text(json.dumps({precision_cache_key(n): 0.5 for n in threads}))
 
 
 # module- and session-scoped fixtures run before a test's own cache is set: they get a seeded one too

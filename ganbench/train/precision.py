@@ -76,12 +76,19 @@ def _cache_file() -> Path:
     return Path(root).expanduser() if root else Path.home() / ".cache" / "ganbench"
 
 
+def precision_cache_key(threads: int | None = None) -> str:
+    """The key of the CPU precision probe's cached result: the CPU, torch and the thread count (torch's
+    current one unless given)."""
+    n = torch.get_num_threads() if threads is None else threads
+    return f"{cpu_model()} | torch {torch.__version__} | {n} threads"
+
+
 def cpu_precision_choice() -> dict:
     """The CPU default with its evidence: ``{"precision", "reason", "bf16_speedup"}`` (cached per machine)."""
     if not cpu_has_native_bf16():
         return {"precision": "fp32", "reason": "no bf16 instructions (AVX512-BF16/AMX) on this CPU",
                 "bf16_speedup": None}
-    key = f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
+    key = precision_cache_key()
     path = _cache_file() / "cpu-precision.json"
     try:
         cache = json.loads(path.read_text())
