@@ -90,3 +90,17 @@ def test_compile_preflight_names_torch_and_python(monkeypatch):
     monkeypatch.setattr("torch._dynamo.eval_frame.check_if_dynamo_supported", unsupported)
     with pytest.raises(ConfigError, match=r"--compile is not supported by torch .* on Python 3\.\d+"):
         precision.check_compile_supported()
+
+
+def test_a_plan_with_auto_trains_in_the_probes_answer_and_none_in_fp32(monkeypatch, registry, tmp_path):
+    from ganbench.core.request import RunRequest
+    from ganbench.grid.plan import plan_comparison
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    calls = _probe(monkeypatch, 3.0)
+    [auto] = plan_comparison(RunRequest(models=["dcgan"], budget="smoke", device="cpu", precision="auto",
+                                        results=tmp_path), registry)
+    [default] = plan_comparison(RunRequest(models=["dcgan"], budget="smoke", device="cpu", results=tmp_path),
+                                registry)
+    assert (auto.precision, default.precision, calls) == ("bf16", "fp32", [3.0])
+    assert auto.run_key() != default.run_key()
