@@ -114,8 +114,9 @@ def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_
 def bench(models, image_size, batch_size, steps, warmup, device, precision, compile_, channels_last, budget, sets,
           as_json):
     """Training throughput per recipe with batches already in memory: images/s, step time, FLOPs per image,
-    achieved FLOP/s as a share of the device's bf16 dense peak (a GPU's datasheet value; on a CPU its bf16
-    matrix product measured in the same run), the data pipeline's own images/s, peak memory."""
+    achieved FLOP/s as a share of the device's bf16 dense peak (a GPU's datasheet value; on a CPU with native
+    bf16 its bf16 matrix product, measured in a few seconds in the same run; none where bf16 is emulated), the
+    data pipeline's own images/s, peak memory. Image size and batch: the budget's unless given."""
     from ganbench.core.config import parse_sets
     from ganbench.core.request import split_list
     from ganbench.train.bench import bench_model
