@@ -10,6 +10,7 @@ Executor plugins also use ``ganbench.grid`` (docs/plugins.md).
 
 from __future__ import annotations
 
+from ganbench.core.budgets import parse_duration
 from ganbench.core.contract import (
     AdversarialLoss,
     DatasetSplits,
@@ -23,6 +24,7 @@ from ganbench.core.contract import (
 )
 from ganbench.core.errors import ConfigError, DataError, GanbenchError, PluginError
 from ganbench.core.hookspecs import hookimpl
+from ganbench.core.reporting import BaseReporter, Reporter
 from ganbench.data.pipeline import UnusableImage, file_item, is_gray, list_images
 from ganbench.train.distributed import global_rows, global_scores, rank_slice
 
@@ -33,7 +35,9 @@ __all__ = [
     "AdversarialLoss", "OptimizerSpec", "Recipe", "SizeHints", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
     # errors a plugin raises for a user to read (one line, documented exit code)
     "GanbenchError", "ConfigError", "DataError", "PluginError",
-    # helpers: network initialisation, dataset building blocks, data-parallel randomness
+    # what a run and a grid report to (executor plugins drive one; subclass BaseReporter for a display)
+    "Reporter", "BaseReporter",
+    # helpers: network initialisation, dataset building blocks, data-parallel randomness, durations (90s, 1.5h)
     "init_weights", "UnusableImage", "file_item", "list_images", "is_gray", "rank_slice", "global_rows",
-    "global_scores",
+    "global_scores", "parse_duration",
 ]

@@ -14,24 +14,8 @@ os.environ["GANBENCH_LOAD_PLUGINS"] = "ganbench"
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
-def _seed_precision_choice(cache):
-    """The CPU precision default is the result of a timing probe, cached per CPU, torch and thread count. Two
-    processes of one test (a run, then a CLI command on its results) with different thread counts would
-    each time their own probe, and on a loaded machine the two can disagree: two precisions, two run keys.
-    So the suite trains in fp32 on every CPU: the cache says "bf16 measured slower" for every thread count.
-    The probe itself is tested in tests/train/test_precision.py, with a cache of its own."""
-    import json
-
-    from ganbench.train.precision import precision_cache_key
-
-    cache.mkdir(parents=True, exist_ok=True)
-    threads = range(1, max(64, 2 * (os.cpu_count() or 1)) + 1)
-    (cache / "cpu-precision.json").write_text(json.dumps({precision_cache_key(n): 0.5 for n in threads}))
-
-
-# module- and session-scoped fixtures run before a test's own cache is set: they get a seeded one too
+# module- and session-scoped fixtures run before a test's own cache is set: they get a cache folder too
 _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="ganbench-test-cache-"))
-_seed_precision_choice(_SESSION_CACHE)
 os.environ["GANBENCH_CACHE"] = str(_SESSION_CACHE)
 
 
@@ -40,7 +24,6 @@ def _isolate(monkeypatch, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")  # beside the test's tmp_path: tests list what they write there
     monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "ganbench")
     monkeypatch.setenv("GANBENCH_CACHE", str(cache))
-    _seed_precision_choice(cache)
 
 
 @pytest.fixture(scope="session")

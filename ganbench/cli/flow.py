@@ -27,9 +27,9 @@ from ganbench.report.console import RichReporter, StdoutConsole, print_curves, p
                    "(images=1200,2400,4800,9600; also steps, epochs, time) and/or a data axis (limit=9,18,36).")
 @click.option("--seeds", default=None, help="A count (3 = seeds 0,1,2) or a list (0,1,2).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N or auto (default).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
-              help="Autocast precision (default: bf16 on CUDA; on a CPU, bf16 where a one-time probe measures it "
-                   "faster than fp32, else fp32).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]), default=None,
+              help="Autocast precision (default: bf16 on CUDA, fp32 on a CPU; auto: on a CPU, bf16 where a probe "
+                   "timed now measures it faster than fp32).")
 @click.option("--compile/--no-compile", "compile_", default=None,
               help="torch.compile the generator and the critic (default off).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",

@@ -97,30 +97,35 @@ def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_
 
 @cli.command()
 @click.option("--models", "-m", default="dcgan,wgan,wgan-gp", show_default=True)
-@click.option("--image-size", type=int, default=64, show_default=True)
-@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--image-size", type=int, default=None, help="Default: the budget's.")
+@click.option("--batch-size", type=int, default=None, help="Default: the budget's.")
 @click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True, help="Timed steps.")
 @click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True)
 @click.option("--device", default="auto")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None)
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]), default=None,
+              help="Default: bf16 on CUDA, fp32 on a CPU; auto: a probe timed now.")
 @click.option("--compile/--no-compile", "compile_", default=False)
 @click.option("--channels-last/--no-channels-last", "channels_last", default=None,
               help="NHWC activations (default: on CUDA, off on the CPU).")
-@click.option("--budget", default="cpu", help="Budget whose network sizes to use (cpu, seed, gpu, ...).")
+@click.option("--budget", default="cpu", help="Budget whose image size, batch size and network sizes to use "
+              "(cpu, seed, gpu, smoke, or --budget text such as cpu,batch=8).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
 @click.option("--json", "as_json", is_flag=True)
 def bench(models, image_size, batch_size, steps, warmup, device, precision, compile_, channels_last, budget, sets,
           as_json):
     """Training throughput per recipe with batches already in memory: images/s, step time, FLOPs per image,
-    achieved FLOP/s as a share of the device's bf16 dense peak (a GPU's datasheet value; on a CPU its bf16
-    matrix product measured in the same run), the data pipeline's own images/s, peak memory."""
+    achieved FLOP/s as a share of the device's bf16 dense peak (a GPU's datasheet value; on a CPU with native
+    bf16 its bf16 matrix product, measured in a few seconds in the same run; none where bf16 is emulated), the
+    data pipeline's own images/s, peak memory. Image size and batch: the budget's unless given."""
     from ganbench.core.config import parse_sets
     from ganbench.core.request import split_list
     from ganbench.train.bench import bench_model
 
     registry = plugin_registry()
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    if image_size is not None and image_size < 1:
+        raise ConfigError(f"image size must be >= 1, got {image_size}")
     overrides = parse_sets(sets)
     rows = [bench_model(registry, m, image_size=image_size, batch_size=batch_size, steps=steps, warmup=warmup,
                         device=device, precision=precision, compile=compile_, sets=overrides, budget=budget,
@@ -129,9 +134,10 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"training step, {image_size}px, batch {batch_size}, {rows[0]['device']} "
+    first = rows[0]
+    table = Table(title=f"training step, {first['image_size']}px, batch {first['batch_size']}, {first['device']} "
                         f"({rows[0]['precision']}{', compiled' if compile_ else ''})")
-    for col in ("model", "images/s", "step ms", "G steps/s", "GFLOP/image", "TFLOP/s", "% of bf16 peak",
+    for col in ("model", "images/s", "step ms", "G steps/s", "GFLOP/image", "TFLOP/s", "% of peak",
                 "data images/s", "peak MB"):
         table.add_column(col, justify="right")
     for r in rows:
@@ -145,6 +151,8 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
     peak_note = rows[0].get("peak_bf16_tflops")
     if peak_note:
         table.caption = f"bf16 dense peak {peak_note:.2f} TFLOP/s ({rows[0].get('peak_source')})"
+    elif rows[0].get("peak_source"):
+        table.caption = f"no share of peak: {rows[0]['peak_source']}"
     StdoutConsole().print(table)
 
 @cli.command()

@@ -13,6 +13,7 @@ import importlib.metadata as md
 import inspect
 import os
 import types
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -88,6 +89,7 @@ class Registry:
     def __init__(self) -> None:
         self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self.plugins: dict[str, PluginInfo] = {}
+        self._guessed: set[tuple[str, str]] = set()
 
     def identity(self, used: dict[str, list[str]]) -> dict[str, str]:
         """``{distribution: version}`` of the plugins that registered the named things (``{kind: [names]}``).
@@ -151,7 +153,7 @@ class Registry:
 
         name = getattr(recipe, part)
         options = dict(getattr(recipe, f"{part}_options"))
-        if hints is not None and "hints" not in options and declares(self.get(part, name).factory, "hints"):
+        if hints is not None and "hints" not in options and self.accepts(part, name, "hints"):
             options["hints"] = hints
         obj = self.create(part, name, **options)
         expected = AdversarialLoss if part == "loss" else nn.Module
@@ -161,14 +163,32 @@ class Registry:
         return obj
 
     def accepts(self, kind: str, name: str, option: str) -> bool:
-        """Does this factory declare the keyword ``option`` by name (``**kwargs`` does not count)?"""
-        import inspect
+        """Does this factory take the keyword ``option`` that ganbench passes where a factory declares it (a
+        network's size ``hints``, a dataset's ``evaluate_all``, an executor's options)? As declared at
+        registration: ``register(name, factory, accepts=("hints",))``. A factory registered without
+        ``accepts`` (a plugin written before it) is guessed from its signature: ``option`` named as a
+        parameter (``**kwargs`` does not count), with a DeprecationWarning where the guess says yes."""
+        declared = self.declared_options(kind, name)
+        if declared is not None:
+            return option in declared
+        guessed = declares(self.get(kind, name).factory, option)
+        if guessed:
+            self.warn_guessed(kind, name)
+        return guessed
 
-        try:
-            params = inspect.signature(self.get(kind, name).factory).parameters.values()
-        except (TypeError, ValueError):  # a callable without an introspectable signature
-            return False
-        return any(p.name == option and p.kind is not inspect.Parameter.VAR_KEYWORD for p in params)
+    def declared_options(self, kind: str, name: str) -> frozenset[str] | None:
+        """The options the factory declared with ``accepts=`` at registration; None where it declared none."""
+        entry = self.get(kind, name)
+        return frozenset(entry.meta["accepts"]) if "accepts" in entry.meta else None
+
+    def warn_guessed(self, kind: str, name: str) -> None:
+        """A DeprecationWarning (once per factory): its options were guessed from its signature."""
+        if (kind, name) not in self._guessed:
+            self._guessed.add((kind, name))
+            warnings.warn(f"plugin {self.get(kind, name).plugin}: {kind} '{name}' is registered without "
+                          "accepts=(...); the options ganbench passes it were guessed from its signature "
+                          "(deprecated: declare them when registering, docs/plugins.md)", DeprecationWarning,
+                          stacklevel=3)
 
     def _registrar(self, kind: str, plugin: str) -> Callable[..., None]:
         def register(name: str, factory: Callable[..., Any], **meta: Any) -> None:
@@ -176,6 +196,8 @@ class Registry:
                 raise PluginError(f"plugin {plugin} registered an invalid {kind} name {name!r}")
             if not callable(factory):
                 raise PluginError(f"plugin {plugin} registered {kind} '{name}' with a non-callable factory")
+            if "accepts" in meta:
+                meta["accepts"] = _checked_accepts(plugin, kind, name, factory, meta["accepts"])
             existing = self.entries[kind].get(name)
             if existing is not None:
                 raise PluginError(
@@ -186,6 +208,23 @@ class Registry:
             self.plugins[plugin].registers.setdefault(kind, []).append(name)
 
         return register
+
+
+def _checked_accepts(plugin: str, kind: str, name: str, factory: Callable[..., Any], accepts: Any) -> frozenset[str]:
+    """``accepts=`` as registered: names of keyword options the factory takes (fail fast otherwise)."""
+    if isinstance(accepts, str) or not all(isinstance(a, str) for a in accepts):
+        raise PluginError(f"plugin {plugin}: {kind} '{name}': accepts= must be a list of option names, "
+                          f"got {accepts!r}")
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return frozenset(accepts)
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        missing = sorted(set(accepts) - set(params))
+        if missing:
+            raise PluginError(f"plugin {plugin}: {kind} '{name}' declares accepts={', '.join(missing)} but its "
+                              "factory takes no such keyword")
+    return frozenset(accepts)
 
 
 def declares(factory: Callable[..., Any], parameter: str) -> bool:
@@ -227,8 +266,7 @@ def _no_hooks(info: PluginInfo, obj: object) -> str:
 
 def load_registry(extra: list[tuple[str, object]] | None = None, env: dict[str, str] | None = None) -> Registry:
     """Load the selected entry-point plugins plus ``extra`` (name, module-or-object) pairs."""
-    env = os.environ if env is None else env
-    raw = env.get(ENV_LOAD)
+    raw = (os.environ if env is None else env).get(ENV_LOAD)
     wanted = None if raw is None else {p.strip() for p in raw.split(",") if p.strip()}
 
     pm = pluggy.PluginManager(hookspecs.PROJECT)

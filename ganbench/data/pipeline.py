@@ -70,7 +70,7 @@ def decode_image(source: str | Path | bytes, max_side: int | None = None, allow_
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                img = Image.open(fp)
+                img: Image.Image = Image.open(fp)
                 if max_side and img.format == "JPEG" and min(img.size) > 2 * max_side:
                     img.draft("RGB", (max_side, max_side))
                 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -160,7 +160,7 @@ def prepare(
     keys, images, skipped = [], [], []
     for item in items:
         name = _cache_name(item, short) if cache_dir is not None else None
-        if name is not None and (cache_dir / name).exists():
+        if name is not None and cache_dir is not None and (cache_dir / name).exists():
             try:
                 images.append(np.load(cache_dir / name, allow_pickle=False))
                 keys.append(item.key)
@@ -174,7 +174,7 @@ def prepare(
             if warn:
                 warn(f"skipping {item.key}: {exc}")
             continue
-        if name is not None:
+        if name is not None and cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = cache_dir / f".{name}.{os.getpid()}.{id(arr)}.tmp"  # processes may share the cache
             with open(tmp, "wb") as fh:
@@ -216,7 +216,7 @@ class TrainSampler:
             raise DataError("no usable training images")
         self.images = [torch.from_numpy(np.array(a, copy=True)) for a in images.images]
         self.size, self.batch_size, self.seed, self.min_scale = size, batch_size, seed, min_scale
-        self._perm_epoch, self._perm = -1, None
+        self._perm_epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
 
     def __len__(self) -> int:
         return len(self.images)

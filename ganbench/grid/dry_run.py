@@ -46,7 +46,7 @@ def projected_times(plan: GridPlan, registry: Registry, slots: int | None, threa
         if cfg.model not in rates:
             rates[cfg.model] = _step_rate(plan, cfg, registry, threads, measure)
         rate, source = rates[cfg.model]
-        steps = budget.total_steps(n_train) if (budget.epochs is None or n_train is not None) else None
+        steps = budget.total_steps(n_train or 0) if (budget.epochs is None or n_train is not None) else None
         seconds = None
         if steps is not None and rate:
             seconds = steps / rate
@@ -55,9 +55,10 @@ def projected_times(plan: GridPlan, registry: Registry, slots: int | None, threa
             source = source if seconds != budget.seconds else "the time budget"
         proj.seconds[cfg.run_key()], proj.source[cfg.run_key()] = seconds, source
     records = run_records(plan.request.results) if runs_root(plan.request.results).is_dir() else {}
-    times = [t for k, t in proj.seconds.items()
-             if "complete" not in {r.get("status") for _, r in records.get(k, [])}]  # what is left to train
-    if slots and all(t is not None for t in times):
+    left = [t for k, t in proj.seconds.items()
+            if "complete" not in {r.get("status") for _, r in records.get(k, [])}]  # what is left to train
+    times = [t for t in left if t is not None]
+    if slots and len(times) == len(left):
         lanes = [0.0] * max(1, slots)
         for t in sorted(times, reverse=True):
             lanes[lanes.index(min(lanes))] += t
@@ -138,9 +139,10 @@ def dry_run_lines(plan: GridPlan, executor: Executor, projection: Projection) ->
         seconds = projection.seconds.get(key)
         when = f"~{format_seconds(seconds)}" if seconds is not None else "time unknown"
         lines.append(f"  {run_label(cfg):<20} key {key}  {state:<28} {when} ({projection.source.get(key, '')})")
-    todo = [projection.seconds.get(c.run_key()) for c in plan.configs
-            if "complete" not in {r.get("status") for _, r in records.get(c.run_key(), [])}]
-    if all(t is not None for t in todo):
+    todo_or_unknown = [projection.seconds.get(c.run_key()) for c in plan.configs
+                       if "complete" not in {r.get("status") for _, r in records.get(c.run_key(), [])}]
+    todo = [t for t in todo_or_unknown if t is not None]
+    if len(todo) == len(todo_or_unknown):
         lines.append(f"projected: {format_seconds(sum(todo))} of training for the {len(todo)} runs to do"
                      + (f", about {format_seconds(projection.wall)} wall-clock with {executor.slots(plan)} at once"
                         if projection.wall is not None else " (wall-clock: as the scheduler runs them)")

@@ -27,9 +27,10 @@ from ganbench.core.budgets import Budget
 from ganbench.core.config import RunConfig
 from ganbench.core.errors import ConfigError, GanbenchError, ResultsError
 from ganbench.core.registry import Registry, load_registry
+from ganbench.core.reporting import SilentReporter, as_reporter
 from ganbench.core.request import RunRequest
 from ganbench.grid.plan import plan_comparison
-from ganbench.grid.runner import RunOutcome, SilentReporter, train_planned
+from ganbench.grid.runner import RunOutcome, train_planned
 from ganbench.store.results import (
     atomic_write_json,
     ensure_writable,
@@ -115,15 +116,22 @@ def make_executor(registry: Registry, name: str, options: dict[str, Any]) -> Exe
     import inspect
 
     options = {k: v for k, v in options.items() if v is not None}
-    factory = registry.get("executor", name).factory
-    with contextlib.suppress(TypeError, ValueError):
-        params = inspect.signature(factory).parameters.values()
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            known = {p.name for p in params}
-            bad = [OPTION_FLAGS.get(k, k) for k in options if k not in known]
-            if bad:
-                takes = ", ".join(OPTION_FLAGS[k] for k in sorted(known) if k in OPTION_FLAGS) or "no options"
-                raise ConfigError(f"{', '.join(bad)} does not apply to executor '{name}' (it takes: {takes})")
+    known: set[str] | None = None
+    declared = registry.declared_options("executor", name)  # register(name, cls, accepts=(...))
+    if declared is not None:
+        known = set(declared)
+    else:  # an executor registered before accepts=: guessed from its signature (**kwargs takes anything)
+        if options:
+            registry.warn_guessed("executor", name)
+        with contextlib.suppress(TypeError, ValueError):
+            params = inspect.signature(registry.get("executor", name).factory).parameters.values()
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                known = {p.name for p in params}
+    if known is not None:
+        bad = [OPTION_FLAGS.get(k, k) for k in options if k not in known]
+        if bad:
+            takes = ", ".join(OPTION_FLAGS[k] for k in sorted(known) if k in OPTION_FLAGS) or "no options"
+            raise ConfigError(f"{', '.join(bad)} does not apply to executor '{name}' (it takes: {takes})")
     executor = registry.create("executor", name, **options)
     if not isinstance(executor, Executor):
         raise ConfigError(f"executor '{name}' is not a ganbench.grid.Executor")
@@ -141,7 +149,7 @@ def execute_grid(request: RunRequest, registry: Registry, executor: Executor, re
                  stop: StopFlag | None = None) -> list[RunOutcome]:
     """Plan the grid for ``executor`` and let it run (or submit) every run."""
     plan = plan_grid(request, registry, executor)
-    return executor.run(plan, registry, reporter or SilentReporter(), stop if stop is not None else StopFlag())
+    return executor.run(plan, registry, as_reporter(reporter), stop if stop is not None else StopFlag())
 
 
 # ---------------------------------------------------------------------------------------------- manifests

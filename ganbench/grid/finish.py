@@ -92,8 +92,9 @@ def throughput(result: TrainResult, trainer: Trainer, flops: dict[str, float] | 
         "flops_per_image": flops,
         **{f"peak_{k}": v for k, v in result.peak_memory.items()},
     }
-    if flops and ips and c.images:
-        out["achieved_tflops"] = flops_spent(flops, c) / c.images * ips / 1e12
+    spent_flops = flops_spent(flops, c)
+    if spent_flops and ips and c.images:
+        out["achieved_tflops"] = spent_flops / c.images * ips / 1e12
     return out
 
 

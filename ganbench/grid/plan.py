@@ -17,7 +17,7 @@ from ganbench.core.registry import Registry
 from ganbench.core.request import RunRequest
 from ganbench.train.distributed import info as dist_info
 from ganbench.train.distributed import local_device
-from ganbench.train.precision import AUTOCAST, check_compile_supported, default_precision, resolve_device
+from ganbench.train.precision import check_compile_supported, resolve_device, resolve_precision
 from ganbench.train.setup import run_config
 
 
@@ -29,9 +29,10 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
         raise ConfigError("a model is named twice in --models")
     device = (local_device(resolve_device(request.device), dist_info()) if request.device_here
               else torch.device(request.device))
-    precision = request.precision or default_precision(device)
-    if precision not in AUTOCAST:
-        raise ConfigError(f"unknown precision '{precision}': use fp32, bf16 or fp16")
+    if request.precision == "auto" and device.type == "cpu" and (not request.device_here or dist_info().world > 1):
+        raise ConfigError("--precision auto times a probe where it runs: not for a grid planned here and trained "
+                          "elsewhere or by several processes; pass fp32 or bf16")
+    precision = resolve_precision(request.precision, device)
     if request.compile:
         check_compile_supported()
     budget = parse_budget(request.budget, default="gpu" if device.type == "cuda" else "cpu")

@@ -1,8 +1,10 @@
 """Driving the runs of a planned comparison in this process: each run claimed by its key, skipped when
 complete, resumed when interrupted, else trained (data -> train), then scored and stored (``finish.py``).
 
-The CLI is a thin layer over :func:`~ganbench.grid.plan.plan_comparison` and :func:`run_comparison`; tests call
-them directly.
+``ganbench run`` reaches :func:`train_planned` through an executor (``ganbench.grid.execute.execute_grid``:
+``local`` calls it in this process for ``--jobs 1``, each grid worker through ``run_member``);
+:func:`run_comparison` (plan, then train here) is the same without the executor, for tests and library use;
+``ganbench run --resume RUN_DIR`` is :func:`resume_run`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
@@ -19,12 +21,14 @@ from ganbench.core.config import RunConfig
 from ganbench.core.contract import DatasetSplits
 from ganbench.core.errors import GanbenchError, ResultsError
 from ganbench.core.registry import Registry
+from ganbench.core.reporting import Reporter, SilentReporter, as_reporter
 from ganbench.core.request import RunRequest
 from ganbench.data.pipeline import PreparedData, prepare_splits
 from ganbench.grid.finish import finish, provenance, spent, throughput, write_history
 from ganbench.grid.plan import plan_comparison
 from ganbench.store.results import (
     RunDir,
+    RunStatus,
     atomic_torch_save,
     claim_run,
     create_run,
@@ -41,35 +45,13 @@ from ganbench.train.signals import StopFlag, StopRequested
 from ganbench.train.trainer import Trainer
 
 
-class Reporter(Protocol):
-    def start(self, label: str, total: int | None) -> None: ...
-    def advance(self, completed: int, info: str = "") -> None: ...
-    def finish(self, status: str) -> None: ...
-    def message(self, text: str) -> None: ...
-
-
-class SilentReporter:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def start(self, label, total):
-        pass
-
-    def advance(self, completed, info=""):
-        pass
-
-    def finish(self, status):
-        pass
-
-    def message(self, text):
-        self.messages.append(text)
-
-
 @dataclass
 class RunOutcome:
     model: str
     seed: int
-    status: str  # complete | diverged | skipped (already complete) | claimed (another process trains it)
+    #: complete | diverged | interrupted (stopped, resumable) | failed | skipped (already complete) | claimed
+    #: (another process trains it) | queued (submitted to a scheduler, not finished: --detach)
+    status: str
     run_dir: Path
     metrics: dict[str, Any] | None = None
 
@@ -99,7 +81,7 @@ def train_planned(
 
     Each run is first claimed by its key (:func:`ganbench.store.results.claim_run`): a run another process is
     training right now is left to it (status ``claimed``), so two workers never train the same run."""
-    reporter = reporter or SilentReporter()
+    reporter = as_reporter(reporter)
     di = dist_info()
     if di.is_main:
         ensure_writable(request.results)
@@ -111,13 +93,14 @@ def train_planned(
                             "skipped": [{"file": f, "reason": r} for f, r in data.skipped]}}
     outcomes = []
     for cfg in configs:
-        decision, claim = None, None
+        decision: tuple[str, str | None] | None = None
+        claim = None
         if di.is_main:  # only rank 0 looks at (and writes) the results folder; the others follow it
             claim = claim_run(request.results, cfg.run_key(), who(model=cfg.model, seed=cfg.seed))
             existing = find_existing(request.results, cfg.run_key()) if claim and not request.rerun else None
             if claim is None:
                 decision = ("claimed", None)
-            elif existing is not None and existing.record().get("status") == "complete":
+            elif existing is not None and existing.record().get("status") == RunStatus.COMPLETE:
                 decision = ("skip", str(existing.path))
             elif existing is not None and existing.lock():
                 decision = ("resume", str(existing.path))
@@ -129,7 +112,8 @@ def train_planned(
             outcomes.append(RunOutcome(cfg.model, cfg.seed, "claimed", request.results))
             continue
         if kind == "skip":
-            claim and claim.release()
+            if claim:
+                claim.release()
             reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
             outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", Path(path)))
             continue
@@ -143,7 +127,8 @@ def train_planned(
             outcomes.append(execute_run(cfg, registry, data, request.results, reporter, record_base, stop,
                                         resume=resume))
         finally:
-            claim and claim.release()
+            if claim:
+                claim.release()
         barrier()
     return outcomes
 
@@ -151,10 +136,10 @@ def train_planned(
 def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
                stop: StopFlag | None = None, cache_dir: Path | None = None) -> RunOutcome:
     """``ganbench run --resume RUN_DIR``: continue a run from its last checkpoint."""
-    reporter = reporter or SilentReporter()
+    reporter = as_reporter(reporter)
     run = open_run(path)
     record = run.record()
-    if record.get("status") == "complete":
+    if record.get("status") == RunStatus.COMPLETE:
         reporter.message(f"{path} is already complete")
         return RunOutcome(record["config"]["model"], record["config"]["seed"], "skipped", run.path)
     if dist_info().is_main and not run.lock():  # data-parallel: rank 0 holds the lock for every rank
@@ -163,7 +148,8 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
         reporter.message(restart_message(record["config"], run.path))
     cfg = RunConfig.from_dict(record["config"])
     data = load_data(registry, cfg, cache_dir, reporter)
-    base = {k: record[k] for k in ("command", "comparison", "dataset_description", "data") if k in record}
+    base: dict[str, Any] = {k: record[k] for k in ("command", "comparison", "dataset_description", "data")
+                            if k in record}
     return execute_run(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run)
 
 
@@ -192,9 +178,10 @@ def execute_run(
         run = resume
         record = run.record()
         if has_checkpoint(run):
-            record.update(status="running", resumed=record.get("resumed", 0) + 1)
+            record.update(status=RunStatus.RUNNING, resumed=record.get("resumed", 0) + 1)
         else:  # stopped before its first checkpoint: start again from step 0, in place
-            record.update(status="running", restarted=record.get("restarted", 0) + 1, provenance=provenance(device))
+            record.update(status=RunStatus.RUNNING, restarted=record.get("restarted", 0) + 1,
+                          provenance=provenance(device))
         run.write_record(record)
     else:
         record = {**record_base, "key": cfg.run_key(), "identity": cfg.identity, "config": cfg.to_dict(),
@@ -218,8 +205,7 @@ def execute_run(
     trainer = Trainer(cfg, registry, data, device, metrics, on_step=on_step, stop=stop, checkpoint=checkpoint)
     if resume is not None and has_checkpoint(resume):
         trainer.load_state_dict(safe_load(run.path / "state.pt"))
-    if hasattr(reporter, "opened"):  # a grid worker writes this run's log into its folder
-        reporter.opened(run.path)
+    reporter.opened(run.path)  # a grid worker writes this run's log into its folder
     reporter.start(label, total)
     reporter.advance(trainer.counters.step)
     try:
@@ -227,25 +213,27 @@ def execute_run(
     except BaseException:
         reporter.finish("failed")
         with contextlib.suppress(GanbenchError):
-            run.update_record(status="interrupted" if (run.path / "state.pt").exists() else "failed")
+            run.update_record(status=RunStatus.INTERRUPTED if (run.path / "state.pt").exists() else RunStatus.FAILED)
         run.unlock()
         raise
     reporter.finish(result.status)
     try:
         if result.status == "interrupted":
-            run.update_record(status="interrupted", spent=spent(result))
+            run.update_record(status=RunStatus.INTERRUPTED, spent=spent(result))
             raise StopRequested(f"{label}: interrupted at step {result.counters.step}; checkpoint in {run.path}")
         write_history(run, result)
         if result.status == "diverged":
-            run.update_record(status="diverged", divergence=result.divergence,
+            divergence = result.divergence or {}
+            run.update_record(status=RunStatus.DIVERGED, divergence=result.divergence,
                               spent=spent(result))
-            reporter.message(f"{label}: diverged at step {result.divergence['step']} "
-                             f"({', '.join(result.divergence['losses'])} not finite); last good checkpoint kept")
+            reporter.message(f"{label}: diverged at step {divergence.get('step')} "
+                             f"({', '.join(divergence.get('losses', []))} not finite); last good checkpoint kept")
             return RunOutcome(cfg.model, cfg.seed, "diverged", run.path)
         flops = count_flops_per_image(*trainer.parts, trainer.recipe, trainer.cfg.image_size)
         summary = finish(run, trainer, result, data, metrics, device)
         record = run.record()
-        record.update(status="complete", spent=spent(result, flops), throughput=throughput(result, trainer, flops),
+        record.update(status=RunStatus.COMPLETE, spent=spent(result, flops),
+                      throughput=throughput(result, trainer, flops),
                       finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         run.write_record(record)  # last: a run is complete only when everything else is on disk
         (run.path / "state.pt").unlink(missing_ok=True)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from ganbench.core.budgets import parse_budget
 from ganbench.core.errors import ConfigError
 from ganbench.core.registry import Registry
-from ganbench.grid.runner import Reporter, RunOutcome, RunRequest, SilentReporter, plan_comparison, run_comparison
+from ganbench.core.reporting import Reporter, as_reporter
+from ganbench.grid.runner import RunOutcome, RunRequest, plan_comparison, run_comparison
 from ganbench.train.signals import StopFlag
 
 #: ``--scale`` keys that vary the budget's length (``--budget`` stopping keys) and the one that varies the data.
@@ -104,7 +105,7 @@ def run_scale(requests: list[RunRequest], registry: Registry, reporter: Reporter
     """Plan every point first (a bad value fails before any training), then run them one after another,
     each with ``run`` (default: :func:`~ganbench.grid.runner.run_comparison` in this process; the CLI passes its
     executor's grid)."""
-    reporter = reporter or SilentReporter()
+    reporter = as_reporter(reporter)
     plans = [plan_comparison(r, registry) for r in requests]
     keys = [tuple(c.run_key() for c in plan) for plan in plans]
     if len(set(keys)) != len(keys):

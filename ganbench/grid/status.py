@@ -11,7 +11,7 @@ from typing import Any
 from ganbench.core.errors import GanbenchError, ResultsError
 from ganbench.core.registry import Registry
 from ganbench.grid.execute import grid_root, make_executor, read_manifests
-from ganbench.store.results import READABLE_SCHEMAS, claim_holder, held_claims, iter_runs, runs_root
+from ganbench.store.results import READABLE_SCHEMAS, RunStatus, claim_holder, held_claims, iter_runs, runs_root
 
 
 def run_records(results: Path) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
@@ -26,7 +26,8 @@ def run_records(results: Path) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
     return by_key
 
 
-_RANK = {"complete": 4, "diverged": 3, "running": 2, "interrupted": 1, "failed": 0}
+_RANK: dict[str, int] = {RunStatus.COMPLETE: 4, RunStatus.DIVERGED: 3, RunStatus.RUNNING: 2, RunStatus.INTERRUPTED: 1,
+                          RunStatus.FAILED: 0}
 
 
 def _last_line(path: Path) -> str:
@@ -71,7 +72,7 @@ def grid_status(results: Path, registry: Registry | None = None) -> list[dict[st
 def _state_of(results: Path, key: str, found: list[tuple[Path, dict[str, Any]]],
               job: tuple[str, str] | None) -> dict[str, Any]:
     holder = claim_holder(results, key)
-    best = max(found, key=lambda f: _RANK.get(f[1].get("status"), -1), default=None)
+    best = max(found, key=lambda f: _RANK.get(str(f[1].get("status")), -1), default=None)
     status = best[1].get("status") if best else None
     out: dict[str, Any] = {"run_dir": str(best[0]) if best else None, "reason": "", "where": ""}
     if best and status == "complete":

@@ -157,8 +157,10 @@ def _model_row(row: Row, metrics: list[MetricInfo], problems: list[str]) -> dict
 
 
 def _reference_rows(complete: list[RunInfo], metrics: list[MetricInfo]) -> list[dict[str, Any]]:
-    gray = complete[0].metrics["gray"]
-    truth = complete[0].metrics.get("truth", {})
+    first = complete[0].metrics
+    assert first is not None  # complete runs have their metrics
+    gray = first["gray"]
+    truth = first.get("truth", {})
     grow: dict[str, Any] = {"model": "gray", "recipe": "baseline: input L, a = b = 0", "budget": "—",
                             "seeds": "—", "status": "baseline"}
     trow: dict[str, Any] = {"model": "ground truth", "recipe": "the test photos themselves", "budget": "—",

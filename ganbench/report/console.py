@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from ganbench.core.reporting import BaseReporter
 
 stderr = Console(stderr=True)
 
@@ -32,13 +34,13 @@ class StdoutConsole(Console):
 NATURAL_WIDTH = 10_000
 
 
-class RichReporter:
+class RichReporter(BaseReporter):
     """A rich progress bar per model on stderr, and one-line messages."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.console = stderr
 
     def start(self, label: str, total: int | None) -> None:
@@ -52,11 +54,11 @@ class RichReporter:
         self.task = self.progress.add_task(label, total=total, info="")
 
     def advance(self, completed: int, info: str = "") -> None:
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.update(self.task, completed=completed, info=info)
 
     def finish(self, status: str) -> None:
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.update(self.task, info=f"[{'green' if status == 'complete' else 'red'}]{status}")
             self.progress.stop()
             self.progress = None

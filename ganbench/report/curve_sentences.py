@@ -57,9 +57,11 @@ def _seed_count(s: dict[str, Any]) -> str:
     return f"{s['model']} {n(s['seeds_a'])}, {s['versus']} {n(s['seeds_b'])}"
 
 
-def evidence(s: dict[str, Any], unit: str = "", digits: int = 2) -> str:
+def evidence(s: dict[str, Any] | None, unit: str = "", digits: int = 2) -> str:
     """A test's numbers in words, as the point's own significance line gives them: difference, its 95%
     interval, p and Holm-adjusted p, seeds and photos (or why it was not tested)."""
+    if s is None:
+        return "not tested"
     if s.get("p") is None and s.get("untested"):
         return f"not tested: {s['untested']}"
     text = f"{s['mean_diff']:+.{digits}f}{unit}"
@@ -109,11 +111,14 @@ def best_sentence(curve: Curve, index: int, metric: str) -> str | None:
     best, runner, s = found
     unit, digits = unit_of(curve, metric), digits_of(curve, metric)
     name = _name(metric)
-    mean = curve.lines[best][index].mean_ci(metric)[0]
+    best_point, runner_point = curve.lines[best][index], curve.lines[runner][index] if runner else None
+    assert best_point is not None  # best_at ranks only the models run at this point
+    mean = best_point.mean_ci(metric)[0]
     text = f"At {curve.labels[index]} the best on {name} is {best} ({number_text(mean, digits)}{unit})"
     if runner is None:
         return text + ", the only model there."
-    runner_mean = curve.lines[runner][index].mean_ci(metric)[0]
+    assert runner_point is not None
+    runner_mean = runner_point.mean_ci(metric)[0]
     if s is None:
         return text + f"; no test against {runner} ({number_text(runner_mean, digits)}{unit})."
     if s.get("p") is None:

@@ -244,7 +244,7 @@ def first_above_gray(curve: Curve, model: str, metric: str) -> int | None:
 def best_at(curve: Curve, index: int, metric: str) -> tuple[str, str | None, dict[str, Any] | None] | None:
     """(best model, runner-up, the point's test best − runner-up) by the mean over seeds; None without models."""
     higher = curve.metrics.get(metric, {}).get("higher_is_better", True)
-    means = {m: pts[index].mean_ci(metric)[0] for m, pts in curve.lines.items() if pts[index] is not None}
+    means = {m: p.mean_ci(metric)[0] for m, pts in curve.lines.items() if (p := pts[index]) is not None}
     means = {m: v for m, v in means.items() if math.isfinite(v)}
     if not means:
         return None
@@ -258,8 +258,9 @@ def area(curve: Curve, model: str, metric: str) -> tuple[float, float, int]:
     """Area under the model's curve as the mean height over the axis in log2 units (a budget doubling
     counts the same wherever it happens), per seed over the seeds present at every point, then mean and
     95% CI over those seeds: (mean, ci, n seeds). NaN when no seed has every point."""
-    points = curve.lines.get(model, [])
-    if len(points) < 2 or any(p is None for p in points):
+    line = curve.lines.get(model, [])
+    points = [p for p in line if p is not None]
+    if len(points) < 2 or len(points) < len(line):
         return float("nan"), float("nan"), 0
     x = np.log2(np.asarray(curve.x, dtype=np.float64))
     if not np.all(np.isfinite(x)) or x[-1] - x[0] <= 0:

@@ -27,6 +27,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,20 @@ from ganbench.core.errors import ResultsError
 SCHEMA_VERSION = 1
 #: Schema versions ``report`` can read (older ones are upgraded on read).
 READABLE_SCHEMAS = {1}
-STATUSES = ("running", "interrupted", "complete", "diverged", "failed")
+
+
+class RunStatus(StrEnum):
+    """A run's ``status`` in ``run.json``. str-valued: it is written, compared and read back as the plain
+    string (``RunStatus.COMPLETE == "complete"``), so the JSON is what it always was."""
+
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"  # stopped with a checkpoint: resumable
+    COMPLETE = "complete"
+    DIVERGED = "diverged"  # a loss went non-finite; the last good checkpoint is kept
+    FAILED = "failed"  # crashed before its first checkpoint: restartable
+
+
+STATUSES = tuple(RunStatus)
 
 
 def _fs_error(path: Path, exc: OSError) -> ResultsError:
@@ -114,7 +128,7 @@ class RunDir:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._lock_fh = None
+        self._lock_fh: io.TextIOWrapper | None = None
 
     def __repr__(self) -> str:
         return f"RunDir({self.path})"
@@ -184,7 +198,7 @@ def create_run(results: Path, model: str, seed: int, record: dict[str, Any]) -> 
             raise _fs_error(root / name, exc) from None
         run = RunDir(root / name)
         run.lock()
-        run.write_record({**record, "schema_version": SCHEMA_VERSION, "status": "running"})
+        run.write_record({**record, "schema_version": SCHEMA_VERSION, "status": RunStatus.RUNNING})
         return run
     raise ResultsError(f"could not create a unique run folder under {root}")
 
@@ -295,9 +309,9 @@ def find_existing(results: Path, run_key: str) -> RunDir | None:
         if record.get("key") != run_key:
             continue
         status = record.get("status")
-        if status == "complete":
+        if status == RunStatus.COMPLETE:
             rank = 2
-        elif status in ("running", "interrupted", "failed"):  # resumable, or restartable without a checkpoint
+        elif status in (RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.FAILED):  # resumable, or restartable
             if not run.lock():
                 continue  # another process is training it right now
             run.unlock()

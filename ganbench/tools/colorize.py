@@ -39,6 +39,7 @@ def load_generator(registry: Registry, run: Path | None = None, checkpoint: Path
         if not checkpoint.is_file():
             raise ResultsError(f"checkpoint {checkpoint} does not exist")
         run = checkpoint.parent
+    assert run is not None
     rd = open_run(run)
     cfg = RunConfig.from_dict(rd.record()["config"])
     weights = checkpoint or rd.path / "generator.pt"
@@ -87,7 +88,7 @@ def _combine(rgb: np.ndarray, ab: torch.Tensor, device: torch.device) -> np.ndar
 def colorize_batch(generator: torch.nn.Module, images: list[np.ndarray], size: int,
                    device: torch.device) -> list[np.ndarray]:
     """Colourize photos of any sizes; photos whose model inputs have the same shape share a batch."""
-    shapes = [model_size(generator, *img.shape[:2], size) for img in images]
+    shapes = [model_size(generator, img.shape[0], img.shape[1], size) for img in images]
     out: list[np.ndarray | None] = [None] * len(images)
     for shape in dict.fromkeys(shapes):
         idx = [i for i, s in enumerate(shapes) if s == shape]

@@ -10,9 +10,9 @@ from typing import Any
 from ganbench.core.config import RunConfig
 from ganbench.core.errors import ResultsError
 from ganbench.core.registry import Registry
+from ganbench.core.reporting import Reporter, as_reporter
 from ganbench.data.pipeline import prepare_test
 from ganbench.grid.plan import normalise_options
-from ganbench.grid.runner import Reporter, SilentReporter
 from ganbench.score.evaluate import evaluate_images, reference_scores, summarize
 from ganbench.store.results import open_run
 from ganbench.tools.colorize import load_generator
@@ -24,9 +24,9 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
                  dataset_options: dict[str, Any] | None = None, image_size: int | None = None,
                  device: str = "auto", reporter: Reporter | None = None, cache_dir: Path | None = None) -> dict:
     """Re-score a trained run's generator on any dataset. By default the held-out test split of the one
-    it was trained on; a dataset named here is scored whole: a dataset factory that declares
-    ``evaluate_all`` gets ``evaluate_all=True`` (every usable photo is a test photo)."""
-    reporter = reporter or SilentReporter()
+    it was trained on; a dataset named here is scored whole: a dataset registered with
+    ``accepts=("evaluate_all",)`` gets ``evaluate_all=True`` (every usable photo is a test photo)."""
+    reporter = as_reporter(reporter)
     run = open_run(path)
     record = run.record()
     if not (run.path / "generator.pt").exists():

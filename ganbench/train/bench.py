@@ -18,7 +18,7 @@ from ganbench.data.synthetic import synthetic_data
 from ganbench.train.batches import BatchSource, PhotoBatches, cycle, memory_batches
 from ganbench.train.flops import count_flops_per_image
 from ganbench.train.machine import device_name
-from ganbench.train.precision import resolve_device
+from ganbench.train.precision import cpu_has_native_bf16, resolve_device
 from ganbench.train.setup import build_trainer
 from ganbench.train.state import peak_rss_mb
 from ganbench.train.trainer import Trainer
@@ -36,18 +36,21 @@ def photo_batches(image_size: int, batch_size: int, device: torch.device, channe
 
 
 def bench_trainer(
-    registry: Registry, model: str, image_size: int = 64, batch_size: int = 16, device: str = "auto",
-    precision: str | None = None, compile: bool = False, sets: dict[str, Any] | None = None, budget: str = "cpu",
-    config: ConfigFile | None = None, channels_last: bool | None = None,
+    registry: Registry, model: str, image_size: int | None = None, batch_size: int | None = None,
+    device: str = "auto", precision: str | None = None, compile: bool = False, sets: dict[str, Any] | None = None,
+    budget: str = "cpu", config: ConfigFile | None = None, channels_last: bool | None = None,
 ) -> Trainer:
-    """A trainer of ``model`` as ``ganbench bench`` times it (``build_trainer`` with ``budget``'s hints and
-    ``precision`` None: the machine's default): its batches already in memory, so a step is timed alone, and
-    WGAN's warm-up off (a schedule, not a speed)."""
+    """A trainer of ``model`` as ``ganbench bench`` times it (``build_trainer`` with ``budget``'s image size,
+    batch size and hints unless ``image_size``/``batch_size`` are given, and ``precision`` None: the fixed
+    default): its batches already in memory, so a step is timed alone, and WGAN's warm-up off (a schedule, not a
+    speed)."""
+    b = parse_budget(budget)
+    image_size, batch_size = image_size or b.image_size, batch_size or b.batch_size
     dev = resolve_device(device)
     channels_last = dev.type == "cuda" if channels_last is None else channels_last
     photos = photo_batches(image_size, batch_size, dev, channels_last)
     n_critic = resolve_recipe(registry, model, config, sets).n_critic
-    return build_trainer(registry, model, parse_budget(budget), image_size, batch_size,
+    return build_trainer(registry, model, b, image_size, batch_size,
                          {**(sets or {}), "critic_warmup": 0}, config, str(dev), precision,
                          channels_last=channels_last, batches=cycle(memory_batches(photos, max(2, n_critic + 1))),
                          compile=compile)
@@ -73,20 +76,35 @@ def data_pipeline_rate(source: BatchSource, batch_size: int, device: torch.devic
 
 
 def matmul_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.bfloat16, n: int = 2048,
-                seconds: float = 0.5) -> float:
+                seconds: float = 0.5, max_seconds: float = 4.0) -> float:
     """Achieved FLOP/s of an n×n matrix product in ``dtype`` on ``device``: the machine's own dense peak, as
-    the training step's FLOP/s are compared with (on CPUs with AMX or AVX512-BF16 bf16 is several times fp32)."""
+    the training step's FLOP/s are compared with (on CPUs with AMX or AVX512-BF16 bf16 is several times fp32).
+
+    Bounded in time whatever the kernel: the size climbs from 128² by doubling (each size timed briefly) while
+    one product of the next size is predicted, from the rate just measured, to take at most a tenth of
+    ``max_seconds``; the last size reached is timed for about ``seconds`` (at least two products). An emulated
+    bf16 product, thousands of times slower than a native one, so costs a fraction of a second at a small size
+    instead of minutes at 2048² (a few seconds in all on any device)."""
     dev = torch.device(device)
-    a = torch.randn(n, n, device=dev).to(dtype)
-    b = torch.randn(n, n, device=dev).to(dtype)
-    torch.mm(a, b)
-    _sync(dev)
-    t0, reps = time.perf_counter(), 0
-    while reps < 2 or time.perf_counter() - t0 < seconds:
-        torch.mm(a, b)
-        reps += 1
-    _sync(dev)
-    return 2 * n**3 * reps / (time.perf_counter() - t0)
+
+    def rate(size: int, budget: float) -> float:
+        a = torch.randn(size, size, device=dev).to(dtype)
+        b = torch.randn(size, size, device=dev).to(dtype)
+        torch.mm(a, b)  # warm-up (kernel choice, allocation)
+        _sync(dev)
+        t0, reps = time.perf_counter(), 0
+        while reps < 2 or time.perf_counter() - t0 < budget:
+            torch.mm(a, b)
+            reps += 1
+        _sync(dev)
+        return 2 * size**3 * reps / max(time.perf_counter() - t0, 1e-9)
+
+    size = min(n, 128)
+    measured = rate(size, 0.0)
+    while size < n and 2 * min(2 * size, n) ** 3 / measured <= max_seconds / 10:
+        size = min(2 * size, n)
+        measured = rate(size, 0.0)
+    return max(measured, rate(size, seconds))
 
 
 def table_peak_tflops(name: str) -> float | None:
@@ -97,28 +115,40 @@ def table_peak_tflops(name: str) -> float | None:
 @functools.cache
 def bf16_peak(device: str) -> tuple[float | None, str | None]:
     """The device's bf16 dense peak in FLOP/s and where it comes from: a known GPU's datasheet value, or on a
-    CPU its bf16 2048² matrix product, measured once per process (every benchmark row shares it)."""
+    CPU with native bf16 its bf16 matrix product, measured once per process in a few seconds at most (every
+    benchmark row shares it). None where bf16 is emulated (its rate is no peak: a share of it would read as
+    thousands of per cent), with the reason as the source."""
     dev = torch.device(device)
     if dev.type == "cuda":
         table = table_peak_tflops(device_name(dev))
         return (table * 1e12, "datasheet bf16 dense") if table else (None, None)
     if dev.type == "cpu":
-        return matmul_peak(dev), "bf16 2048² matmul measured"
+        if not cpu_has_native_bf16():
+            return None, "bf16 is emulated on this CPU (no AVX512-BF16/AMX, or oneDNN capped below them)"
+        return matmul_peak(dev), "bf16 matmul measured"
     return None, None
 
 
+def share_of_peak(achieved_flops: float, peak_flops: float) -> float | None:
+    """Achieved over peak FLOP/s, or None where the step outran the "peak" (a peak measured low, e.g. under
+    load): a share of peak is never above 100 %."""
+    share = achieved_flops / peak_flops
+    return share if share <= 1.0 else None
+
+
 def bench_model(
-    registry: Registry, model: str, image_size: int = 64, batch_size: int = 16, steps: int = 10,
+    registry: Registry, model: str, image_size: int | None = None, batch_size: int | None = None, steps: int = 10,
     warmup: int = 3, device: str = "auto", precision: str | None = None, compile: bool = False,
     sets: dict[str, Any] | None = None, budget: str = "cpu", config: ConfigFile | None = None,
     channels_last: bool | None = None, peak_flops: float | None = None, data_seconds: float = 0.5,
 ) -> dict[str, Any]:
     """Time ``steps`` training steps after ``warmup`` ones. ``peak_flops``: the device's bf16 dense peak in
-    FLOP/s (default: the datasheet value for a known GPU, or on a CPU its bf16 matrix product measured now);
-    ``achieved_share_of_peak`` is the step's counted FLOP/s over it (MFU)."""
+    FLOP/s (default: the datasheet value for a known GPU, or on a CPU with native bf16 its bf16 matrix product
+    measured now, in seconds; none where bf16 is emulated); ``achieved_share_of_peak`` is the step's counted
+    FLOP/s over it (MFU), never above 1. ``image_size``/``batch_size`` None: the budget's."""
     trainer = bench_trainer(registry, model, image_size, batch_size, device, precision, compile, sets, budget, config,
                             channels_last)
-    dev = trainer.device
+    dev, image_size, batch_size = trainer.device, trainer.cfg.budget.image_size, trainer.cfg.budget.batch_size
     for _ in range(warmup):
         trainer.train_step()
     _sync(dev)
@@ -155,8 +185,10 @@ def bench_model(
     if peak_flops:
         out["peak_bf16_tflops"] = peak_flops / 1e12
         if flops:
-            out["achieved_share_of_peak"] = flops["train_step"] * ips / peak_flops
+            out["achieved_share_of_peak"] = share_of_peak(flops["train_step"] * ips, peak_flops)
+            if out["achieved_share_of_peak"] is None:
+                out["peak_source"] = f"{out.get('peak_source') or 'given'}, below the step's own rate: no share"
     return out
 
 
-__all__ = ["bench_model", "bench_trainer", "data_pipeline_rate", "matmul_peak", "photo_batches"]
+__all__ = ["bench_model", "bench_trainer", "data_pipeline_rate", "matmul_peak", "photo_batches", "share_of_peak"]

@@ -151,6 +151,8 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         mean = stats[:c] / count
         var = stats[c : 2 * c] / count - mean * mean
         if self.track_running_stats:
+            assert self.running_mean is not None and self.running_var is not None
+            assert self.num_batches_tracked is not None
             with torch.no_grad():
                 m = self.momentum if self.momentum is not None else 0.1
                 unbiased = var.detach() * count / (count - 1)

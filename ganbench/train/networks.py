@@ -62,8 +62,8 @@ def build_networks(registry: Registry, cfg: RunConfig, device: torch.device, cha
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if channels_last:
-        generator = generator.to(memory_format=torch.channels_last)
-        critic = critic.to(memory_format=torch.channels_last)
+        generator = generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        critic = critic.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return Networks(generator, critic, loss, *build_optimizers(cfg.recipe, generator, critic, device, cfg.model))
 
 

@@ -1,29 +1,33 @@
 """Devices and precision: which device a name means, which autocast dtype a precision means, which precision
-is the fastest correct default on this machine, and whether ``--compile`` can work here. One place for all of it.
+a run trains in by default, and whether ``--compile`` can work here. One place for all of it.
 
-The CPU default is *measured*, not guessed from CPU flags: a CPU that reports AVX512-BF16 may still run
-oneDNN's bf16 convolutions slower than fp32 (measured on a 2-core Intel Xeon VM with AVX512-BF16 and no AMX:
-bf16 0.55-0.6x fp32), while on an AMD EPYC (Zen 4) they were about 1.5x faster. So on a CPU with bf16
-instructions ganbench times a small convolution's forward + backward in both precisions once, keeps bf16 only
-when it is at least ``BF16_MIN_SPEEDUP`` faster, and caches the answer per CPU model, torch version and thread
-count (``<cache>/cpu-precision.json``) so every run on the machine makes the same choice. ``--precision``
-always overrides it.
+The default is a fixed rule, never a timing: bf16 autocast on CUDA, fp32 on a CPU. The same command on the same
+machine trains in the same precision whatever the load, so the run key (which holds the precision) never
+depends on a measurement. A CPU with bf16 instructions may still run oneDNN's bf16 convolutions slower than fp32
+(measured on a 2-core Intel Xeon VM with AVX512-BF16 and no AMX: bf16 0.55-0.6x fp32) or faster (an AMD EPYC
+Zen 4: about 1.5x), so ``--precision auto`` asks for a fresh probe: a small convolution's forward + backward
+timed in both precisions, bf16 kept when it is at least ``BF16_MIN_SPEEDUP`` faster. Its answer is the
+precision the run records (and is keyed by); it is measured anew each time it is asked for.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from pathlib import Path
+from typing import Any
 
 import torch
 
 from ganbench.core.errors import ConfigError
-from ganbench.train.machine import cpu_flags, cpu_model
+from ganbench.train.machine import cpu_flags
 
 AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: What ``--precision`` accepts: a precision, or ``auto`` for a fresh probe.
+PRECISION_CHOICES = (*AUTOCAST, "auto")
+#: oneDNN instruction-set caps (``ONEDNN_MAX_CPU_ISA``) below bf16 dot products: with one of them set, oneDNN
+#: emulates bf16 even on a CPU that has the instructions (the way to run the emulated path on such a CPU).
+ISA_CAPS_WITHOUT_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI"})
 
 #: bf16 must beat fp32 by this factor in the probe to become the CPU default.
 BF16_MIN_SPEEDUP = 1.15
@@ -42,7 +46,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def cpu_has_native_bf16() -> bool:
-    """True on CPUs with bf16 dot-product instructions (AVX512-BF16 or AMX); elsewhere bf16 is emulated."""
+    """True on CPUs with bf16 dot-product instructions (AVX512-BF16 or AMX) that oneDNN may use; elsewhere (or
+    with ``ONEDNN_MAX_CPU_ISA``/``DNNL_MAX_CPU_ISA`` capped below them, e.g. ``AVX2``) bf16 is emulated."""
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    if cap in ISA_CAPS_WITHOUT_BF16:
+        return False
     flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
@@ -71,39 +79,12 @@ def measure_cpu_bf16_speedup(rounds: int = 5) -> float:
     return best[None] / best[torch.bfloat16]
 
 
-def _cache_file() -> Path:
-    root = os.environ.get("GANBENCH_CACHE")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "ganbench"
-
-
-def precision_cache_key(threads: int | None = None) -> str:
-    """The key of the CPU precision probe's cached result: the CPU, torch and the thread count (torch's
-    current one unless given)."""
-    n = torch.get_num_threads() if threads is None else threads
-    return f"{cpu_model()} | torch {torch.__version__} | {n} threads"
-
-
-def cpu_precision_choice() -> dict:
-    """The CPU default with its evidence: ``{"precision", "reason", "bf16_speedup"}`` (cached per machine)."""
+def cpu_precision_choice() -> dict[str, Any]:
+    """The fresh probe behind ``--precision auto`` on a CPU, with its evidence: ``{"precision", "reason",
+    "bf16_speedup"}``. Where bf16 is emulated it is fp32 without timing anything."""
     if not cpu_has_native_bf16():
-        return {"precision": "fp32", "reason": "no bf16 instructions (AVX512-BF16/AMX) on this CPU",
-                "bf16_speedup": None}
-    key = precision_cache_key()
-    path = _cache_file() / "cpu-precision.json"
-    try:
-        cache = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cache = {}
-    speedup = cache.get(key)
-    if not isinstance(speedup, (int, float)):
-        speedup = measure_cpu_bf16_speedup()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**cache, key: speedup}, indent=1))
-            tmp.replace(path)
-        except OSError:
-            pass  # not cached: measured again next time
+        return {"precision": "fp32", "reason": "no native bf16 (AVX512-BF16/AMX) on this CPU", "bf16_speedup": None}
+    speedup = measure_cpu_bf16_speedup()
     precision = "bf16" if speedup >= BF16_MIN_SPEEDUP else "fp32"
     return {"precision": precision, "bf16_speedup": round(float(speedup), 3),
             "reason": f"bf16 convolutions measured {speedup:.2f}x fp32 on this CPU "
@@ -111,11 +92,21 @@ def cpu_precision_choice() -> dict:
 
 
 def default_precision(device: torch.device) -> str:
-    """bf16 autocast on CUDA (no GradScaler needed); on a CPU the faster of bf16 and fp32 as measured
-    (:func:`cpu_precision_choice`). Losses, the penalty's norm, optimiser states and weights stay fp32."""
-    if device.type == "cuda":
-        return "bf16"
-    return cpu_precision_choice()["precision"]
+    """The fixed rule: bf16 autocast on CUDA (no GradScaler needed), fp32 on a CPU. Losses, the penalty's norm,
+    optimiser states and weights stay fp32 either way."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
+def resolve_precision(requested: str | None, device: torch.device) -> str:
+    """The precision a run trains in: ``requested`` (fp32, bf16 or fp16), the fixed default when None, or with
+    ``auto`` the probe's answer (bf16 on CUDA; on a CPU :func:`cpu_precision_choice`, timed now)."""
+    if requested is None:
+        return default_precision(device)
+    if requested == "auto":
+        return "bf16" if device.type == "cuda" else cpu_precision_choice()["precision"]
+    if requested not in AUTOCAST:
+        raise ConfigError(f"unknown precision '{requested}': use {', '.join(PRECISION_CHOICES)}")
+    return requested
 
 
 def check_compile_supported() -> None:
@@ -133,5 +124,5 @@ def check_compile_supported() -> None:
                           f"({str(exc).splitlines()[0]}); run without --compile or upgrade torch") from None
 
 
-__all__ = ["AUTOCAST", "check_compile_supported", "cpu_has_native_bf16", "cpu_precision_choice",
-           "default_precision", "measure_cpu_bf16_speedup", "resolve_device"]
+__all__ = ["AUTOCAST", "PRECISION_CHOICES", "check_compile_supported", "cpu_has_native_bf16", "cpu_precision_choice",
+           "default_precision", "measure_cpu_bf16_speedup", "resolve_device", "resolve_precision"]

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganbench.core.contract import Metric
+from ganbench.core.errors import ConfigError
 from ganbench.score.evaluate import evaluate_images, gray_uint8
 
 
@@ -57,7 +58,7 @@ class Validation:
 
     ``metrics`` must hold ``psnr``; ``colorfulness`` (None when no plugin registers it) enables the floor."""
 
-    def __init__(self, val: torch.Tensor, psnr: Metric, colorfulness: Metric | None, floor: float,
+    def __init__(self, val: torch.Tensor, psnr: Metric | None, colorfulness: Metric | None, floor: float,
                  device: torch.device) -> None:
         self.val, self.psnr, self.colorfulness, self.device = val, psnr, colorfulness, device
         self.floor = float(floor) if colorfulness is not None else 0.0
@@ -69,16 +70,18 @@ class Validation:
     def run(self, generator: nn.Module, step: int, images: int, seconds: float) -> float:
         """Score ``generator`` (after ``step`` generator steps, ``images`` images, ``seconds`` of training) and
         keep it if it is the best so far; returns its validation PSNR."""
+        if self.psnr is None:
+            raise ConfigError("validation needs the psnr metric: name it in --metrics (or register it)")
         metrics = {"psnr": self.psnr}
         if self.colorfulness is not None:
             metrics["colorfulness"] = self.colorfulness
         scores, _ = evaluate_images(generator, self.val, metrics, self.device, None)  # fp32 scoring
         psnr = float(scores["psnr"].mean())
         if self._gray_psnr is None:
-            self._gray_psnr = float(self.psnr.compute(gray_uint8(self.val), self.val).mean())
+            self._gray_psnr = float(metrics["psnr"].compute(gray_uint8(self.val), self.val).mean())
             if self.colorfulness is not None:
                 self._truth_colorfulness = float(self.colorfulness.compute(self.val, self.val).mean())
-        entry = {"step": step, "images": images, "val_psnr": psnr, "gray_val_psnr": self._gray_psnr}
+        entry: dict[str, Any] = {"step": step, "images": images, "val_psnr": psnr, "gray_val_psnr": self._gray_psnr}
         if self.colorfulness is not None:
             entry["val_colorfulness"] = float(scores["colorfulness"].mean())
             entry["truth_val_colorfulness"] = self._truth_colorfulness

@@ -16,7 +16,7 @@ from ganbench.data.pipeline import PreparedData
 from ganbench.data.synthetic import synthetic_data
 from ganbench.train.batches import BatchSource
 from ganbench.train.networks import check_shapes
-from ganbench.train.precision import default_precision, resolve_device
+from ganbench.train.precision import resolve_device, resolve_precision
 from ganbench.train.trainer import Trainer
 
 
@@ -38,13 +38,13 @@ def build_trainer(
 ) -> Trainer:
     """A Trainer of ``model`` as a run builds it: the budget (a name or ``--budget`` text, or a Budget) with
     ``image_size``/``batch_size`` on top, ``sets`` on the recipe, the metrics named (validation needs psnr),
-    on synthetic images unless ``data`` is given; ``precision`` None: the machine's default (fp32 unless
-    told); ``settings``: RunConfig's other fields (seed, ema,
+    on synthetic images unless ``data`` is given; ``precision`` None: the fixed default (bf16 on CUDA, fp32 on a
+    CPU), ``auto``: a fresh probe; ``settings``: RunConfig's other fields (seed, ema,
     compile, colorfulness_floor, ...)."""
     dev = resolve_device(device)
     b = parse_budget(budget) if isinstance(budget, str) else budget
     b = replace(b, image_size=image_size or b.image_size, batch_size=batch_size or b.batch_size)
-    cfg = run_config(registry, model, b, sets, config, device=str(dev), precision=precision or default_precision(dev),
+    cfg = run_config(registry, model, b, sets, config, device=str(dev), precision=resolve_precision(precision, dev),
                      metrics=list(metrics), **settings)
     return Trainer(cfg, registry, data or synthetic_data(b.image_size), dev,
                    {name: registry.create("metric", name) for name in metrics}, channels_last=channels_last,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +28,7 @@ def _no_forward_buffer_sync_option(ddp: type) -> str:
     ``broadcast_buffers`` with a warning per wrapper; ``broadcast_buffers`` before it. The new option still
     broadcasts the buffers once, when the wrapper is built: harmless, every rank builds the same networks
     from the same seed, before any resume."""
-    params = inspect.signature(ddp.__init__).parameters
+    params = inspect.signature(ddp).parameters
     return "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
 
 
@@ -55,12 +57,13 @@ class Steps:
         modules for no-grad fakes and for the critic inside the generator step. ``compile_``:
         torch.compile the generator and the critic's plain passes; the gradient penalty always goes through
         the uncompiled, unwrapped critic (compiled graphs and DDP cannot double-backward)."""
-        g_plain, c_plain = self.nets.generator, self.nets.critic
+        g_plain: Callable[..., Any] = self.nets.generator
+        c_plain: Callable[..., Any] = self.nets.critic
         g_train, c_train = g_plain, c_plain
         if distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            kw = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
+            kw: dict[str, Any] = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
             kw[_no_forward_buffer_sync_option(DDP)] = False
             g_train = DDP(g_plain, **kw)
             c_train = DDP(c_plain, **kw)
@@ -125,7 +128,8 @@ class Steps:
             if loss.uses_critic:
                 with self.autocast():
                     fake_s, real_s = self.generator_scores(L, ab, fake_ab)
-                g_adv = loss.generator_loss(fake_s) if real_s is None else loss.generator_loss(fake_s, real_s)
+                g_adv = (loss.generator_loss(fake_s) if real_s is None
+                         else loss.generator_loss(fake_s, real_s))  # type: ignore[call-arg]
             else:
                 g_adv = torch.zeros((), device=self.device)
             g_l1 = (fake_ab.float() - ab).abs().mean()
@@ -140,8 +144,8 @@ class Steps:
             nets.critic.requires_grad_(True)
         if self.ema is not None:
             with torch.no_grad():
-                params = list(self.ema.parameters())
-                torch._foreach_lerp_(params, list(nets.generator.parameters()), 1 - self.ema_decay)
+                params: list[torch.Tensor] = list(self.ema.parameters())
+                torch._foreach_lerp_(params, [*nets.generator.parameters()], 1 - self.ema_decay)
                 for eb, b in zip(self.ema.buffers(), nets.generator.buffers(), strict=True):
                     eb.copy_(b)
         return {"g_adv": g_adv.detach(), "g_l1": g_l1.detach()}, ratio

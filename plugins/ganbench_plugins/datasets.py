@@ -46,7 +46,7 @@ def embedded() -> DatasetSplits:
         for split, names in EMBEDDED_SPLIT.items()
     }
     return DatasetSplits(
-        **items,
+        items["train"], items["val"], items["test"],
         description="embedded photos (scikit-image + scikit-learn): 5 train, 1 val, 2 test photos",
         eval_crops=5,
     )
@@ -240,5 +240,6 @@ def places365(
 @hookimpl
 def register_datasets(register):
     register("embedded", embedded, description="photos shipped in scikit-image and scikit-learn (default)")
-    register("folder", folder, description="any folder of photos: --data-root DIR [--test-root DIR]")
+    register("folder", folder, description="any folder of photos: --data-root DIR [--test-root DIR]",
+             accepts=("evaluate_all",))
     register("places365", places365, description="Places365, official layout: --data-root ROOT")

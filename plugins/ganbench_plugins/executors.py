@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ganbench.api import ConfigError, hookimpl
-from ganbench.core.budgets import parse_duration
+from ganbench.api import ConfigError, hookimpl, parse_duration
 from ganbench.grid import (
     Executor,
     GridPlan,
@@ -32,29 +31,6 @@ from ganbench.grid import (
     train_planned,
     write_manifest,
 )
-
-
-def _grid_reporter(reporter: Any) -> Any:
-    """The display's grid methods (one row per running run), or messages alone for a plain reporter."""
-    return reporter if hasattr(reporter, "run_start") else _MessagesOnly(reporter)
-
-
-class _MessagesOnly:
-    def __init__(self, reporter: Any) -> None:
-        self.reporter = reporter
-
-    def run_start(self, label, total):
-        pass
-
-    def run_advance(self, label, completed, info=""):
-        pass
-
-    def run_finish(self, label, status, info=""):
-        self.reporter.message(f"{label}: {status}{f' ({info})' if info else ''}")
-
-    def message(self, text):
-        self.reporter.message(text)
-
 
 # ------------------------------------------------------------------------------------------------- local
 
@@ -112,7 +88,7 @@ class LocalExecutor(Executor):
         if self.jobs == 1:
             return train_planned(plan.request, plan.configs, registry, reporter, stop)
         write_manifest(plan, self)
-        return _run_processes(plan, self.placements(plan), _grid_reporter(reporter), stop)
+        return _run_processes(plan, self.placements(plan), reporter, stop)
 
 
 def _visible(index: int) -> str:
@@ -289,7 +265,7 @@ class SlurmExecutor(Executor):
         return ex
 
     def run(self, plan, registry, reporter, stop):
-        display = _grid_reporter(reporter)
+        display = reporter
         todo = [c for c in plan.configs if not is_complete(plan.request.results, c)]
         ex = self._submitit(plan)
         jobs: dict[str, str] = {}
@@ -367,5 +343,5 @@ def _sbatch_options(options) -> dict[str, str | bool]:
 
 @hookimpl
 def register_executors(register):
-    register("local", LocalExecutor)
-    register("slurm", SlurmExecutor)
+    register("local", LocalExecutor, accepts=("jobs",))
+    register("slurm", SlurmExecutor, accepts=("partition", "gpus_per_job", "time", "account", "options", "detach"))

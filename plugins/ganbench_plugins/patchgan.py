@@ -59,4 +59,5 @@ def patchgan(hints: SizeHints | None = None, **options) -> PatchGAN:
 
 @hookimpl
 def register_critics(register):
-    register("patchgan", patchgan, description="pix2pix PatchGAN; norm = batch | instance | layer | none")
+    register("patchgan", patchgan, description="pix2pix PatchGAN; norm = batch | instance | layer | none",
+             accepts=("hints",))

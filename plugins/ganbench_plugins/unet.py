@@ -66,7 +66,7 @@ class UNet(nn.Module):
             self.ups.append(nn.Sequential(*layers))
         self.apply(init_weights)
         if zero_init_output:
-            last = self.ups[-1][1]
+            last = self.ups[-1][1]  # type: ignore[index]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
 
@@ -91,4 +91,4 @@ def unet(hints: SizeHints | None = None, **options) -> UNet:
 
 @hookimpl
 def register_generators(register):
-    register("unet", unet, description="pix2pix UNet (4x4 stride-2, BatchNorm, skips, tanh)")
+    register("unet", unet, description="pix2pix UNet (4x4 stride-2, BatchNorm, skips, tanh)", accepts=("hints",))

@@ -56,12 +56,14 @@ def test_wall_clock_budget_stops_and_evaluates(registry, tmp_path):
 
 
 def test_bench_json_reports_throughput_and_counted_flops():
-    out = CliRunner().invoke(cli, ["bench", "--models", "dcgan,wgan-gp", "--image-size", "32", "--batch-size",
-                                   "4", "--steps", "2", "--warmup", "1", "--budget", "smoke", "--json"])
+    out = CliRunner().invoke(cli, ["bench", "--models", "dcgan,wgan-gp", "--steps", "2", "--warmup", "1",
+                                   "--budget", "smoke", "--json"])
     assert out.exit_code == 0, out.output
     rows = {r["model"]: r for r in json.loads(out.output)}
     for r in rows.values():
         assert r["images_per_s"] > 0 and r["flops_per_image"] > 0 and r["peak_cpu_rss_mb"] > 0
+        assert (r["image_size"], r["batch_size"]) == (32, 4)  # the smoke budget's, not 64² batch 16
+        assert r.get("achieved_share_of_peak") is None or 0 < r["achieved_share_of_peak"] <= 1
     # WGAN-GP: five critic steps with the penalty's double backward cost far more per image than DCGAN
     assert rows["wgan-gp"]["flops_per_image"] > 3 * rows["dcgan"]["flops_per_image"]
 

@@ -129,3 +129,73 @@ def test_invalid_names_rejected():
 
     with pytest.raises(PluginError, match="invalid"), plugin(Bad(), name="bad"):
         pass
+
+
+def _network_plugin(**register_kw):
+    from ganbench.core.contract import SizeHints
+
+    seen: list[SizeHints | None] = []
+
+    class Networks:
+        @hookimpl
+        def register_generators(self, register):
+            from ganbench_plugins.unet import UNet
+
+            def factory(hints=None, **options):
+                seen.append(hints)
+                return UNet(**options)
+
+            register("seen-unet", factory, **register_kw)
+
+    return Networks(), seen
+
+
+def _build_with_hints(reg):
+    from ganbench.core.budgets import BUDGETS
+    from ganbench_plugins.recipes import dcgan
+
+    recipe = dcgan()
+    recipe.generator = "seen-unet"
+    return reg.build(recipe, "generator", BUDGETS["smoke"].size_hints("generator"))
+
+
+def test_a_declared_capability_is_used_without_a_warning(recwarn):
+    obj, seen = _network_plugin(accepts=("hints",))
+    with plugin(obj, name="declared") as reg:
+        _build_with_hints(reg)
+        assert reg.accepts("generator", "seen-unet", "hints") and not reg.accepts("generator", "seen-unet", "x")
+    assert seen and seen[0].width == 8  # the smoke budget's generator width
+    assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]
+
+
+def test_a_capability_guessed_from_the_signature_still_works_with_a_deprecation_warning():
+    obj, seen = _network_plugin()  # an older plugin: no accepts=, a parameter named `hints`
+    with plugin(obj, name="older"), pytest.warns(DeprecationWarning, match="older: generator 'seen-unet'.*accepts"):
+        _build_with_hints(load_registry())
+    assert seen and seen[0].width == 8
+
+
+def test_declaring_no_hints_means_none_are_passed():
+    obj, seen = _network_plugin(accepts=())
+    with plugin(obj, name="none") as reg:
+        _build_with_hints(reg)
+    assert seen == [None]
+
+
+def test_accepts_naming_a_keyword_the_factory_lacks_fails_fast():
+    class Bad:
+        @hookimpl
+        def register_datasets(self, register):
+            register("bad-data", lambda root=None: None, accepts=("evaluate_all",))
+
+    with pytest.raises(PluginError, match="bad: dataset 'bad-data' declares accepts=evaluate_all"), \
+            plugin(Bad(), name="bad"):
+        pass
+
+
+def test_builtins_declare_their_capabilities(registry):
+    assert registry.declared_options("generator", "unet") == {"hints"}
+    assert registry.declared_options("critic", "patchgan") == {"hints"}
+    assert registry.declared_options("dataset", "folder") == {"evaluate_all"}
+    assert registry.declared_options("executor", "local") == {"jobs"}
+    assert "partition" in registry.declared_options("executor", "slurm")

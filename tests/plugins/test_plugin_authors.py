@@ -1,5 +1,6 @@
 """Plugin authors: the hook reference is complete, the tutorial is the example package, and the example
-package installs, lists, runs and uninstalls."""
+package installs (into a folder of its own, never into the environment running the suite), lists, runs and goes
+away with that folder."""
 
 import json
 import os
@@ -49,8 +50,9 @@ class EveryHook:
     def register_generators(self, register):
         from ganbench_plugins.unet import UNet
 
-        # a factory that declares `hints` gets the budget's size hints (smoke: depth 5, width 8)
-        register("test-unet", lambda hints=None, **o: UNet(depth=hints.depth, base_channels=hints.width, **o))
+        # a factory registered with accepts=("hints",) gets the budget's size hints (smoke: depth 5, width 8)
+        register("test-unet", lambda hints=None, **o: UNet(depth=hints.depth, base_channels=hints.width, **o),
+                 accepts=("hints",))
 
     @hookimpl
     def register_critics(self, register):
@@ -150,18 +152,23 @@ def test_config_file_recipe_without_python(tmp_path):
         sys.modules.pop("ganbench_extra_losses", None)
 
 
-def test_example_package_installs_lists_runs_reruns_when_edited_and_uninstalls(tmp_path):
+def test_example_package_installs_lists_runs_reruns_when_edited_and_goes_away(tmp_path):
+    """Installed with ``pip install --target`` into this test's tmp folder and put on PYTHONPATH for the commands
+    it runs: the suite's environment never has it, so an interrupted run leaves nothing installed."""
+    import importlib.metadata as md
     import shutil
 
     package = tmp_path / "pkg"  # a copy, so the test can edit it as an author would
     shutil.copytree(EXAMPLE, package, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = tmp_path / "site"
     pip = [sys.executable, "-m", "pip"]
     quiet = {"capture_output": True, "text": True}
-    env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench,extra_losses", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    base_env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench,extra_losses", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {**base_env, "PYTHONPATH": os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")]))}
 
     def install():
-        done = subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", str(package)],
-                              **quiet)
+        done = subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", "--upgrade",
+                               "--target", str(target), str(package)], **quiet)
         assert done.returncode == 0, done.stderr
 
     def run(models):
@@ -193,6 +200,8 @@ def test_example_package_installs_lists_runs_reruns_when_edited_and_uninstalls(t
                     for r in runs]
         assert versions[0] != versions[1] and all(v.startswith("0.2.0+src.") for v in versions)
     finally:
-        subprocess.run([*pip, "uninstall", "-y", "ganbench-extra-losses"], **quiet)
+        shutil.rmtree(target, ignore_errors=True)
     gone = subprocess.run([sys.executable, "-m", "ganbench", "plugins", "--json"], env=env, **quiet)
     assert gone.returncode == 4 and "names no installed plugin: extra_losses" in gone.stderr
+    with pytest.raises(md.PackageNotFoundError):  # never in the environment running the suite
+        md.distribution("ganbench-extra-losses")

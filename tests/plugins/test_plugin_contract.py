@@ -427,6 +427,9 @@ def test_plugins_import_only_ganbench_api_and_nothing_private():
     import ganbench.api as api
 
     assert all(hasattr(api, name) for name in api.__all__)
+    # the executors drive the runs through ganbench.grid too, and nothing else (docs/plugins.md says so)
+    executors = ROOT / "plugins" / "ganbench_plugins" / "executors.py"
+    assert {module for module, _ in _ganbench_imports(executors)} == {"ganbench.api", "ganbench.grid"}
 
 
 def test_the_core_never_imports_a_concrete_plugin():

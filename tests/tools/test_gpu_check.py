@@ -15,13 +15,19 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
                           "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     info = json.loads((out / "versions.json").read_text())
-    assert info["torch"] and info["device"] == "cpu" and info["matmul_bf16_tflops_measured"] > 0
+    assert info["torch"] and info["device"] == "cpu" and info["matmul_fp32_tflops_measured"] > 0
+    # the bf16 rate only where bf16 is native (an emulated one is no peak)
+    if info["cpu_native_bf16"]:
+        assert info["matmul_bf16_tflops_measured"] > 0
+    else:
+        assert info["matmul_bf16_tflops_measured"] is None
     bench = json.loads((out / "bench.json").read_text())
     defaults = {r["model"]: r for r in bench if r["config"] == "default"}
     assert set(defaults) == {"dcgan", "wgan", "wgan-gp"}
     for r in defaults.values():
         assert r["images_per_s"] > 0 and r["flops_per_image"] > 0 and r["data_images_per_s"] > 0
-        assert 0 < r["achieved_share_of_peak"] < 5  # counted FLOP/s over the measured bf16 matmul rate
+        share = r.get("achieved_share_of_peak")  # counted FLOP/s over the measured bf16 matmul rate
+        assert (share is None or 0 < share <= 1) if info["cpu_native_bf16"] else share is None
     assert "passed" in (out / "pytest-cuda.txt").read_text()
     assert not [line for line in (out / "pytest-cuda.txt").read_text().splitlines() if line.startswith("FAILED")]
     report = json.loads((out / "run" / "report" / "report.json").read_text())
