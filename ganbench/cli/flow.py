@@ -32,9 +32,9 @@ def run(sets, config_path, resume, quiet, dry_run, **flags):
     from ganbench.core.config import load_config_file
     from ganbench.core.request import run_request
     from ganbench.grid.dry_run import dry_run as grid_dry_run
-    from ganbench.grid.execute import execute_grid, make_executor
+    from ganbench.grid.execute import make_executor, run_grid
     from ganbench.grid.runner import resume_run
-    from ganbench.grid.scale import run_scale, scale_requests
+    from ganbench.grid.scale import run_points, scale_requests
     from ganbench.train.distributed import init_from_env
     from ganbench.train.signals import StopFlag
 
@@ -63,8 +63,8 @@ def run(sets, config_path, resume, quiet, dry_run, **flags):
                     for line in grid_dry_run(point, registry, ex):
                         click.echo(line)
                 return
-            outcomes = run_scale(points, registry, reporter, stop,
-                                 run=lambda point: execute_grid(point, registry, ex, reporter, stop))
+            outcomes = run_points(points, registry, reporter, stop,
+                                  run=lambda point: run_grid(point, registry, ex, reporter, stop))
     finally:
         restore()
         if di.enabled:

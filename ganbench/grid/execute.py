@@ -29,7 +29,7 @@ from ganbench.core.errors import ConfigError, GanbenchError, ResultsError
 from ganbench.core.registry import Registry, load_registry
 from ganbench.core.request import RunRequest
 from ganbench.grid.plan import plan_comparison
-from ganbench.grid.runner import RunOutcome, SilentReporter, train_planned
+from ganbench.grid.runner import RunOutcome, SilentReporter, run_configs
 from ganbench.store.results import (
     atomic_write_json,
     ensure_writable,
@@ -137,11 +137,14 @@ def plan_grid(request: RunRequest, registry: Registry, executor: Executor) -> Gr
     return GridPlan(request, plan_comparison(request, registry))
 
 
-def execute_grid(request: RunRequest, registry: Registry, executor: Executor, reporter: Any = None,
-                 stop: StopFlag | None = None) -> list[RunOutcome]:
+def run_grid(request: RunRequest, registry: Registry, executor: Executor, reporter: Any = None,
+             stop: StopFlag | None = None) -> list[RunOutcome]:
     """Plan the grid for ``executor`` and let it run (or submit) every run."""
     plan = plan_grid(request, registry, executor)
     return executor.run(plan, registry, reporter or SilentReporter(), stop if stop is not None else StopFlag())
+
+
+execute_grid = run_grid  # its name before the run chain was named one way; kept for code written against it
 
 
 # ---------------------------------------------------------------------------------------------- manifests
@@ -270,7 +273,7 @@ def run_member(request: RunRequest, cfg: RunConfig, send=None, log: bool = True,
     stop = stop if stop is not None else StopFlag()
     try:
         registry = load_registry()
-        [outcome] = train_planned(request, [cfg], registry, reporter, stop)
+        [outcome] = run_configs(request, [cfg], registry, reporter, stop)
     except StopRequested as exc:
         print(f"interrupted: {exc}", flush=True)
         outcome = RunOutcome(cfg.model, cfg.seed, "interrupted", reporter.run_dir or request.results)
