@@ -248,6 +248,8 @@ class RunSettings:
     colorfulness_floor: float = option(
         1 / 3, "Checkpoint selection: validation colourfulness must reach this fraction of the photos' own "
                "(default {default}; 0 = best validation PSNR alone).", type=float, minimum=0, maximum=1)
+    samples: int = option(8, "Held-out photos shown in each run's sample grid (samples.png, samples.npz; default "
+                             "{default}).", type=int, minimum=1, run_key=False)
 
 
 @dataclass(kw_only=True)
