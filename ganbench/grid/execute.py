@@ -26,6 +26,7 @@ from typing import Any
 from ganbench.core.budgets import Budget
 from ganbench.core.config import RunConfig
 from ganbench.core.errors import ConfigError, GanbenchError, ResultsError
+from ganbench.core.options import ExecutorOptions, declared
 from ganbench.core.registry import Registry, load_registry
 from ganbench.core.request import RunRequest
 from ganbench.grid.plan import plan_comparison
@@ -104,9 +105,7 @@ class Executor:
 
 
 #: The command-line flag of each executor option, for errors.
-OPTION_FLAGS = {"jobs": "--jobs", "partition": "--slurm-partition", "gpus_per_job": "--slurm-gpus-per-job",
-                "time": "--slurm-time", "account": "--slurm-account", "options": "--slurm-option",
-                "detach": "--detach"}
+OPTION_FLAGS = {d.spec.executor: d.flag for d in declared(ExecutorOptions) if d.spec.executor}
 
 
 def make_executor(registry: Registry, name: str, options: dict[str, Any]) -> Executor:
