@@ -170,7 +170,7 @@ def declared(cls: type) -> list[Declared]:
     out = []
     for f in fields(cls):
         if KEY in f.metadata:
-            default = f.default_factory() if f.default_factory is not MISSING else f.default  # type: ignore[misc]
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
             out.append(Declared(f.name, None if default is MISSING else default, f.metadata[KEY]))
     return out
 
@@ -210,7 +210,7 @@ def split_list(value: str | None) -> list[str] | None:
 def names(value: Any) -> list[str]:
     """A comma-separated list on the command line, a list of strings or that text in ``[run]``."""
     if isinstance(value, str):
-        return split_list(value) if value.strip() else []
+        return (split_list(value) or []) if value.strip() else []
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
     raise ValueError(value)
