@@ -14,6 +14,7 @@ from ganbench.core.budgets import Budget
 from ganbench.core.contract import DEFAULT_LR, Recipe
 from ganbench.core.errors import ConfigError, GanbenchError, unknown_name
 from ganbench.core.options import DEFAULT_METRICS, RUN_KEYS, RunSettings, outside_run_key
+from ganbench.core.options import parse_seeds as parse_seeds  # its home before the options were declared
 from ganbench.core.registry import Registry
 from ganbench.core.validation import check_recipe_values
 
@@ -194,31 +195,6 @@ def check_models(registry: Registry) -> list[str]:
             text = str(exc) if str(exc).startswith("plugin ") else f"model '{name}' (plugin {plugin}): {exc}"
             problems.append(text)
     return problems
-
-
-def parse_seeds(text: str | int | list | None) -> list[int]:
-    """``0,1,2`` (these seeds) or ``3`` (seeds 0, 1, 2)."""
-    if text is None:
-        return [0]
-    if isinstance(text, list):
-        values = text
-    elif isinstance(text, int):
-        values = [text]
-        text = str(text)
-    else:
-        try:
-            values = [int(p) for p in str(text).split(",") if p.strip() != ""]
-        except ValueError:
-            raise ConfigError(f"malformed --seeds '{text}': use a count (3) or a list (0,1,2)") from None
-    if not values or any(not isinstance(v, int) or v < 0 for v in values):
-        raise ConfigError(f"malformed --seeds '{text}': use a count >= 1 (3) or non-negative seeds (0,1,2)")
-    if "," not in str(text) and len(values) == 1:
-        if values[0] < 1:
-            raise ConfigError("--seeds as a count must be >= 1")
-        return list(range(values[0]))
-    if len(set(values)) != len(values):
-        raise ConfigError(f"malformed --seeds '{text}': a seed is repeated")
-    return values
 
 
 def stable_hash(data: Any, length: int = 12) -> str:

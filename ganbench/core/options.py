@@ -216,10 +216,29 @@ def names(value: Any) -> list[str]:
     raise ValueError(value)
 
 
-def seed_list(value: Any) -> list[int]:
-    from ganbench.core.config import parse_seeds
-
-    return parse_seeds(value)
+def parse_seeds(text: str | int | list | None) -> list[int]:
+    """``0,1,2`` (these seeds) or ``3`` (seeds 0, 1, 2); None: the declared default."""
+    if text is None:
+        return list(default(RequestOptions, "seeds"))
+    if isinstance(text, list):
+        values = text
+    elif isinstance(text, int):
+        values = [text]
+        text = str(text)
+    else:
+        try:
+            values = [int(p) for p in str(text).split(",") if p.strip() != ""]
+        except ValueError:
+            raise ConfigError(f"malformed --seeds '{text}': use a count (3) or a list (0,1,2)") from None
+    if not values or any(not isinstance(v, int) or v < 0 for v in values):
+        raise ConfigError(f"malformed --seeds '{text}': use a count >= 1 (3) or non-negative seeds (0,1,2)")
+    if "," not in str(text) and len(values) == 1:
+        if values[0] < 1:
+            raise ConfigError("--seeds as a count must be >= 1")
+        return list(range(values[0]))
+    if len(set(values)) != len(values):
+        raise ConfigError(f"malformed --seeds '{text}': a seed is repeated")
+    return values
 
 
 def variant(value: Any) -> str:
@@ -258,7 +277,7 @@ class RequestOptions:
 
     models: list[str] = option(help="Comma-separated model names, e.g. dcgan,wgan,wgan-gp.", short="-m",
                                parse=names)
-    seeds: list[int] = option([0], "A count (3 = seeds 0,1,2) or a list (0,1,2).", parse=seed_list)
+    seeds: list[int] = option([0], "A count (3 = seeds 0,1,2) or a list (0,1,2).", parse=parse_seeds)
     device: str = option("auto", "cpu, cuda, cuda:N or auto (default).")
     precision: str | None = option(
         None, "Autocast precision (default: bf16 on CUDA; on a CPU, bf16 where a one-time probe measures it "
