@@ -13,8 +13,8 @@ import torch
 from ganbench.core.budgets import parse_budget
 from ganbench.core.config import DEFAULT_METRICS, RunConfig, run_identity
 from ganbench.core.errors import ConfigError
+from ganbench.core.options import DatasetOptions, declared, settings_of
 from ganbench.core.options import check as check_options
-from ganbench.core.options import settings_of
 from ganbench.core.registry import Registry
 from ganbench.core.request import RunRequest
 from ganbench.train.distributed import info as dist_info
@@ -64,13 +64,17 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
     return configs
 
 
+#: The dataset options that name files or folders (recorded absolute).
+PATH_OPTIONS = tuple(d.name for d in declared(DatasetOptions) if d.spec.type is Path)
+
+
 def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
     """Dataset options as recorded: unset ones dropped, folders made absolute."""
     out = {}
     for k, v in options.items():
         if v is None:
             continue
-        if k in ("data_root", "test_root"):
+        if k in PATH_OPTIONS:
             v = str(Path(v).expanduser().resolve())
         out[k] = v
     return out
