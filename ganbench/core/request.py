@@ -47,10 +47,10 @@ EXECUTOR_OPTIONS = {d.name: d.spec.executor for d in opts.declared(opts.Executor
 DATASET_KEYS = tuple(d.name for d in opts.declared(opts.DatasetOptions))
 
 
-def dataset_options(data_root=None, test_root=None, limit=None, split=None, small=None) -> dict[str, Any]:
-    """The dataset flags that were given (``small``: the places365 variant), checked."""
-    return opts.resolve(opts.DatasetOptions, {"data_root": data_root, "test_root": test_root, "limit": limit,
-                                              "split": split, "small": small})
+def dataset_options(**flags: Any) -> dict[str, Any]:
+    """The dataset flags that were given (by their click names: ``small`` for the places365 variant), checked
+    (``ganbench evaluate`` and ``ganbench data info`` take every declared DatasetOptions flag this way)."""
+    return opts.resolve(opts.DatasetOptions, flags)
 
 
 def run_request(flags: dict[str, Any], config: ConfigFile, sets: tuple[str, ...] = (), command: str = "",

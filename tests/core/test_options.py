@@ -79,3 +79,14 @@ def test_settings_reach_every_run_config_and_only_run_key_ones_change_the_key(tm
     assert c.run_key() == a.run_key() != b.run_key()
     with pytest.raises(ConfigError, match="--ema must be in"):
         plan_comparison(RunRequest(**base, ema=1.5), registry)  # a request built in code is checked too
+
+
+@pytest.mark.parametrize("command", [["data", "info"], ["evaluate", "no-such-run"]])
+def test_the_dataset_flags_of_other_commands_come_from_the_same_declaration(command):
+    from click.testing import CliRunner
+
+    params = {p.name for p in cli.commands[command[0]].params} if command[0] != "data" else \
+        {p.name for p in cli.commands["data"].commands["info"].params}
+    assert {d.param_name for d in options.declared(options.DatasetOptions)} <= params
+    out = CliRunner().invoke(cli, [*command, "--dataset", "folder", "--limit", "0"])
+    assert out.exit_code == 2 and out.output.strip() == "error: --limit must be >= 1, got 0"
