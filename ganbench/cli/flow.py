@@ -12,86 +12,48 @@ from rich.console import Console
 from rich.table import Table
 
 from ganbench.cli import cli, plugin_registry
-from ganbench.cli.options import dataset_options, grid_options
+from ganbench.cli.options import run_options
 from ganbench.report.console import RichReporter, StdoutConsole, print_curves, print_tables, stderr
 
 
 @cli.command()
-@click.option("--models", "-m", default=None, help="Comma-separated model names, e.g. dcgan,wgan,wgan-gp.")
-@dataset_options
-@click.option("--budget", "-b", "budget", multiple=True,
-              help="Named budget (smoke, cpu, seed, gpu) and/or steps=N, images=N, epochs=N, time=10m; given "
-                   "several times: one comparison per budget, and curves across them in the report.")
-@click.option("--scale", "scale", multiple=True, metavar="KEY=V1,V2,...",
-              help="One comparison per value, curves across them in the report: a budget axis "
-                   "(images=1200,2400,4800,9600; also steps, epochs, time) and/or a data axis (limit=9,18,36).")
-@click.option("--seeds", default=None, help="A count (3 = seeds 0,1,2) or a list (0,1,2).")
-@click.option("--device", default=None, help="cpu, cuda, cuda:N or auto (default).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]), default=None,
-              help="Autocast precision (default: bf16 on CUDA, fp32 on a CPU; auto: on a CPU, bf16 where a probe "
-                   "timed now measures it faster than fp32).")
-@click.option("--compile/--no-compile", "compile_", default=None,
-              help="torch.compile the generator and the critic (default off).")
+@run_options  # every option declared in ganbench/core/options.py (also the keys of a config file's [run])
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe option for every model, e.g. generator.depth=6, loss.clip=0.02.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="TOML file with [run] defaults, [set] overrides and [models.NAME] recipes.")
-@click.option("--results", type=click.Path(path_type=Path), default=None, help="Results folder (./results).")
-@click.option("--image-size", type=int, default=None, help="Override the budget's image size.")
-@click.option("--batch-size", type=int, default=None, help="Override the budget's batch size.")
-@click.option("--eval-every", type=int, default=None, help="Validate every N generator steps.")
-@click.option("--checkpoint-every", type=int, default=None, help="Checkpoint every N steps (default 100).")
-@click.option("--metrics", default=None, help="Comma-separated metrics (default psnr,mae,ssim,colorfulness).")
-@click.option("--ema", type=float, default=None, help="EMA decay of generator weights (0 = off).")
-@click.option("--colorfulness-floor", type=float, default=None,
-              help="Checkpoint selection: validation colourfulness must reach this fraction of the photos' "
-                   "own (default 1/3; 0 = best validation PSNR alone).")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run folder.")
-@click.option("--rerun", is_flag=True,
-              help="Train afresh even where a complete run with the same settings and plugins exists.")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-              help="Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-@grid_options
-def run(models, dataset, data_root, test_root, limit, split, small, budget, scale, seeds, device, precision,
-        compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
-        ema, colorfulness_floor, resume, rerun, cache_dir, quiet, executor, jobs, slurm_partition, slurm_gpus_per_job,
-        slurm_time, slurm_account, slurm_options, detach, dry_run):
+@click.option("--dry-run", is_flag=True, help="Print the grid (runs, budget, devices or jobs, projected time) and "
+                                               "start nothing.")
+def run(sets, config_path, resume, quiet, dry_run, **flags):
     """Train and score models under one budget (or one comparison per point of --scale), then print the
     comparison table."""
     from ganbench.core.config import load_config_file
-    from ganbench.core.request import dataset_options as given_dataset_options
     from ganbench.core.request import run_request
     from ganbench.grid.dry_run import dry_run as grid_dry_run
-    from ganbench.grid.execute import execute_grid, make_executor
+    from ganbench.grid.execute import make_executor, run_grid
     from ganbench.grid.runner import resume_run
-    from ganbench.grid.scale import run_scale, scale_requests
+    from ganbench.grid.scale import run_points, scale_requests
     from ganbench.train.distributed import init_from_env
     from ganbench.train.signals import StopFlag
 
     registry = plugin_registry()
-    di = init_from_env(device or "auto")  # under torchrun: join the process group (gloo on CPU, NCCL on CUDA)
+    di = init_from_env(flags["device"] or "auto")  # under torchrun: join the process group (gloo on CPU, NCCL on CUDA)
     reporter = RichReporter(quiet or not di.is_main)
     stop = StopFlag()
     restore = stop.install()
     from ganbench.data.pipeline import default_cache_dir
 
-    cache = cache_dir or default_cache_dir()
+    cache = flags["cache_dir"] or default_cache_dir()
     points = []
     try:
         if resume is not None:
             outcome = resume_run(resume, registry, reporter, stop, cache_dir=cache)
             outcomes, results = [outcome], outcome.run_dir.parent.parent
         else:
-            flags = dict(models=models, dataset=dataset, seeds=seeds, device=device, precision=precision,
-                         compile=compile_, results=results, eval_every=eval_every, checkpoint_every=checkpoint_every,
-                         metrics=metrics, ema=ema, colorfulness_floor=colorfulness_floor, image_size=image_size,
-                         batch_size=batch_size, executor=executor, jobs=jobs, slurm_partition=slurm_partition,
-                         slurm_gpus_per_job=slurm_gpus_per_job, slurm_time=slurm_time, slurm_account=slurm_account,
-                         slurm_options=slurm_options, detach=detach, budget=budget, scale=scale,
-                         **given_dataset_options(data_root, test_root, limit, split, small))
             argv = click.get_current_context().meta.get("ganbench.argv", sys.argv[1:])
-            request, choice = run_request(flags, load_config_file(config_path), sets, cache_dir=cache, rerun=rerun,
+            request, choice = run_request(flags, load_config_file(config_path), sets, cache_dir=cache,
                                           command=" ".join(shlex.quote(a) for a in ["ganbench", *argv]))
             results = request.results
             ex = make_executor(registry, choice.executor, choice.executor_options)
@@ -101,8 +63,8 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, scal
                     for line in grid_dry_run(point, registry, ex):
                         click.echo(line)
                 return
-            outcomes = run_scale(points, registry, reporter, stop,
-                                 run=lambda point: execute_grid(point, registry, ex, reporter, stop))
+            outcomes = run_points(points, registry, reporter, stop,
+                                  run=lambda point: run_grid(point, registry, ex, reporter, stop))
     finally:
         restore()
         if di.enabled:

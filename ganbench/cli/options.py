@@ -1,39 +1,60 @@
-"""Options shared by several commands: the dataset flags and where a grid's runs execute."""
+"""Click options made from the declared run options (:mod:`ganbench.core.options`): one ``click.option`` per
+declared field, so a new option needs no edit here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
+from ganbench.core import options as declared_options
+from ganbench.core.options import Declared
 
-def dataset_options(f):
-    f = click.option("--dataset", default=None, help="Dataset plugin (default: embedded photos).")(f)
-    f = click.option("--data-root", type=click.Path(path_type=Path), help="Data folder (folder, places365).")(f)
-    f = click.option("--test-root", type=click.Path(path_type=Path), help="Separate test folder (folder).")(f)
-    f = click.option("--limit", type=click.IntRange(min=1), help="Deterministic subset of N training images.")(f)
-    f = click.option("--split", default=None, help="places365: train-standard | train-challenge | val.")(f)
-    f = click.option("--small/--large", "small", default=None, help="places365: 256px or large images.")(f)
-    return f
+F = TypeVar("F", bound=Callable[..., Any])
 
-def grid_options(f):
-    """Where the runs of a grid execute (ganbench/grid/execute.py, the executor plugins)."""
-    for opt in reversed([
-        click.option("--executor", default=None, help="Where runs execute: local (default) or slurm, or a plugin's."),
-        click.option("--jobs", "-j", type=int, default=None,
-                     help="local: N runs at once, one process each (cuda:0..N-1, or the CPU cores divided)."),
-        click.option("--slurm-partition", default=None, help="slurm: partition."),
-        click.option("--slurm-gpus-per-job", type=int, default=None, help="slurm: GPUs per run (default 0)."),
-        click.option("--slurm-time", default=None,
-                     help="slurm: time limit per job, e.g. 4h (default 1h; a run that hits it is requeued and "
-                          "resumes from its checkpoint)."),
-        click.option("--slurm-account", default=None, help="slurm: account to charge."),
-        click.option("--slurm-option", "slurm_options", multiple=True, metavar="KEY=VALUE",
-                     help="slurm: any other sbatch option, e.g. qos=high, constraint=h100 (repeatable)."),
-        click.option("--detach", is_flag=True, default=None,
-                     help="slurm: return once submitted; follow with `ganbench status RESULTS`."),
-        click.option("--dry-run", is_flag=True, help="Print the grid (runs, budget, devices or jobs, projected "
-                                                      "time) and start nothing."),
-    ]):
-        f = opt(f)
-    return f
+
+def click_option(d: Declared) -> Callable[[F], F]:
+    """The click option of one declared option. Its default is None (not given), so that a config file's
+    ``[run]`` and then the declared default can fill it in (``ganbench.core.options.resolve``)."""
+    s = d.spec
+    decls = [s.flag or d.flag, *([s.short] if s.short else []), d.param_name]
+    kwargs: dict[str, Any] = {"default": None, "help": d.help}
+    if s.type is bool:
+        if "/" not in decls[0]:
+            kwargs["is_flag"] = True
+    elif s.choices:
+        kwargs["type"] = click.Choice(list(s.choices))
+    elif s.type is Path:
+        kwargs["type"] = click.Path(path_type=Path)
+    elif s.type in (int, float) and s.parse is None:
+        kwargs["type"] = s.type
+    if s.multiple:
+        kwargs.update(multiple=True, default=())
+    if s.metavar:
+        kwargs["metavar"] = s.metavar
+    return click.option(*decls, **kwargs)
+
+
+def options(items: Iterable[Declared]) -> Callable[[F], F]:
+    """A decorator adding these options in order (the first listed first in ``--help``)."""
+    made = [click_option(d) for d in items]
+
+    def decorate(f: F) -> F:
+        for opt in reversed(made):
+            f = opt(f)
+        return f
+
+    return decorate
+
+
+def run_options(f: F) -> F:
+    """Every declared option of ``ganbench run`` (the ``[run]`` keys and the run's flags)."""
+    return options(declared_options.run_options())(f)
+
+
+def dataset_options(f: F) -> F:
+    """``--dataset`` and the dataset plugin's options (run, evaluate, data info)."""
+    dataset = [d for d in declared_options.declared(declared_options.RequestOptions) if d.name == "dataset"]
+    return options([*dataset, *declared_options.declared(declared_options.DatasetOptions)])(f)

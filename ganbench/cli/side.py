@@ -68,14 +68,14 @@ def budgets(as_json):
 @click.option("--image-size", type=int, default=None)
 @click.option("--device", default="auto")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_size, device, as_json):
+def evaluate(run_dir, dataset, image_size, device, as_json, **dataset_flags):
     """Re-score a trained run: its own test split, or every usable photo of a dataset you name
     (--dataset folder --data-root DIR); the model's and the gray baseline's metrics."""
     from ganbench.core.request import dataset_options as given_dataset_options
     from ganbench.data import pipeline
     from ganbench.tools.evaluate import evaluate_run
 
-    opts = given_dataset_options(data_root, test_root, limit, split, small)
+    opts = given_dataset_options(**dataset_flags)
     if opts and not dataset:
         raise ConfigError("--data-root, --test-root, --limit, --split and --small/--large describe the dataset "
                           "named with --dataset (e.g. --dataset folder --data-root DIR); without --dataset the "
@@ -196,13 +196,13 @@ def data() -> None:
 @click.option("--image-size", type=int, default=64, show_default=True)
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True)
-def data_info(dataset, data_root, test_root, limit, split, small, image_size, cache_dir, as_json):
+def data_info(dataset, image_size, cache_dir, as_json, **dataset_flags):
     """Counts, skipped files with reasons, image sizes, and decode / cached-read throughput."""
     from ganbench.core.request import dataset_options as given_dataset_options
     from ganbench.data import pipeline
     from ganbench.tools.datainfo import dataset_info
 
-    options = given_dataset_options(data_root, test_root, limit, split, small)
+    options = given_dataset_options(**dataset_flags)
     info = dataset_info(plugin_registry(), dataset or "embedded", options, image_size,
                         cache_dir or pipeline.default_cache_dir())
     if as_json:

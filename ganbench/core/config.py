@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.core.budgets import Budget
-from ganbench.core.contract import Recipe
+from ganbench.core.contract import DEFAULT_LR, Recipe
 from ganbench.core.errors import ConfigError, GanbenchError, unknown_name
+from ganbench.core.options import DEFAULT_METRICS, RUN_KEYS, RunSettings, outside_run_key
+from ganbench.core.options import parse_seeds as parse_seeds  # its home before the options were declared
 from ganbench.core.registry import Registry
 from ganbench.core.validation import check_recipe_values
 
@@ -73,7 +75,7 @@ def apply_sets(recipe: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
             recipe[head] = value
         elif head.endswith("_optimizer") and tail == "name" and recipe.get(head, {}).get("name") != value:
             # another optimiser: keep the learning rate, drop options only the old one knew (betas, ...)
-            recipe[head] = {"name": value, "lr": recipe.get(head, {}).get("lr", 2e-4)}
+            recipe[head] = {"name": value, "lr": recipe.get(head, {}).get("lr", DEFAULT_LR)}
         else:
             recipe.setdefault(OPTION_GROUPS[head], {})[tail] = value
     return recipe
@@ -96,16 +98,6 @@ class ConfigFile:
     sets: dict[str, Any] = field(default_factory=dict)
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: str | None = None
-
-
-RUN_KEYS = {
-    "models", "dataset", "data_root", "test_root", "limit", "budget", "seeds", "device", "precision",
-    "compile", "image_size", "batch_size", "results", "eval_every", "checkpoint_every", "metrics", "ema",
-    "colorfulness_floor",
-    "split", "variant", "scale",
-    # where the runs execute (ganbench/grid/execute.py): --executor, --jobs, --slurm-*
-    "executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_account", "slurm_options",
-}
 
 
 def load_config_file(path: str | Path | None) -> ConfigFile:
@@ -205,38 +197,9 @@ def check_models(registry: Registry) -> list[str]:
     return problems
 
 
-def parse_seeds(text: str | int | list | None) -> list[int]:
-    """``0,1,2`` (these seeds) or ``3`` (seeds 0, 1, 2)."""
-    if text is None:
-        return [0]
-    if isinstance(text, list):
-        values = text
-    elif isinstance(text, int):
-        values = [text]
-        text = str(text)
-    else:
-        try:
-            values = [int(p) for p in str(text).split(",") if p.strip() != ""]
-        except ValueError:
-            raise ConfigError(f"malformed --seeds '{text}': use a count (3) or a list (0,1,2)") from None
-    if not values or any(not isinstance(v, int) or v < 0 for v in values):
-        raise ConfigError(f"malformed --seeds '{text}': use a count >= 1 (3) or non-negative seeds (0,1,2)")
-    if "," not in str(text) and len(values) == 1:
-        if values[0] < 1:
-            raise ConfigError("--seeds as a count must be >= 1")
-        return list(range(values[0]))
-    if len(set(values)) != len(values):
-        raise ConfigError(f"malformed --seeds '{text}': a seed is repeated")
-    return values
-
-
 def stable_hash(data: Any, length: int = 12) -> str:
     blob = json.dumps(data, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:length]
-
-
-#: The metrics a run computes unless told otherwise (the one list: runner and report read it from here).
-DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness")
 
 
 def run_identity(registry: Registry, recipe: Recipe, dataset: str, metrics: list[str]) -> dict[str, Any]:
@@ -249,9 +212,10 @@ def run_identity(registry: Registry, recipe: Recipe, dataset: str, metrics: list
 
 
 @dataclass
-class RunConfig:
-    """Everything that defines one training run (one model, one seed). Recorded in ``run.json`` as
-    :meth:`to_dict` (recipe and budget as plain dicts) and read back with :meth:`from_dict`."""
+class RunConfig(RunSettings):
+    """Everything that defines one training run (one model, one seed): the fields below and the settings every
+    run of a request shares (:class:`~ganbench.core.options.RunSettings`: checkpoint_every, ema, ...). Recorded
+    in ``run.json`` as :meth:`to_dict` (recipe and budget as plain dicts) and read back with :meth:`from_dict`."""
 
     model: str
     recipe: Recipe
@@ -261,13 +225,8 @@ class RunConfig:
     seed: int = 0
     device: str = "cpu"
     precision: str = "fp32"
-    compile: bool = False
     eval_every: int = 0
-    checkpoint_every: int = 100
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
-    ema: float = 0.0
-    #: checkpoint selection: validation colourfulness must reach this fraction of the photos' own
-    colorfulness_floor: float = 1 / 3
     #: what built it: {"recipe_hash": ..., "plugins": {distribution: version}} (see run_identity); part of
     #: the run key, so a changed plugin or recipe starts a new run
     identity: dict[str, Any] = field(default_factory=dict)
@@ -298,5 +257,6 @@ class RunConfig:
         """Identifies the run: re-running the same command with the same plugins finds (and resumes or skips)
         it; a changed plugin or recipe gives another key."""
         d = self.to_dict()
-        d.pop("checkpoint_every")
+        for name in outside_run_key():  # checkpoint_every, ...: how a run is kept, not what it computes
+            d.pop(name)
         return stable_hash(d)

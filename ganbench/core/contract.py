@@ -93,19 +93,23 @@ class AdversarialLoss:
         return None
 
 
+#: An optimiser's learning rate when a recipe names none.
+DEFAULT_LR = 2e-4
+
+
 @dataclass
 class OptimizerSpec:
     """An optimiser by name (adam, adamw, rmsprop, sgd) with its keyword arguments."""
 
     name: str = "adam"
-    lr: float = 2e-4
+    lr: float = DEFAULT_LR
     options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OptimizerSpec:
         """``{"name": "adam", "lr": 1e-4, "betas": [0, 0.9]}`` (options flat or under ``options``)."""
         opt = dict(data)
-        name, lr = opt.pop("name", "adam"), float(opt.pop("lr", 2e-4))
+        name, lr = opt.pop("name", "adam"), float(opt.pop("lr", DEFAULT_LR))
         options = dict(opt.pop("options", {}))
         options.update(opt)
         return cls(name=name, lr=lr, options=options)

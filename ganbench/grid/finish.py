@@ -28,9 +28,6 @@ from ganbench.train.selection import selection_rule
 from ganbench.train.state import TrainResult
 from ganbench.train.trainer import Trainer
 
-#: Fixed test crops shown in sample grids (the first ones, in the dataset's stable order).
-SAMPLE_COUNT = 8
-
 
 def provenance(device: torch.device) -> dict[str, Any]:
     commit, dirty = None, None
@@ -148,7 +145,7 @@ def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDat
     atomic_write_text(run.path / "per_image.csv", csv_text(rows))
     atomic_torch_save(run.path / "generator.pt", state)
     atomic_torch_save(run.path / "generator_last.pt", last_state)
-    k = min(SAMPLE_COUNT, data.test.shape[0])
+    k = min(trainer.cfg.samples, data.test.shape[0])  # the first test crops, in the dataset's stable order
     columns = {"gray input": gray_uint8(data.test[:k]).numpy(), trainer.cfg.model: pred[:k].numpy(),
                "truth": data.test[:k].numpy()}
     save_png(grid(columns), run.path / "samples.png")

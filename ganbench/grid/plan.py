@@ -13,6 +13,8 @@ import torch
 from ganbench.core.budgets import parse_budget
 from ganbench.core.config import DEFAULT_METRICS, RunConfig, run_identity
 from ganbench.core.errors import ConfigError
+from ganbench.core.options import DatasetOptions, declared, settings_of
+from ganbench.core.options import check as check_options
 from ganbench.core.registry import Registry
 from ganbench.core.request import RunRequest
 from ganbench.train.distributed import info as dist_info
@@ -27,6 +29,7 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
         raise ConfigError("no models given: use --models dcgan,wgan,wgan-gp")
     if len(set(request.models)) != len(request.models):
         raise ConfigError("a model is named twice in --models")
+    check_options(request)  # every declared option's bounds and choices (a request built in code, too)
     device = (local_device(resolve_device(request.device), dist_info()) if request.device_here
               else torch.device(request.device))
     if request.precision == "auto" and device.type == "cpu" and (not request.device_here or dist_info().world > 1):
@@ -51,22 +54,19 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
         raise ConfigError("the psnr metric is required (validation selects the best generator by it)")
     registry.get("dataset", request.dataset)
     eval_every = request.eval_every if request.eval_every is not None else budget.eval_every
-    if eval_every < 0 or request.checkpoint_every < 0:
-        raise ConfigError("--eval-every and --checkpoint-every must be >= 0")
-    if not 0 <= request.colorfulness_floor <= 1:
-        raise ConfigError(f"--colorfulness-floor must be in [0, 1], got {request.colorfulness_floor:g}")
-    if not 0 <= request.ema < 1:
-        raise ConfigError(f"--ema must be in [0, 1) (a decay; 0 = off), got {request.ema:g}")
     configs = []
     for model in request.models:
         cfg = run_config(registry, model, budget, request.sets, request.config, dataset=request.dataset,
                          dataset_options=normalise_options(request.dataset_options), device=str(device),
-                         precision=precision, compile=request.compile, eval_every=eval_every,
-                         checkpoint_every=request.checkpoint_every, metrics=list(metrics), ema=request.ema,
-                         colorfulness_floor=request.colorfulness_floor)
+                         precision=precision, eval_every=eval_every, metrics=list(metrics),
+                         **settings_of(request))
         cfg.identity = run_identity(registry, cfg.recipe, request.dataset, list(metrics))
         configs += [replace(cfg, seed=seed) for seed in request.seeds]
     return configs
+
+
+#: The dataset options that name files or folders (recorded absolute).
+PATH_OPTIONS = tuple(d.name for d in declared(DatasetOptions) if d.spec.type is Path)
 
 
 def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
     for k, v in options.items():
         if v is None:
             continue
-        if k in ("data_root", "test_root"):
+        if k in PATH_OPTIONS:
             v = str(Path(v).expanduser().resolve())
         out[k] = v
     return out

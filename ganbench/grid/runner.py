@@ -70,10 +70,10 @@ def run_comparison(
 ) -> list[RunOutcome]:
     """Train and score every (model, seed). A finished run with the same settings is skipped, an
     interrupted one resumed. A diverged model does not stop the comparison."""
-    return train_planned(request, plan_comparison(request, registry), registry, reporter, stop)
+    return run_configs(request, plan_comparison(request, registry), registry, reporter, stop)
 
 
-def train_planned(
+def run_configs(
     request: RunRequest, configs: list[RunConfig], registry: Registry, reporter: Reporter | None = None,
     stop: StopFlag | None = None,
 ) -> list[RunOutcome]:
@@ -124,7 +124,7 @@ def train_planned(
         if resume is not None and di.is_main:
             resume = existing  # holds the lock
         try:
-            outcomes.append(execute_run(cfg, registry, data, request.results, reporter, record_base, stop,
+            outcomes.append(run_one(cfg, registry, data, request.results, reporter, record_base, stop,
                                         resume=resume))
         finally:
             if claim:
@@ -150,7 +150,7 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
     data = load_data(registry, cfg, cache_dir, reporter)
     base: dict[str, Any] = {k: record[k] for k in ("command", "comparison", "dataset_description", "data")
                             if k in record}
-    return execute_run(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run)
+    return run_one(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run)
 
 
 def has_checkpoint(run: RunDir) -> bool:
@@ -162,10 +162,12 @@ def restart_message(config: dict[str, Any], path: Path) -> str:
             "again from step 0 (same seed and settings, so the same numbers)")
 
 
-def execute_run(
+def run_one(
     cfg: RunConfig, registry: Registry, data: PreparedData, results: Path, reporter: Reporter,
     record_base: dict[str, Any], stop: StopFlag | None, resume: RunDir | None = None,
 ) -> RunOutcome:
+    """One run, start to end: train it (from its checkpoint when ``resume`` has one), then score and store it
+    (``finish.py``); on a data-parallel rank other than 0, the same steps without files."""
     device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}
@@ -254,5 +256,10 @@ def _follow_run(cfg: RunConfig, registry: Registry, data: PreparedData, metrics,
     return RunOutcome(cfg.model, cfg.seed, result.status, resume.path if resume else Path("."))
 
 
-__all__ = ["RunOutcome", "Reporter", "SilentReporter", "run_comparison",
-           "train_planned", "resume_run"]
+#: The names these functions had before the run chain was named one way (run_points > run_grid > run_configs >
+#: run_member > run_one); kept so that code written against them still works.
+train_planned = run_configs
+execute_run = run_one
+
+__all__ = ["RunOutcome", "Reporter", "SilentReporter", "run_comparison", "run_configs", "run_one",
+           "train_planned", "execute_run", "resume_run"]

@@ -99,7 +99,7 @@ def describe_point(request: RunRequest) -> str:
     return f"budget {request.budget or 'default'}" + (f", {limit} training photos at most" if limit else "")
 
 
-def run_scale(requests: list[RunRequest], registry: Registry, reporter: Reporter | None = None,
+def run_points(requests: list[RunRequest], registry: Registry, reporter: Reporter | None = None,
               stop: StopFlag | None = None,
               run: Callable[[RunRequest], list[RunOutcome]] | None = None) -> list[RunOutcome]:
     """Plan every point first (a bad value fails before any training), then run them one after another,
@@ -118,4 +118,6 @@ def run_scale(requests: list[RunRequest], registry: Registry, reporter: Reporter
     return outcomes
 
 
-__all__ = ["Axis", "parse_scale", "scale_requests", "run_scale", "describe_point"]
+run_scale = run_points  # its name before the run chain was named one way; kept for code written against it
+
+__all__ = ["Axis", "parse_scale", "scale_requests", "run_points", "run_scale", "describe_point"]

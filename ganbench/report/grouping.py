@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ganbench.core.config import stable_hash
+from ganbench.core.options import outside_run_key
 
-#: Config entries that do not make a run's results differ (the seed is the row's sample unit).
-NOT_OPTIONS = ("seed", "checkpoint_every", "recipe", "model")
+#: Config entries that do not make a run's results differ (the seed is the row's sample unit; the options
+#: declared outside the run key: checkpoint_every, ...).
+NOT_OPTIONS = ("seed", "recipe", "model", *outside_run_key())
 
 
 class _Run(Protocol):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ganbench.core.errors import ResultsError
+from ganbench.core.options import RunSettings, default, show
 from ganbench.report.comparison import Comparison, load_comparisons
 from ganbench.report.curve_section import curve_section
 from ganbench.report.tables import (
@@ -32,6 +33,9 @@ from ganbench.store.results import (
     atomic_write_text,
 )
 
+#: The default colourfulness floor of checkpoint selection, as the report's text shows it.
+FLOOR = show(default(RunSettings, "colorfulness_floor"))
+
 
 def write_report(results: Path, out: Path | None = None) -> tuple[list[Comparison], list[str], Path]:
     results = Path(results)
@@ -48,7 +52,7 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         md += [f"## {comp.title}", "", markdown(disp), "",
                "Mean ± 95% confidence interval over seeds; * best model per column; the table uses the generator "
                "selected on the validation photos (not the test photos): by default the highest validation "
-               "PSNR among those at least 1/3 as colourful as the photos (rule in each run's metrics.json).", ""]
+               f"PSNR among those at least {FLOOR} as colourful as the photos (rule in each run's metrics.json).", ""]
         chosen = selection_notes(comp)
         md += [f"- {line}" for line in chosen] + ([""] if chosen else [])
         sig = significance_lines(comp)

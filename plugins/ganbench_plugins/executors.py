@@ -26,9 +26,9 @@ from ganbench.grid import (
     grid_root,
     grid_status,
     is_complete,
+    run_configs,
     run_label,
     run_member,
-    train_planned,
     write_manifest,
 )
 
@@ -86,7 +86,7 @@ class LocalExecutor(Executor):
 
     def run(self, plan, registry, reporter, stop):
         if self.jobs == 1:
-            return train_planned(plan.request, plan.configs, registry, reporter, stop)
+            return run_configs(plan.request, plan.configs, registry, reporter, stop)
         write_manifest(plan, self)
         return _run_processes(plan, self.placements(plan), reporter, stop)
 
