@@ -47,7 +47,7 @@ def test_flag_over_run_table_over_declared_default(tmp_path):
     ({"checkpoint_every": "often"}, "[run] checkpoint_every = 'often': expected a whole number"),
     ({"ema": 1.0}, "--ema must be in [0, 1) (a decay; 0 = off), got 1"),
     ({"colorfulness_floor": -0.1}, "--colorfulness-floor must be in [0, 1], got -0.1"),
-    ({"precision": "fp8"}, "unknown precision 'fp8': use fp32, bf16 or fp16"),
+    ({"precision": "fp8"}, "unknown precision 'fp8': use fp32, bf16, fp16 or auto"),
     ({"compile": "yes"}, "[run] compile = 'yes': expected true or false"),
     ({"limit": 0}, "--limit must be >= 1, got 0"),
     ({"budget": ["smoke", 3]}, "expected a list of strings"),
