@@ -18,11 +18,13 @@ from ganbench.core.contract import (
     Metric,
     OptimizerSpec,
     Recipe,
+    SetMetric,
     SizeHints,
     init_weights,
 )
 from ganbench.core.errors import ConfigError, DataError, GanbenchError, PluginError
 from ganbench.core.hookspecs import hookimpl
+from ganbench.data.color import uint8_to_lab
 from ganbench.data.pipeline import UnusableImage, file_item, is_gray, list_images
 from ganbench.train.distributed import global_rows, global_scores, rank_slice
 
@@ -31,9 +33,12 @@ __all__ = [
     "hookimpl",
     # what plugins implement or return
     "AdversarialLoss", "OptimizerSpec", "Recipe", "SizeHints", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
+    "SetMetric",
     # errors a plugin raises for a user to read (one line, documented exit code)
     "GanbenchError", "ConfigError", "DataError", "PluginError",
     # helpers: network initialisation, dataset building blocks, data-parallel randomness
     "init_weights", "UnusableImage", "file_item", "list_images", "is_gray", "rank_slice", "global_rows",
     "global_scores",
+    # colour: uint8 RGB (N, H, W, 3) -> float32 Lab (N, 3, H, W), the conversion the core scores with
+    "uint8_to_lab",
 ]

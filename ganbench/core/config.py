@@ -236,7 +236,7 @@ def stable_hash(data: Any, length: int = 12) -> str:
 
 
 #: The metrics a run computes unless told otherwise (the one list: runner and report read it from here).
-DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness")
+DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness", "ab-swd", "delta-cf")
 
 
 def run_identity(registry: Registry, recipe: Recipe, dataset: str, metrics: list[str]) -> dict[str, Any]:
