@@ -120,9 +120,12 @@ def set_level_note(comp: Comparison) -> list[str]:
     if not comp.set_metrics():
         return []
     names = ", ".join(m.name for m in comp.set_metrics())
-    return [f"Set-level metrics ({names}) score the whole test set once per seed (N = test crops); their ± is over "
-            "seeds only, and the ground-truth row shows the truth's split-half value (half the test photos against "
-            "the other half): differences below it are within what a different test set would give."]
+    warnings = sorted({f"{name}: {info['warning']}" for row in comp.rows for r in row.counted.values()
+                       for name, info in (r.metrics or {}).get("set_level", {}).items() if info.get("warning")})
+    return warnings + [
+        f"Set-level metrics ({names}) score the whole test set once per seed (N = test crops); their ± is over "
+        "seeds only, and the ground-truth row shows the truth's split-half value (half the test photos against "
+        "the other half): differences below it are within what a different test set would give."]
 
 
 def row_notes(comp: Comparison) -> list[str]:

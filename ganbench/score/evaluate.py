@@ -120,8 +120,13 @@ def metric_record(m: Metric) -> dict[str, Any]:
 
 def set_info(metrics: dict[str, Metric], n_images: int, n_split_half: int) -> dict[str, dict[str, Any]]:
     """What metrics.json records of each set-level metric: N, and the split-half floor's N per half."""
-    return {n: {"n_images": n_images, "n_split_half": n_split_half if m.split_half else None}
-            for n, m in set_level(metrics).items()}
+    out = {}
+    for n, m in set_level(metrics).items():
+        out[n] = {"n_images": n_images, "n_split_half": n_split_half if m.split_half else None}
+        details = getattr(m, "details", None)  # e.g. library versions, feature network, resize, a warning
+        if isinstance(details, dict):
+            out[n].update(details)
+    return out
 
 
 def summarize(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
