@@ -62,9 +62,10 @@ def tradeoff_plot(comp: Comparison, path: Path) -> bool:
         ax.legend(fontsize=8, loc="best")
     r, d = info[realism], info[distortion]
     n = comp.set_n.get(realism)
-    ax.set_xlabel(f"{realism} {r.unit} ({'higher' if r.higher_is_better else 'lower'} is more realistic; set, "
-                  f"N = {n})")
-    ax.set_ylabel(f"{distortion} {d.unit} ({'higher' if d.higher_is_better else 'lower'} is less distortion)")
+    ax.set_xlabel(f"{realism}{f' ({r.unit})' if r.unit else ''}: {'higher' if r.higher_is_better else 'lower'} is "
+                  f"more realistic (set, N = {n})")
+    ax.set_ylabel(f"{distortion}{f' ({d.unit})' if d.unit else ''}: {'higher' if d.higher_is_better else 'lower'} "
+                  "is less distortion")
     ax.set_title("perception–distortion: one point per model, 95% CI over seeds", fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
