@@ -32,6 +32,13 @@ def compare_results(dir_a: Path, dir_b: Path, out: Path) -> pd.DataFrame:
     joined = a.join(b, how="outer")
     for c in cols:
         joined[f"{c}_diff"] = joined[f"{c}_B"] - joined[f"{c}_A"]
+    unequal = []
+    for m in (m for m in metrics if f"{m}_images" in cols):  # a set-level score compares only at equal N
+        differs = joined[f"{m}_images_A"].notna() & joined[f"{m}_images_B"].notna() & (
+            joined[f"{m}_images_A"] != joined[f"{m}_images_B"])
+        joined.loc[differs, f"{m}_diff"] = float("nan")
+        if differs.any():
+            unequal.append(f"{m}: no B − A where A and B scored different numbers of test images (N)")
     joined = joined.reset_index()
     joined.attrs["tested"] = [m for m in cols if m in metrics and not metrics[m].reference_free
                               and (metrics[m].level != "set" or metrics[m].tested)]
@@ -40,7 +47,7 @@ def compare_results(dir_a: Path, dir_b: Path, out: Path) -> pd.DataFrame:
     atomic_write_text(out / "compare.csv", joined.to_csv(index=False))
     show = joined[compare_columns(joined)]
     md = ["# ganbench comparison of two result sets", "", f"A = {dir_a}, B = {dir_b}", "",
-          markdown(show.round(3).astype(object).where(show.notna(), "—")), ""]
+          markdown(show.round(3).astype(object).where(show.notna(), "—")), "", *[f"- {u}" for u in unequal]]
     atomic_write_text(out / "compare.md", "\n".join(md))
     return joined
 

@@ -105,3 +105,35 @@ def test_compare_shows_it_with_n(results, tmp_path):
     row = next(r for r in json.loads(out.output) if r["model"] == "dcgan")
     assert row["chroma-gap_diff"] == 0.0 and row["chroma-gap_images_A"] == 6
     assert "chroma-gap_A" in (tmp_path / "compare.md").read_text()
+
+
+def test_compare_leaves_out_set_level_differences_at_unequal_n(tmp_path):
+    """Set-level scores compare only at equal N: B − A is left empty (and said) when N differs."""
+    from ganbench.report.compare import compare_results
+    from ganbench.store.results import READABLE_SCHEMAS
+
+    schema = sorted(READABLE_SCHEMAS)[-1]
+
+    def fake(root, n, value):
+        run = root / "runs" / "20260101-000000-m-s0-000000"
+        run.mkdir(parents=True)
+        config = {"model": "m", "seed": 0, "dataset": "folder", "dataset_options": {}, "device": "cpu",
+                  "budget": {"name": "smoke"}, "precision": "fp32", "metrics": ["psnr", "swd"], "ema": 0.0,
+                  "recipe": {"loss": "bce"}, "checkpoint_every": 100}
+        (run / "run.json").write_text(json.dumps({"schema_version": schema, "config": config, "comparison": "k",
+                                                  "budget": {"name": "smoke"}, "status": "complete"}))
+        info = {"psnr": {"higher_is_better": True, "unit": "dB", "reference_free": False},
+                "swd": {"higher_is_better": False, "unit": "ab", "reference_free": False, "level": "set"}}
+        (run / "metrics.json").write_text(json.dumps({
+            "model": {"psnr": 20.0, "swd": value}, "gray": {"psnr": 18.0, "swd": 9.0}, "truth": {},
+            "metrics": info, "selected": "best", "set_level": {"swd": {"n_images": n, "n_split_half": n // 2}}}))
+        pd.DataFrame({"image": ["p0#center", "p1#center"], "model_psnr": [20.0, 20.0],
+                      "gray_psnr": [18.0, 18.0]}).to_csv(run / "per_image.csv", index=False)
+        return root
+
+    a, b, c = fake(tmp_path / "a", 100, 5.0), fake(tmp_path / "b", 100, 4.0), fake(tmp_path / "c", 50, 4.0)
+    same = compare_results(a, b, tmp_path / "ab").set_index("model")
+    assert same.loc["m", "swd_diff"] == pytest.approx(-1.0)
+    other = compare_results(a, c, tmp_path / "ac").set_index("model")
+    assert pd.isna(other.loc["m", "swd_diff"]) and other.loc["m", "psnr_diff"] == 0.0
+    assert "different numbers of test images" in (tmp_path / "ac" / "compare.md").read_text()
