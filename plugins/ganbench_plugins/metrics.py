@@ -149,7 +149,7 @@ class ABSlicedWasserstein(SetMetric):
         self.pred = np.zeros((AB_BINS, AB_BINS))
         self.true = np.zeros((AB_BINS, AB_BINS))
 
-    def update(self, pred, target) -> None:
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         self.pred += ab_histogram(pred)
         self.true += ab_histogram(target)
 
@@ -166,7 +166,7 @@ class DeltaColorfulness(SetMetric):
     def reset(self) -> None:
         self.sum_pred, self.sum_true, self.n = 0.0, 0.0, 0
 
-    def update(self, pred, target) -> None:
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         cf = Colorfulness()
         self.sum_pred += float(cf.compute(pred).sum())
         self.sum_true += float(cf.compute(target).sum())

@@ -100,7 +100,7 @@ class InceptionA(nn.Module):
         self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, padding=1)
         self.branch_pool = BasicConv2d(cin, pool, kernel_size=1)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1x1(x), self.branch5x5_2(self.branch5x5_1(x)),
                           self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
                           self.branch_pool(_avg(x))], 1)
@@ -114,7 +114,7 @@ class InceptionB(nn.Module):
         self.branch3x3dbl_2 = BasicConv2d(64, 96, kernel_size=3, padding=1)
         self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, stride=2)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch3x3(x), self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
                           F.max_pool2d(x, 3, stride=2)], 1)
 
@@ -133,7 +133,7 @@ class InceptionC(nn.Module):
         self.branch7x7dbl_5 = BasicConv2d(c7, 192, kernel_size=(1, 7), padding=(0, 3))
         self.branch_pool = BasicConv2d(cin, 192, kernel_size=1)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         d = x
         for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4,
@@ -152,7 +152,7 @@ class InceptionD(nn.Module):
         self.branch7x7x3_3 = BasicConv2d(192, 192, kernel_size=(7, 1), padding=(3, 0))
         self.branch7x7x3_4 = BasicConv2d(192, 192, kernel_size=3, stride=2)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b7 = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x))))
         return torch.cat([self.branch3x3_2(self.branch3x3_1(x)), b7, F.max_pool2d(x, 3, stride=2)], 1)
 
@@ -171,7 +171,7 @@ class InceptionE(nn.Module):
         self.branch3x3dbl_3b = BasicConv2d(384, 384, kernel_size=(3, 1), padding=(1, 0))
         self.branch_pool = BasicConv2d(cin, 192, kernel_size=1)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b3 = self.branch3x3_1(x)
         d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else _avg(x)
@@ -238,7 +238,7 @@ class _Features(nn.Module):
         return self.net(x).double()
 
 
-def _torchmetrics():
+def _torchmetrics() -> tuple[Any, Any]:
     try:
         import torchmetrics.image.fid as fid
         import torchmetrics.image.kid as kid
@@ -266,7 +266,7 @@ class _FeatureSetMetric(SetMetric):
             "resize": f"bilinear to {resize} x {resize}" if resize else "none",
             "weights": None if features is not None else {"file": FID_INCEPTION.file, "sha256": FID_INCEPTION.sha256}}
 
-    def update(self, pred, target) -> None:
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         self.impl.update(target.permute(0, 3, 1, 2).contiguous(), real=True)
         self.impl.update(pred.permute(0, 3, 1, 2).contiguous(), real=False)
 
@@ -281,7 +281,7 @@ class FID(_FeatureSetMetric):
         self.impl = self._fid_mod.FrechetInceptionDistance(feature=self.features, reset_real_features=True)
         self.n = 0
 
-    def update(self, pred, target) -> None:
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         super().update(pred, target)
         self.n += int(pred.shape[0])
 
@@ -306,7 +306,7 @@ class KID(_FeatureSetMetric):
                                                               subset_size=self.subset_size, reset_real_features=True)
         self.n = 0
 
-    def update(self, pred, target) -> None:
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         super().update(pred, target)
         self.n += int(pred.shape[0])
 
@@ -319,7 +319,7 @@ class KID(_FeatureSetMetric):
 
 
 @hookimpl
-def register_metrics(register):
+def register_metrics(register: Any) -> None:
     for cls in (KID, FID):
         register(cls.name, cls, description=(cls.__doc__ or "").split("\n")[0])
 
