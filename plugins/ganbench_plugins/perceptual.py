@@ -1,7 +1,7 @@
 """KID and FID (set-level) through torchmetrics, the optional extra ``pip install -e ".[perceptual]"``.
 
-The feature network is the FID Inception-v3 (the TensorFlow 2015-12-05 graph ported by pytorch-fid; the same
-weights file torch-fidelity serves), written here in plain torch because torchvision does not import beside
+The feature network is the FID Inception-v3 (the TensorFlow 2015-12-05 graph ported by pytorch-fid),
+written here in plain torch because torchvision does not import beside
 this torch. Its weights are never downloaded: they are read from ``$TORCH_HOME/hub/checkpoints`` (or the file
 or folder ``$GANBENCH_WEIGHTS`` names), checked by sha256, and loaded strictly (every tensor's name and shape
 must match the architecture). LPIPS is not offered: its backbones (VGG/AlexNet) and torchmetrics' LPIPS need
@@ -33,7 +33,9 @@ class WeightsFile:
     sha256: str
 
 
-#: pytorch-fid's port of the TensorFlow FID Inception (torch hub name: the sha256's first 8 digits).
+#: pytorch-fid's port of the TensorFlow FID Inception (torch hub name: the sha256's first 8 digits). The full
+#: sha256 is the one published for torch-fidelity's copy of the same weights (same hub prefix 6726825d); it could
+#: not be checked against the file on the development machine (no download there): docs/metrics.md.
 FID_INCEPTION = WeightsFile(
     "pt_inception-2015-12-05-6726825d.pth",
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
