@@ -19,12 +19,14 @@ from ganbench.core.contract import (
     Metric,
     OptimizerSpec,
     Recipe,
+    SetMetric,
     SizeHints,
     init_weights,
 )
 from ganbench.core.errors import ConfigError, DataError, GanbenchError, PluginError
 from ganbench.core.hookspecs import hookimpl
 from ganbench.core.reporting import BaseReporter, Reporter
+from ganbench.data.color import uint8_to_lab
 from ganbench.data.pipeline import UnusableImage, file_item, is_gray, list_images
 from ganbench.train.distributed import global_rows, global_scores, rank_slice
 
@@ -33,6 +35,7 @@ __all__ = [
     "hookimpl",
     # what plugins implement or return
     "AdversarialLoss", "OptimizerSpec", "Recipe", "SizeHints", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
+    "SetMetric",
     # errors a plugin raises for a user to read (one line, documented exit code)
     "GanbenchError", "ConfigError", "DataError", "PluginError",
     # what a run and a grid report to (executor plugins drive one; subclass BaseReporter for a display)
@@ -40,4 +43,6 @@ __all__ = [
     # helpers: network initialisation, dataset building blocks, data-parallel randomness, durations (90s, 1.5h)
     "init_weights", "UnusableImage", "file_item", "list_images", "is_gray", "rank_slice", "global_rows",
     "global_scores", "parse_duration",
+    # colour: uint8 RGB (N, H, W, 3) -> float32 Lab (N, 3, H, W), the conversion the core scores with
+    "uint8_to_lab",
 ]

@@ -249,6 +249,41 @@ class Metric:
     #: When True the score depends on the prediction alone (e.g. colourfulness); the report also shows
     #: the ground truth's value and the gap to it.
     reference_free: bool = False
+    #: What one score is about: ``"image"`` (one score per test image; per-photo verdicts) or ``"set"``
+    #: (one score for the whole test set; see ``SetMetric``). Declared, never guessed from the output.
+    level: str = "image"
 
     def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class SetMetric(Metric):
+    """A score of a whole set of images (a distribution distance, FID, KID, the set's colourfulness gap).
+
+    The core calls, for each set it scores (the model's predictions, the gray baseline, the truth's
+    split-half floor), ``reset()`` once, then ``update(pred, target)`` on consecutive batches of at most
+    ``batch_size`` test crops (uint8 RGB (B, H, W, 3) on the CPU, ``pred[i]`` the prediction for the photo
+    ``target[i]`` shows, except in the split-half floor, where ``pred`` and ``target`` are crops of two
+    disjoint halves of the test photos), then ``compute()`` once, which returns one float. Accumulate what the
+    score needs (histograms, feature sums, features), never the images, so a large test set fits in memory.
+    Its replicates are seeds: the report shows mean ± CI over seeds and tests differences over seeds only.
+    """
+
+    level = "set"
+    #: Whether the truth's split-half value (the metric between two disjoint halves of the test photos) is a
+    #: meaningful floor; the report's ground-truth row shows it.
+    split_half: bool = True
+    #: Whether the report tests differences of this score (seed-level verdicts). False for a signed gap
+    #: whose better side is not one direction (e.g. ΔCF: closer to 0 is better, both signs are errors).
+    tested: bool = True
+    #: The most test crops one ``update`` call receives.
+    batch_size: int = 64
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> float:  # type: ignore[override]
         raise NotImplementedError

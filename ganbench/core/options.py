@@ -33,7 +33,7 @@ from ganbench.core.errors import ConfigError
 KEY = "ganbench.option"
 
 #: The metrics a run computes unless told otherwise (the one list: runner and report read it from here).
-DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness")
+DEFAULT_METRICS = ("psnr", "mae", "ssim", "colorfulness", "ab-swd", "delta-cf")
 
 
 @dataclass(frozen=True)

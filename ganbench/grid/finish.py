@@ -19,7 +19,17 @@ import torch
 from ganbench import __version__
 from ganbench.data.pipeline import PreparedData
 from ganbench.score.diagnostics import adversary_summary
-from ganbench.score.evaluate import evaluate_images, gray_uint8, reference_scores, summarize
+from ganbench.score.evaluate import (
+    evaluate_images,
+    gray_uint8,
+    image_level,
+    metric_record,
+    reference_scores,
+    score_sets,
+    set_info,
+    set_reference_scores,
+    summarize,
+)
 from ganbench.store.images import grid, save_png
 from ganbench.store.results import RunDir, atomic_torch_save, atomic_write_bytes, atomic_write_json, atomic_write_text
 from ganbench.train.flops import flops_spent
@@ -117,25 +127,31 @@ def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDat
         scores, pred, state = best_scores, best_pred, result.best["state"]
     else:
         best_scores = last_scores
+    # set-level metrics: one score per set (model, last, best, gray, the truth's split-half), stored beside the
+    # per-image means under the same keys; no per_image.csv column
+    last_set = score_sets(metrics, last_pred, data.test)
+    model_set = last_set if pred is last_pred else score_sets(metrics, pred, data.test)
+    best_set = model_set if selected == "best" else last_set
+    set_refs = set_reference_scores(metrics, data.test, data.test_keys)
     summary = {
         "selected": selected,
         "selection_rule": selection_rule(trainer.validation.floor),
         "best_step": best_step,
         "best_meets_floor": None if result.best is None else bool(result.best.get("meets_floor", True)),
-        "model": summarize(scores),
-        "last": summarize(last_scores),
-        "best": summarize(best_scores),
-        "gray": summarize(refs["gray"]),
-        "truth": summarize(refs["truth"]),
+        "model": {**summarize(scores), **model_set},
+        "last": {**summarize(last_scores), **last_set},
+        "best": {**summarize(best_scores), **best_set},
+        "gray": {**summarize(refs["gray"]), **set_refs["gray"]},
+        "truth": {**summarize(refs["truth"]), **set_refs["truth"]},
         "n_test_images": int(data.test.shape[0]),
+        "set_level": set_info(metrics, set_refs["n_images"], set_refs["n_split_half"]),
         "adversary": adversary_summary(result.history),
-        "metrics": {n: {"higher_is_better": m.higher_is_better, "unit": m.unit,
-                        "reference_free": m.reference_free} for n, m in metrics.items()},
+        "metrics": {n: metric_record(m) for n, m in metrics.items()},
     }
     rows = []
     for i, key in enumerate(data.test_keys):
         row: dict[str, Any] = {"image": key}
-        for name in metrics:
+        for name in image_level(metrics):
             row[f"model_{name}"] = float(scores[name][i])
             row[f"last_{name}"] = float(last_scores[name][i])
             row[f"gray_{name}"] = float(refs["gray"][name][i])

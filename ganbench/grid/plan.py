@@ -49,7 +49,7 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
         raise ConfigError(f"image size must be >= 16, got {budget.image_size}")
     metrics = request.metrics or list(DEFAULT_METRICS)
     for name in metrics:
-        registry.get("metric", name)
+        registry.create("metric", name)  # one that cannot be built (its weights missing) fails before any training
     if "psnr" not in metrics:
         raise ConfigError("the psnr metric is required (validation selects the best generator by it)")
     registry.get("dataset", request.dataset)

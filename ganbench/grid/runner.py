@@ -235,7 +235,7 @@ def run_one(
         summary = finish(run, trainer, result, data, metrics, device)
         record = run.record()
         record.update(status=RunStatus.COMPLETE, spent=spent(result, flops),
-                      throughput=throughput(result, trainer, flops),
+                      throughput=throughput(result, trainer, flops), set_level=summary["set_level"],
                       finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         run.write_record(record)  # last: a run is complete only when everything else is on disk
         (run.path / "state.pt").unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ganbench.core.errors import ResultsError
 from ganbench.report.grouping import Row, group_rows, identity_text
+from ganbench.score.set_level import compare_seed_values
 from ganbench.score.stats import mean_ci
 from ganbench.score.verdicts import MetricInfo, compare_rows
 from ganbench.store.results import (
@@ -45,6 +46,16 @@ class Comparison:
     excluded: list[str] = field(default_factory=list)
     #: table cells that could not be computed and why
     problems: list[str] = field(default_factory=list)
+    #: set-level lines (ganbench.score.set_level): tested over seeds, their own Holm family
+    set_significance: list[dict[str, Any]] = field(default_factory=list)
+    #: per set-level metric, the number of test images (crops) it was computed on
+    set_n: dict[str, int] = field(default_factory=dict)
+
+    def image_metrics(self) -> list[MetricInfo]:
+        return [m for m in self.metrics if m.level != "set"]
+
+    def set_metrics(self) -> list[MetricInfo]:
+        return [m for m in self.metrics if m.level == "set"]
 
 
 def load_runs(results: Path) -> tuple[list[RunInfo], list[str]]:
@@ -105,7 +116,8 @@ def metric_infos(runs: list[RunInfo]) -> list[MetricInfo]:
         described.update(r.metrics.get("metrics", {}))
         names += [n for n in r.record["config"].get("metrics", r.metrics.get("model", {})) if n not in names]
     return [MetricInfo(n, **{k: v for k, v in described.get(n, {}).items()
-                             if k in ("higher_is_better", "unit", "reference_free")}) for n in names]
+                             if k in ("higher_is_better", "unit", "reference_free", "level", "tested")})
+            for n in names]
 
 
 def _seed_mean(row: Row, values: dict[int, Any], what: str, problems: list[str]) -> tuple[float, float, int]:
@@ -171,13 +183,13 @@ def _reference_rows(complete: list[RunInfo], metrics: list[MetricInfo]) -> list[
         if m.reference_free:
             grow[f"{m.name}_gap"] = grow[m.name] - trow[m.name]
             trow[f"{m.name}_gap"] = 0.0
-    has_truth = any(m.reference_free and m.name in truth for m in metrics)
+    has_truth = any((m.reference_free or m.level == "set") and m.name in truth for m in metrics)
     return [grow, trow] if has_truth else [grow]
 
 
 def primary_metric(comp: Comparison) -> str:
     """The metric of the table's "vs gray" column: the first tested one the runs computed (psnr by default)."""
-    return next((m.name for m in comp.metrics if not m.reference_free), "psnr")
+    return next((m.name for m in comp.image_metrics() if not m.reference_free), "psnr")
 
 
 def _vs_gray_marks(comp: Comparison, metric: str) -> list[str]:
@@ -208,7 +220,20 @@ def build_comparison(key: str, runs: list[RunInfo]) -> Comparison:
         table += _reference_rows(complete, comp.metrics)
     comp.table = pd.DataFrame(table)
     comp.significance = compare_rows({row.label: {s: r.per_image for s, r in row.counted.items()}
-                                      for row in comp.rows if row.counted}, comp.metrics)
+                                      for row in comp.rows if row.counted}, comp.image_metrics())
+    tested_sets = [m for m in comp.set_metrics() if m.tested]
+    if complete and tested_sets:
+        comp.set_significance = compare_seed_values(
+            {row.label: {s: r.metrics["model"] for s, r in row.counted.items()} for row in comp.rows if row.counted},
+            complete[0].metrics.get("gray", {}), tested_sets)
+    split_n: dict[str, Any] = {}
+    for r in complete:
+        for name, info in r.metrics.get("set_level", {}).items():
+            comp.set_n.setdefault(name, info.get("n_images"))
+            split_n.setdefault(name, info.get("n_split_half"))
+    for m in comp.set_metrics():  # the N each set-level cell was computed on (per half for the truth's floor)
+        comp.table[f"{m.name}_images"] = [split_n.get(m.name) if model == "ground truth" else comp.set_n.get(m.name)
+                                          for model in comp.table["model"]]
     comp.table["vs_gray"] = _vs_gray_marks(comp, primary_metric(comp))
     return comp
 

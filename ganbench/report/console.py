@@ -95,7 +95,7 @@ class RichReporter(BaseReporter):
 
 
 def print_tables(comps, notes) -> None:
-    from ganbench.report.tables import console_table, selection_notes, significance_lines
+    from ganbench.report.tables import console_table, selection_notes, set_significance_lines, significance_lines
 
     console = StdoutConsole()
     for comp in comps:
@@ -108,7 +108,8 @@ def print_tables(comps, notes) -> None:
             style = "dim" if row["model"] in ("gray", "ground truth") else None
             table.add_row(*[str(v) for v in row.values], style=style)
         console.print(table)
-        for line in selection_notes(comp) + comp.excluded + comp.problems + significance_lines(comp):
+        for line in (selection_notes(comp) + comp.excluded + comp.problems + significance_lines(comp)
+                     + set_significance_lines(comp)):
             console.print(f"  {line}", highlight=False)
     for n in notes:
         console.print(f"[yellow]note:[/] {n}", highlight=False)

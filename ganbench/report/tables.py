@@ -13,15 +13,20 @@ import pandas as pd
 
 from ganbench.report.comparison import Comparison, format_ci, primary_metric
 from ganbench.report.grouping import identity_text
+from ganbench.score import set_level
 from ganbench.score.verdicts import MIN_PHOTOS, MetricInfo, line
 from ganbench.train.selection import floor_missed_note
 
-__all__ = ["display_table", "console_table", "significance_lines", "markdown", "img_tag", "MIN_PHOTOS"]
+__all__ = ["display_table", "console_table", "significance_lines", "set_significance_lines", "markdown", "img_tag",
+           "MIN_PHOTOS"]
 
 
 # --- rendering ----------------------------------------------------------------------------------------
-def _metric_title(m: MetricInfo) -> str:
+def _metric_title(m: MetricInfo, n_images: int | None = None) -> str:
     unit = f" {m.unit}" if m.unit else ""
+    if m.level == "set":  # one score for the whole test set, and on how many images
+        arrow = f" {'↑' if m.higher_is_better else '↓'}" if m.tested else ""
+        return f"{m.name}{unit}{arrow} (set, N = {n_images if n_images is not None else '?'})"
     return f"{m.name}{unit}" if m.reference_free else f"{m.name}{unit} {'↑' if m.higher_is_better else '↓'}"
 
 
@@ -30,7 +35,7 @@ def display_columns(comp: Comparison) -> list[tuple[str, str]]:
     with its gap to the ground truth."""
     cols = [("model", "model"), ("recipe", "recipe (loss, critic optimiser, n_critic)"), ("budget", "budget")]
     for m in comp.metrics:
-        cols.append((m.name, _metric_title(m)))
+        cols.append((m.name, _metric_title(m, comp.set_n.get(m.name))))
         if m.reference_free:
             cols.append((f"{m.name}_gap", f"Δ {m.name} vs truth"))
     return cols + [("images_per_s", "images/s"), ("peak_mem_mb", "peak MB"), ("seeds", "seeds"),
@@ -44,7 +49,7 @@ def _digits(values: pd.Series) -> int:
 
 def _best_rows(comp: Comparison, models: pd.DataFrame) -> dict[str, Any]:
     """Per column the best model row: metrics with a reference by their own direction, and images/s."""
-    directions = {m.name: m.higher_is_better for m in comp.metrics if not m.reference_free}
+    directions = {m.name: m.higher_is_better for m in comp.metrics if not m.reference_free and m.tested}
     directions["images_per_s"] = True
     best = {}
     for col, higher in directions.items():
@@ -104,6 +109,23 @@ def markdown(df: pd.DataFrame) -> str:
 
 def significance_lines(comp: Comparison) -> list[str]:
     return [line(s) for s in comp.significance]
+
+
+def set_significance_lines(comp: Comparison) -> list[str]:
+    return [set_level.line(s) for s in comp.set_significance]
+
+
+def set_level_note(comp: Comparison) -> list[str]:
+    """What the set-level columns are, and the ground-truth row's split-half floor."""
+    if not comp.set_metrics():
+        return []
+    names = ", ".join(m.name for m in comp.set_metrics())
+    warnings = sorted({f"{name}: {info['warning']}" for row in comp.rows for r in row.counted.values()
+                       for name, info in (r.metrics or {}).get("set_level", {}).items() if info.get("warning")})
+    return warnings + [
+        f"Set-level metrics ({names}) score the whole test set once per seed (N = test crops); their ± is over "
+        "seeds only, and the ground-truth row shows the truth's split-half value (half the test photos against "
+        "the other half): differences below it are within what a different test set would give."]
 
 
 def row_notes(comp: Comparison) -> list[str]:

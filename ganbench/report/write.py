@@ -24,9 +24,13 @@ from ganbench.report.tables import (
     provenance,
     row_notes,
     selection_notes,
+    set_level_note,
+    set_significance_lines,
     significance_lines,
 )
+from ganbench.report.tradeoff import tradeoff_plot
 from ganbench.score import diagnostics
+from ganbench.score.set_level import SET_HEADER
 from ganbench.store.results import (
     atomic_write_bytes,
     atomic_write_json,
@@ -58,6 +62,12 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         sig = significance_lines(comp)
         if sig:
             md += [SIGNIFICANCE_HEADER, ""] + [f"- {line}" for line in sig] + [""]
+        md += [*set_level_note(comp), ""] if set_level_note(comp) else []
+        set_sig = set_significance_lines(comp)
+        if set_sig:
+            md += [SET_HEADER, ""] + [f"- {line}" for line in set_sig] + [""]
+        if tradeoff_plot(comp, out / f"tradeoff-{i}.png"):
+            md += [f"![perception–distortion](tradeoff-{i}.png)", ""]
         md += ["Rows:", ""] + [f"- {line}" for line in row_notes(comp)] + [""]
         md += [f"- {line}" for line in diagnostics.report_lines(comp)] + [""]
         md += ["Provenance: " + ", ".join(f"{k} {v}" for k, v in provenance(comp).items()), ""]
@@ -65,7 +75,8 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         frame.insert(0, "comparison", comp.key)
         csv_frames.append(frame)
         js.append({"comparison": comp.key, "title": comp.title, "rows": _records(comp.table),
-                   "significance": comp.significance, "selection_notes": chosen,
+                   "significance": comp.significance, "set_significance": comp.set_significance,
+                   "set_level_images": comp.set_n, "selection_notes": chosen,
                    "adversary": diagnostics.report_lines(comp),
                    "provenance": provenance(comp), "row_notes": row_notes(comp),
                    "runs": [str(r.path) for r in comp.runs],
@@ -170,6 +181,15 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path, curves_htm
         if sig:
             parts.append(f"<p>{html.escape(SIGNIFICANCE_HEADER)}</p>")
             parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sig) + "</ul>")
+        parts += [f"<p>{html.escape(line)}</p>" for line in set_level_note(comp)]
+        set_sig = set_significance_lines(comp)
+        if set_sig:
+            parts.append(f"<p>{html.escape(SET_HEADER)}</p>")
+            parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in set_sig) + "</ul>")
+        tradeoff = out / f"tradeoff-{i}.png"
+        if tradeoff.exists():
+            parts.append("<h3>Perception–distortion</h3>")
+            parts.append(img_tag(tradeoff, "perception-distortion plot"))
         parts.append("<p>Rows:</p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in row_notes(comp)) + "</ul>")
         parts += [f"<p>{html.escape(line)}</p>" for line in diagnostics.report_lines(comp)]
         curves = out / f"curves-{i}.png"

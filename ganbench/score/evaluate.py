@@ -1,13 +1,16 @@
-"""Scoring: colourize fixed test crops, compute per-image metrics, and the gray baseline the same way."""
+"""Scoring: colourize fixed test crops, compute per-image metrics and set-level metrics (one score for the whole
+test set, ``SetMetric``), and the gray baseline the same way."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-from ganbench.core.contract import Metric
+from ganbench.core.contract import Metric, SetMetric
 from ganbench.data.color import lab_to_net, lab_to_uint8, net_to_lab, uint8_to_lab
 
 
@@ -39,9 +42,91 @@ def gray_uint8(images: torch.Tensor) -> torch.Tensor:
     return lab_to_uint8(lab)
 
 
+def is_set_level(metric: Metric) -> bool:
+    """Whether a metric scores the whole test set (its declared ``level``)."""
+    return getattr(metric, "level", "image") == "set"
+
+
+def image_level(metrics: dict[str, Metric]) -> dict[str, Metric]:
+    return {n: m for n, m in metrics.items() if not is_set_level(m)}
+
+
+def set_level(metrics: dict[str, Metric]) -> dict[str, SetMetric]:
+    return {n: m for n, m in metrics.items() if is_set_level(m)}  # type: ignore[misc]
+
+
 def score(metrics: dict[str, Metric], pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-image scores for every metric (float64 tensors of length N)."""
-    return {name: m.compute(pred, target).to(torch.float64) for name, m in metrics.items()}
+    """Per-image scores for every per-image metric (float64 tensors of length N); set-level ones are skipped."""
+    return {name: m.compute(pred, target).to(torch.float64) for name, m in image_level(metrics).items()}
+
+
+def _batches(pred: torch.Tensor, target: torch.Tensor, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for start in range(0, pred.shape[0], max(1, int(size))):
+        yield pred[start : start + size], target[start : start + size]
+
+
+def score_set(metric: SetMetric, pred: torch.Tensor, target: torch.Tensor) -> float:
+    """One set-level score: ``reset()``, ``update`` on consecutive batches of ``metric.batch_size`` crops,
+    ``compute()`` (the calls docs/plugins.md promises)."""
+    if pred.shape[0] != target.shape[0]:
+        raise ValueError(f"{metric.name}: {pred.shape[0]} predictions for {target.shape[0]} targets")
+    metric.reset()
+    for p, t in _batches(pred, target, metric.batch_size):
+        metric.update(p, t)
+    return float(metric.compute())
+
+
+def score_sets(metrics: dict[str, Metric], pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Every set-level metric on one set of predictions."""
+    return {name: score_set(m, pred, target) for name, m in set_level(metrics).items()}
+
+
+#: The crop suffix the core adds to a photo's key (ganbench.data.pipeline.eval_crops).
+_CROP = re.compile(r"#(center|q\d+)$")
+
+
+def split_halves(keys: list[str]) -> tuple[list[int], list[int]]:
+    """Crop indices of two disjoint halves of the test photos, alternating photos in their stable order (every
+    crop of a photo on one side); with an odd number of photos the last is left out, so both halves hold the
+    same number of photos."""
+    photos = list(dict.fromkeys(_CROP.sub("", k) for k in keys))
+    pairs = len(photos) // 2
+    side = {p: i % 2 for i, p in enumerate(photos[: 2 * pairs])}
+    a = [i for i, k in enumerate(keys) if side.get(_CROP.sub("", k)) == 0]
+    b = [i for i, k in enumerate(keys) if side.get(_CROP.sub("", k)) == 1]
+    return a, b
+
+
+def set_reference_scores(metrics: dict[str, Metric], images: torch.Tensor, keys: list[str]) -> dict[str, Any]:
+    """Set-level scores of the gray baseline, and of the truth's split-half (one half of the test photos as
+    the "prediction", the other as the "truth") for metrics that declare it meaningful; the numbers of crops."""
+    sets = set_level(metrics)
+    gray = score_sets(sets, gray_uint8(images), images) if sets else {}
+    a, b = split_halves(keys)
+    truth = {}
+    if a and len(a) == len(b):
+        truth = {n: score_set(m, images[a], images[b]) for n, m in sets.items() if m.split_half}
+    return {"gray": gray, "truth": truth, "n_images": int(images.shape[0]), "n_split_half": len(a)}
+
+
+def metric_record(m: Metric) -> dict[str, Any]:
+    """What metrics.json ``metrics[name]`` says of a metric, so the report needs no plugin to read it."""
+    out: dict[str, Any] = {"higher_is_better": m.higher_is_better, "unit": m.unit, "reference_free": m.reference_free,
+                           "level": "set" if is_set_level(m) else "image"}
+    if is_set_level(m):
+        out.update(tested=bool(getattr(m, "tested", True)), split_half=bool(getattr(m, "split_half", True)))
+    return out
+
+
+def set_info(metrics: dict[str, Metric], n_images: int, n_split_half: int) -> dict[str, dict[str, Any]]:
+    """What metrics.json records of each set-level metric: N, and the split-half floor's N per half."""
+    out = {}
+    for n, m in set_level(metrics).items():
+        out[n] = {"n_images": n_images, "n_split_half": n_split_half if m.split_half else None}
+        details = getattr(m, "details", None)  # e.g. library versions, feature network, resize, a warning
+        if isinstance(details, dict):
+            out[n].update(details)
+    return out
 
 
 def summarize(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -59,5 +144,6 @@ def evaluate_images(
 def reference_scores(metrics: dict[str, Metric], images: torch.Tensor) -> dict[str, Any]:
     """The gray baseline's per-image scores, and reference-free metrics of the ground truth itself."""
     gray = score(metrics, gray_uint8(images), images)
-    truth = {n: m.compute(images, images).to(torch.float64) for n, m in metrics.items() if m.reference_free}
+    truth = {n: m.compute(images, images).to(torch.float64) for n, m in image_level(metrics).items()
+             if m.reference_free}
     return {"gray": gray, "truth": truth}

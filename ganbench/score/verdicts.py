@@ -30,6 +30,10 @@ class MetricInfo:
     higher_is_better: bool = True
     unit: str = ""
     reference_free: bool = False
+    #: "image" (per-photo verdicts here) or "set" (one score per seed: ganbench.score.set_level)
+    level: str = "image"
+    #: whether a set-level metric's differences are tested (False: a signed gap, shown only)
+    tested: bool = True
 
 
 def photo_of(image_key: str) -> str:

@@ -13,7 +13,14 @@ from ganbench.core.registry import Registry
 from ganbench.core.reporting import Reporter, as_reporter
 from ganbench.data.pipeline import prepare_test
 from ganbench.grid.plan import normalise_options
-from ganbench.score.evaluate import evaluate_images, reference_scores, summarize
+from ganbench.score.evaluate import (
+    evaluate_images,
+    reference_scores,
+    score_sets,
+    set_info,
+    set_reference_scores,
+    summarize,
+)
 from ganbench.store.results import open_run
 from ganbench.tools.colorize import load_generator
 from ganbench.train.networks import check_shapes
@@ -48,13 +55,17 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
     data = prepare_test(splits, cfg.image_size, cache_dir=cache_dir)  # skipped files are returned
     generator, _ = load_generator(registry, run=run.path, device=dev)
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}
-    scores, _ = evaluate_images(generator, data.crops, metrics, dev)
+    scores, pred = evaluate_images(generator, data.crops, metrics, dev)
     refs = reference_scores(metrics, data.crops)
+    sets = score_sets(metrics, pred, data.crops)
+    set_refs = set_reference_scores(metrics, data.crops, data.keys)
     skipped = [{"file": f, "reason": r} for f, r in [*splits.skipped, *data.skipped]]
     return {"run": str(run.path), "model": cfg.model, "dataset": cfg.dataset, "description": splits.description,
             "image_size": cfg.image_size, "n_photos": data.photos, "n_test_images": int(data.crops.shape[0]),
             "skipped": skipped,
-            "scores": summarize(scores), "gray": summarize(refs["gray"]), "truth": summarize(refs["truth"])}
+            "scores": {**summarize(scores), **sets}, "gray": {**summarize(refs["gray"]), **set_refs["gray"]},
+            "truth": {**summarize(refs["truth"]), **set_refs["truth"]},
+            "set_level": set_info(metrics, set_refs["n_images"], set_refs["n_split_half"])}
 
 
 def _note_training_photos(trained: RunConfig, dataset: str, options: dict[str, Any], reporter: Reporter) -> None:

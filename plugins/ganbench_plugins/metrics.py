@@ -1,12 +1,16 @@
-"""Per-image metrics on uint8 RGB (N, H, W, 3). Definitions in docs/metrics.md; each is checked against
-scikit-image (or the published formula) in tests/score/test_metrics.py."""
+"""Metrics on uint8 RGB (N, H, W, 3): per image (psnr, mae, ssim, colorfulness) and of the whole test set
+(ab-swd, delta-cf). Definitions in docs/metrics.md; each is checked against scikit-image, scipy or a hand
+computation in tests/score/test_metrics.py and tests/score/test_set_metrics.py."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganbench.api import Metric, hookimpl
+from ganbench.api import Metric, SetMetric, hookimpl, uint8_to_lab
 
 
 def _f64(x: torch.Tensor) -> torch.Tensor:
@@ -91,10 +95,92 @@ class Colorfulness(Metric):
         return sigma + 0.3 * mu
 
 
+#: The ab histogram's grid: bins of 2 ab units over [-128, 128) on each axis (128 x 128 bins).
+AB_EDGE, AB_BIN = 128.0, 2.0
+AB_BINS = int(2 * AB_EDGE / AB_BIN)
+#: Directions of the sliced distance: K angles k·π/K, k = 0..K-1 (W1 is symmetric in θ and θ + π).
+SWD_DIRECTIONS = 64
+
+
+def ab_histogram(images: torch.Tensor) -> np.ndarray:
+    """Pixel counts of uint8 RGB images on the fixed ab grid (float64, AB_BINS x AB_BINS, index [a, b])."""
+    lab = uint8_to_lab(images).to(torch.float64)
+    idx = ((lab[:, 1:] + AB_EDGE) / AB_BIN).floor().clamp(0, AB_BINS - 1).long()
+    flat = (idx[:, 0] * AB_BINS + idx[:, 1]).flatten()
+    return torch.bincount(flat, minlength=AB_BINS * AB_BINS).to(torch.float64).view(AB_BINS, AB_BINS).numpy()
+
+
+def bin_centres() -> np.ndarray:
+    """(AB_BINS², 2) ab centres of the grid's bins, in the order of ``ab_histogram(...).ravel()``."""
+    c = -AB_EDGE + AB_BIN * (np.arange(AB_BINS) + 0.5)
+    a, b = np.meshgrid(c, c, indexing="ij")
+    return np.stack([a.ravel(), b.ravel()], axis=1)
+
+
+def w1_1d(x: np.ndarray, p: np.ndarray, q: np.ndarray) -> float:
+    """Wasserstein-1 between two weightings ``p``, ``q`` (each summing to 1) of the points ``x`` on a line:
+    the integral of |F_p - F_q|."""
+    order = np.argsort(x, kind="stable")
+    xs, cdf = x[order], np.cumsum(p[order] - q[order])
+    return float(np.sum(np.abs(cdf[:-1]) * np.diff(xs)))
+
+
+def sliced_w1(p: np.ndarray, q: np.ndarray, points: np.ndarray, directions: int = SWD_DIRECTIONS) -> float:
+    """Sliced Wasserstein-1 of two histograms on ``points`` (N, 2): the mean over ``directions`` angles
+    θ_k = kπ/K of the 1-D W1 of the histograms projected on (cos θ_k, sin θ_k)."""
+    p = p.ravel() / p.sum()
+    q = q.ravel() / q.sum()
+    keep = (p > 0) | (q > 0)  # empty bins move no mass
+    p, q, pts = p[keep], q[keep], points[keep]
+    total = 0.0
+    for k in range(directions):
+        theta = math.pi * k / directions
+        total += w1_1d(pts @ np.array([math.cos(theta), math.sin(theta)]), p, q)
+    return total / directions
+
+
+class ABSlicedWasserstein(SetMetric):
+    """Sliced Wasserstein-1 distance (ab units) between the predicted and the true ab histograms over the
+    test set: fixed 2-unit bins, 64 directions. 0 = the same colour distribution; lower is better."""
+
+    name, unit, higher_is_better = "ab-swd", "ab", False
+
+    def reset(self) -> None:
+        self.pred = np.zeros((AB_BINS, AB_BINS))
+        self.true = np.zeros((AB_BINS, AB_BINS))
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        self.pred += ab_histogram(pred)
+        self.true += ab_histogram(target)
+
+    def compute(self) -> float:
+        return sliced_w1(self.pred, self.true, bin_centres())
+
+
+class DeltaColorfulness(SetMetric):
+    """ΔCF: the set's colourfulness (mean Hasler-Süsstrunk over its images) minus the truth's. Signed:
+    below 0 undersaturated, above 0 oversaturated; shown with its CI over seeds, not tested."""
+
+    name, unit, higher_is_better, tested = "delta-cf", "", True, False
+
+    def reset(self) -> None:
+        self.sum_pred, self.sum_true, self.n = 0.0, 0.0, 0
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        cf = Colorfulness()
+        self.sum_pred += float(cf.compute(pred).sum())
+        self.sum_true += float(cf.compute(target).sum())
+        self.n += int(pred.shape[0])
+
+    def compute(self) -> float:
+        return (self.sum_pred - self.sum_true) / self.n if self.n else float("nan")
+
+
 @hookimpl
 def register_metrics(register):
-    for cls in (PSNR, MAE, SSIM, Colorfulness):
+    for cls in (PSNR, MAE, SSIM, Colorfulness, ABSlicedWasserstein, DeltaColorfulness):
         register(cls.name, cls, description=(cls.__doc__ or "").split("\n")[0])
 
 
-__all__ = ["PSNR", "MAE", "SSIM", "Colorfulness"]
+__all__ = ["PSNR", "MAE", "SSIM", "Colorfulness", "ABSlicedWasserstein", "DeltaColorfulness", "ab_histogram",
+           "sliced_w1", "w1_1d", "bin_centres"]
