@@ -236,12 +236,8 @@ class DatasetSplits:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-class Metric:
-    """A per-image score on uint8 RGB images.
-
-    ``compute(pred, target)`` receives two uint8 tensors of shape (N, H, W, 3) on the CPU and returns
-    a float64 tensor of N per-image scores.
-    """
+class MetricBase:
+    """What every metric declares, per image (``Metric``) or per set (``SetMetric``)."""
 
     name: str = ""
     higher_is_better: bool = True
@@ -253,11 +249,19 @@ class Metric:
     #: (one score for the whole test set; see ``SetMetric``). Declared, never guessed from the output.
     level: str = "image"
 
+
+class Metric(MetricBase):
+    """A per-image score on uint8 RGB images.
+
+    ``compute(pred, target)`` receives two uint8 tensors of shape (N, H, W, 3) on the CPU and returns
+    a float64 tensor of N per-image scores.
+    """
+
     def compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
 
-class SetMetric(Metric):
+class SetMetric(MetricBase):
     """A score of a whole set of images (a distribution distance, FID, KID, the set's colourfulness gap).
 
     The core calls, for each set it scores (the model's predictions, the gray baseline, the truth's
@@ -285,5 +289,5 @@ class SetMetric(Metric):
     def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         raise NotImplementedError
 
-    def compute(self) -> float:  # type: ignore[override]
+    def compute(self) -> float:
         raise NotImplementedError

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 from ganbench.report.comparison import Comparison, primary_metric
 from ganbench.store.results import atomic_write_bytes
@@ -50,7 +51,7 @@ def tradeoff_plot(comp: Comparison, path: Path) -> bool:
         model = row["model"]
         xerr = row.get(f"{realism}_ci")
         yerr = row.get(f"{distortion}_ci")
-        style = {"marker": "s", "color": "gray", "ms": 9} if model == "gray" else (
+        style: dict[str, Any] = {"marker": "s", "color": "gray", "ms": 9} if model == "gray" else (
             {"marker": "D", "color": "black", "ms": 8} if model == REGRESSION else {"marker": "o", "ms": 7})
         ax.errorbar(row[realism], row[distortion], xerr=xerr if _finite(xerr) else None,
                     yerr=yerr if _finite(yerr) else None, capsize=3, ls="none", **style)

@@ -4,13 +4,13 @@ test set, ``SetMetric``), and the gray baseline the same way."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
 
 import torch
 from torch import nn
 
-from ganbench.core.contract import Metric, SetMetric
+from ganbench.core.contract import Metric, MetricBase, SetMetric
 from ganbench.data.color import lab_to_net, lab_to_uint8, net_to_lab, uint8_to_lab
 
 
@@ -42,20 +42,20 @@ def gray_uint8(images: torch.Tensor) -> torch.Tensor:
     return lab_to_uint8(lab)
 
 
-def is_set_level(metric: Metric) -> bool:
+def is_set_level(metric: MetricBase) -> bool:
     """Whether a metric scores the whole test set (its declared ``level``)."""
     return getattr(metric, "level", "image") == "set"
 
 
-def image_level(metrics: dict[str, Metric]) -> dict[str, Metric]:
-    return {n: m for n, m in metrics.items() if not is_set_level(m)}
+def image_level(metrics: Mapping[str, MetricBase]) -> dict[str, Metric]:
+    return {n: cast(Metric, m) for n, m in metrics.items() if not is_set_level(m)}
 
 
-def set_level(metrics: dict[str, Metric]) -> dict[str, SetMetric]:
-    return {n: m for n, m in metrics.items() if is_set_level(m)}  # type: ignore[misc]
+def set_level(metrics: Mapping[str, MetricBase]) -> dict[str, SetMetric]:
+    return {n: cast(SetMetric, m) for n, m in metrics.items() if is_set_level(m)}
 
 
-def score(metrics: dict[str, Metric], pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+def score(metrics: Mapping[str, MetricBase], pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-image scores for every per-image metric (float64 tensors of length N); set-level ones are skipped."""
     return {name: m.compute(pred, target).to(torch.float64) for name, m in image_level(metrics).items()}
 
@@ -76,7 +76,7 @@ def score_set(metric: SetMetric, pred: torch.Tensor, target: torch.Tensor) -> fl
     return float(metric.compute())
 
 
-def score_sets(metrics: dict[str, Metric], pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+def score_sets(metrics: Mapping[str, MetricBase], pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     """Every set-level metric on one set of predictions."""
     return {name: score_set(m, pred, target) for name, m in set_level(metrics).items()}
 
@@ -97,7 +97,7 @@ def split_halves(keys: list[str]) -> tuple[list[int], list[int]]:
     return a, b
 
 
-def set_reference_scores(metrics: dict[str, Metric], images: torch.Tensor, keys: list[str]) -> dict[str, Any]:
+def set_reference_scores(metrics: Mapping[str, MetricBase], images: torch.Tensor, keys: list[str]) -> dict[str, Any]:
     """Set-level scores of the gray baseline, and of the truth's split-half (one half of the test photos as
     the "prediction", the other as the "truth") for metrics that declare it meaningful; the numbers of crops."""
     sets = set_level(metrics)
@@ -109,7 +109,7 @@ def set_reference_scores(metrics: dict[str, Metric], images: torch.Tensor, keys:
     return {"gray": gray, "truth": truth, "n_images": int(images.shape[0]), "n_split_half": len(a)}
 
 
-def metric_record(m: Metric) -> dict[str, Any]:
+def metric_record(m: MetricBase) -> dict[str, Any]:
     """What metrics.json ``metrics[name]`` says of a metric, so the report needs no plugin to read it."""
     out: dict[str, Any] = {"higher_is_better": m.higher_is_better, "unit": m.unit, "reference_free": m.reference_free,
                            "level": "set" if is_set_level(m) else "image"}
@@ -118,7 +118,7 @@ def metric_record(m: Metric) -> dict[str, Any]:
     return out
 
 
-def set_info(metrics: dict[str, Metric], n_images: int, n_split_half: int) -> dict[str, dict[str, Any]]:
+def set_info(metrics: Mapping[str, MetricBase], n_images: int, n_split_half: int) -> dict[str, dict[str, Any]]:
     """What metrics.json records of each set-level metric: N, and the split-half floor's N per half."""
     out = {}
     for n, m in set_level(metrics).items():
@@ -134,14 +134,14 @@ def summarize(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
 
 
 def evaluate_images(
-    generator: nn.Module, images: torch.Tensor, metrics: dict[str, Metric], device: torch.device,
+    generator: nn.Module, images: torch.Tensor, metrics: Mapping[str, MetricBase], device: torch.device,
     autocast_dtype: torch.dtype | None = None,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     pred = colorize_uint8(generator, images, device, autocast_dtype=autocast_dtype)
     return score(metrics, pred, images), pred
 
 
-def reference_scores(metrics: dict[str, Metric], images: torch.Tensor) -> dict[str, Any]:
+def reference_scores(metrics: Mapping[str, MetricBase], images: torch.Tensor) -> dict[str, Any]:
     """The gray baseline's per-image scores, and reference-free metrics of the ground truth itself."""
     gray = score(metrics, gray_uint8(images), images)
     truth = {n: m.compute(images, images).to(torch.float64) for n, m in image_level(metrics).items()

@@ -45,7 +45,7 @@ def _untested(diff: float, reason: str, **info: Any) -> dict[str, Any]:
     return {"diff": diff, "ci": None, "p": None, "df": None, "untested": reason, **info}
 
 
-def seeds_vs_constant(values: Sequence[float], constant: float) -> dict[str, Any]:
+def seeds_vs_constant(values: Sequence[float] | np.ndarray, constant: float) -> dict[str, Any]:
     """One-sample t-test of seed values against one number (gray's set score)."""
     x = np.asarray(values, dtype=float)
     diff = float(x.mean() - constant) if len(x) else float("nan")
@@ -63,7 +63,7 @@ def seeds_vs_constant(values: Sequence[float], constant: float) -> dict[str, Any
             "seeds": len(x)}
 
 
-def seeds_vs_seeds(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+def seeds_vs_seeds(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> dict[str, Any]:
     """Welch's t-test of two rows' seed values (A − B)."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = float(x.mean() - y.mean()) if len(x) and len(y) else float("nan")
@@ -83,7 +83,7 @@ def seeds_vs_seeds(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     return {"diff": diff, "ci": half, "p": float(2 * stats.t.sf(abs(t), df)), "df": df, "untested": None, **info}
 
 
-def compare_seed_values(rows: dict[str, dict[int, float]], gray: dict[str, float],
+def compare_seed_values(rows: dict[str, dict[int, dict[str, float]]], gray: dict[str, float],
                         metrics: list[Any]) -> list[dict[str, Any]]:
     """Each row against gray and each pair of rows, on every tested set-level metric; Holm over all lines.
 

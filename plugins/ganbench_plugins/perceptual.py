@@ -233,7 +233,8 @@ class _Features(nn.Module):
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.num_features = int(net.num_features)
+        width: Any = net.num_features  # a plain int attribute of the feature network
+        self.num_features = int(width)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -257,6 +258,7 @@ def _versions() -> dict[str, str]:
 
 class _FeatureSetMetric(SetMetric):
     unit, higher_is_better, batch_size = "", False, 32
+    impl: Any  # the torchmetrics object, made by reset()
     network = "FID Inception-v3 (pytorch-fid port of TF 2015-12-05), pool3 2048-d"
 
     def __init__(self, features: nn.Module | None = None) -> None:
