@@ -19,11 +19,13 @@ from ganbench.core.contract import (
     OptimizerSpec,
     Recipe,
     SizeHints,
+    Tracker,
     init_weights,
 )
 from ganbench.core.errors import ConfigError, DataError, GanbenchError, PluginError
 from ganbench.core.hookspecs import hookimpl
 from ganbench.data.pipeline import UnusableImage, file_item, is_gray, list_images
+from ganbench.track.session import TrackerUnavailable, require
 from ganbench.train.distributed import global_rows, global_scores, rank_slice
 
 __all__ = [
@@ -31,9 +33,12 @@ __all__ = [
     "hookimpl",
     # what plugins implement or return
     "AdversarialLoss", "OptimizerSpec", "Recipe", "SizeHints", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
+    "Tracker",
     # errors a plugin raises for a user to read (one line, documented exit code)
     "GanbenchError", "ConfigError", "DataError", "PluginError",
     # helpers: network initialisation, dataset building blocks, data-parallel randomness
     "init_weights", "UnusableImage", "file_item", "list_images", "is_gray", "rank_slice", "global_rows",
     "global_scores",
+    # trackers: import an optional package, or switch the tracker off with one line naming the extra
+    "require", "TrackerUnavailable",
 ]

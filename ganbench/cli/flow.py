@@ -52,11 +52,13 @@ from ganbench.report.console import RichReporter, StdoutConsole, print_curves, p
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--tracker", "trackers", multiple=True, metavar="NAME",
+              help="Watch each run in an experiment tracker: tensorboard, mlflow, wandb or a plugin's (repeatable).")
 @grid_options
 def run(models, dataset, data_root, test_root, limit, split, small, budget, scale, seeds, device, precision,
         compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
-        ema, colorfulness_floor, resume, rerun, cache_dir, quiet, executor, jobs, slurm_partition, slurm_gpus_per_job,
-        slurm_time, slurm_account, slurm_options, detach, dry_run):
+        ema, colorfulness_floor, resume, rerun, cache_dir, quiet, trackers, executor, jobs, slurm_partition,
+        slurm_gpus_per_job, slurm_time, slurm_account, slurm_options, detach, dry_run):
     """Train and score models under one budget (or one comparison per point of --scale), then print the
     comparison table."""
     from ganbench.core.config import load_config_file
@@ -80,7 +82,9 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, scal
     points = []
     try:
         if resume is not None:
-            outcome = resume_run(resume, registry, reporter, stop, cache_dir=cache)
+            for name in trackers:
+                registry.get("tracker", name)
+            outcome = resume_run(resume, registry, reporter, stop, cache_dir=cache, trackers=trackers)
             outcomes, results = [outcome], outcome.run_dir.parent.parent
         else:
             flags = dict(models=models, dataset=dataset, seeds=seeds, device=device, precision=precision,
@@ -88,7 +92,7 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, scal
                          metrics=metrics, ema=ema, colorfulness_floor=colorfulness_floor, image_size=image_size,
                          batch_size=batch_size, executor=executor, jobs=jobs, slurm_partition=slurm_partition,
                          slurm_gpus_per_job=slurm_gpus_per_job, slurm_time=slurm_time, slurm_account=slurm_account,
-                         slurm_options=slurm_options, detach=detach, budget=budget, scale=scale,
+                         slurm_options=slurm_options, detach=detach, budget=budget, scale=scale, trackers=trackers,
                          **given_dataset_options(data_root, test_root, limit, split, small))
             argv = click.get_current_context().meta.get("ganbench.argv", sys.argv[1:])
             request, choice = run_request(flags, load_config_file(config_path), sets, cache_dir=cache, rerun=rerun,

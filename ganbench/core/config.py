@@ -103,6 +103,8 @@ RUN_KEYS = {
     "compile", "image_size", "batch_size", "results", "eval_every", "checkpoint_every", "metrics", "ema",
     "colorfulness_floor",
     "split", "variant", "scale",
+    # experiment trackers watching each run (--tracker): not part of a run's key
+    "trackers",
     # where the runs execute (ganbench/grid/execute.py): --executor, --jobs, --slurm-*
     "executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_account", "slurm_options",
 }

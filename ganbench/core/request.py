@@ -41,6 +41,8 @@ class RunRequest:
     device_here: bool = True
     #: train afresh even where a complete run with the same key exists (the old one stays on disk)
     rerun: bool = False
+    #: experiment trackers that watch each run (``--tracker``, ``[run] trackers``); no part of a run's key
+    trackers: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -115,7 +117,7 @@ def run_request(flags: dict[str, Any], config: ConfigFile, sets: tuple[str, ...]
         metrics=split_list(flags["metrics"]) if flags.get("metrics") else rc.get("metrics"),
         ema=float(pick("ema", 0.0)), colorfulness_floor=float(pick("colorfulness_floor", 1 / 3)),
         image_size=pick("image_size"), batch_size=pick("batch_size"), cache_dir=cache_dir, rerun=rerun,
-        command=command,
+        command=command, trackers=list(flags.get("trackers") or ()) or as_list(rc.get("trackers")),
     )
     executor_options = {name: pick(key) for key, name in EXECUTOR_OPTIONS.items()}
     executor_options["options"] = list(flags.get("slurm_options") or ()) or rc.get("slurm_options")

@@ -34,6 +34,8 @@ from ganbench.store.results import (
     safe_load,
     who,
 )
+from ganbench.track import RunFeed, TrackerSession
+from ganbench.track.feed import samples_picture
 from ganbench.train.distributed import barrier, broadcast_object
 from ganbench.train.distributed import info as dist_info
 from ganbench.train.flops import count_flops_per_image
@@ -141,7 +143,7 @@ def train_planned(
             resume = existing  # holds the lock
         try:
             outcomes.append(execute_run(cfg, registry, data, request.results, reporter, record_base, stop,
-                                        resume=resume))
+                                        resume=resume, trackers=request.trackers))
         finally:
             claim and claim.release()
         barrier()
@@ -149,8 +151,9 @@ def train_planned(
 
 
 def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
-               stop: StopFlag | None = None, cache_dir: Path | None = None) -> RunOutcome:
-    """``ganbench run --resume RUN_DIR``: continue a run from its last checkpoint."""
+               stop: StopFlag | None = None, cache_dir: Path | None = None,
+               trackers: list[str] | tuple[str, ...] = ()) -> RunOutcome:
+    """``ganbench run --resume RUN_DIR``: continue a run from its last checkpoint (``trackers`` watch it)."""
     reporter = reporter or SilentReporter()
     run = open_run(path)
     record = run.record()
@@ -164,7 +167,8 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
     cfg = RunConfig.from_dict(record["config"])
     data = load_data(registry, cfg, cache_dir, reporter)
     base = {k: record[k] for k in ("command", "comparison", "dataset_description", "data") if k in record}
-    return execute_run(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run)
+    return execute_run(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run,
+                       trackers=trackers)
 
 
 def has_checkpoint(run: RunDir) -> bool:
@@ -179,7 +183,10 @@ def restart_message(config: dict[str, Any], path: Path) -> str:
 def execute_run(
     cfg: RunConfig, registry: Registry, data: PreparedData, results: Path, reporter: Reporter,
     record_base: dict[str, Any], stop: StopFlag | None, resume: RunDir | None = None,
+    trackers: list[str] | tuple[str, ...] = (),
 ) -> RunOutcome:
+    """Train, score and store one run (rank 0; the other data-parallel ranks follow it without writing). The
+    named ``trackers`` watch it; they are no part of the run's key and never change what it computes."""
     device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}
@@ -205,7 +212,14 @@ def execute_run(
     def checkpoint(state: dict[str, Any]) -> None:
         atomic_torch_save(run.path / "state.pt", state)
 
+    feed = None
+    if trackers:
+        session = TrackerSession(registry, list(trackers), run.path, f"{run.path.name}", results)
+        feed = RunFeed(session, reporter.message)
+
     def on_step(tr: Trainer) -> None:
+        if feed is not None:
+            feed.update(tr)
         info = ""
         if tr.history:
             h = tr.history[-1]
@@ -218,6 +232,8 @@ def execute_run(
     trainer = Trainer(cfg, registry, data, device, metrics, on_step=on_step, stop=stop, checkpoint=checkpoint)
     if resume is not None and has_checkpoint(resume):
         trainer.load_state_dict(safe_load(run.path / "state.pt"))
+    if feed is not None:
+        feed.start(cfg.to_dict(), cfg.run_key(), trainer)
     if hasattr(reporter, "opened"):  # a grid worker writes this run's log into its folder
         reporter.opened(run.path)
     reporter.start(label, total)
@@ -229,8 +245,13 @@ def execute_run(
         with contextlib.suppress(GanbenchError):
             run.update_record(status="interrupted" if (run.path / "state.pt").exists() else "failed")
         run.unlock()
+        if feed is not None:
+            feed.close("failed")
         raise
     reporter.finish(result.status)
+    if feed is not None:
+        feed.update(trainer)  # the last rows and the final validation
+    status = result.status
     try:
         if result.status == "interrupted":
             run.update_record(status="interrupted", spent=spent(result))
@@ -244,14 +265,21 @@ def execute_run(
             return RunOutcome(cfg.model, cfg.seed, "diverged", run.path)
         flops = count_flops_per_image(*trainer.parts, trainer.recipe, trainer.cfg.image_size)
         summary = finish(run, trainer, result, data, metrics, device)
+        if feed is not None:
+            feed.final(summary, samples_picture(run.path), result.counters.step)
         record = run.record()
         record.update(status="complete", spent=spent(result, flops), throughput=throughput(result, trainer, flops),
                       finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         run.write_record(record)  # last: a run is complete only when everything else is on disk
         (run.path / "state.pt").unlink(missing_ok=True)
         return RunOutcome(cfg.model, cfg.seed, "complete", run.path, summary)
+    except BaseException:
+        status = "failed" if status == "complete" else status
+        raise
     finally:
         run.unlock()
+        if feed is not None:
+            feed.close(status)
 
 
 def _follow_run(cfg: RunConfig, registry: Registry, data: PreparedData, metrics, device, budget,
