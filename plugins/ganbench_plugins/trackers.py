@@ -67,11 +67,99 @@ class TensorBoardTracker(Tracker):
         self.hparams_written = True
 
 
-def tensorboard(run_dir: Path, run_name: str, results: Path, **_: Any) -> TensorBoardTracker:
+def tensorboard(run_dir: Path, run_name: str, results: Path, directory: Path | None = None,
+                **_: Any) -> TensorBoardTracker:
+    if directory is not None:  # a replay (ganbench export tensorboard) says where
+        return TensorBoardTracker(Path(directory))
     root = os.environ.get(TENSORBOARD_DIR)
     return TensorBoardTracker(Path(root) / run_name if root else Path(run_dir) / "tensorboard")
+
+
+class MLflowTracker(Tracker):
+    """One MLflow run per ganbench run, in ``$MLFLOW_TRACKING_URI`` if set, else a local file store
+    ``RESULTS/mlruns`` (offline): params, metrics by step, sample grids as artifacts, final metrics, status."""
+
+    def __init__(self, results: Path, run_name: str, run_dir: Path) -> None:
+        mlflow = require("mlflow", "mlflow")
+        from mlflow.tracking import MlflowClient
+
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
+        if not uri:  # the offline default: a file store (MLflow 3 asks for this opt-in to use one)
+            uri = (Path(results).resolve() / "mlruns").as_uri()
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        self.client = MlflowClient(tracking_uri=uri)
+        name = os.environ.get("MLFLOW_EXPERIMENT_NAME", "ganbench")
+        experiment = self.client.get_experiment_by_name(name)
+        experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(name)
+        self.run_id = self.client.create_run(experiment_id, run_name=run_name,
+                                             tags={"ganbench.run_dir": str(run_dir)}).info.run_id
+        self.uri = uri
+        self._entities = mlflow.entities
+
+    def log_hyperparams(self, params: dict[str, Any]) -> None:
+        items = [self._entities.Param(k, str(v)[:6000]) for k, v in params.items()]
+        for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            self.client.log_batch(self.run_id, params=items[start : start + 100])
+
+    def log_metrics(self, step: int, scalars: dict[str, float]) -> None:
+        import time
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[self._entities.Metric(k, float(v), now, int(step))
+                                                     for k, v in scalars.items()])
+
+    def log_image(self, step: int, name: str, image: np.ndarray) -> None:
+        self.client.log_image(self.run_id, image, artifact_file=f"{name}/step_{step:07d}.png")
+
+    def log_final(self, metrics: dict[str, float]) -> None:
+        self.log_metrics(int(metrics.get("test/best_step", 0)), metrics)
+
+    def finish(self, status: str) -> None:
+        self.client.set_tag(self.run_id, "ganbench.status", status)
+        self.client.set_terminated(self.run_id, "FINISHED" if status == "complete" else "FAILED")
+
+
+def mlflow(run_dir: Path, run_name: str, results: Path, **_: Any) -> MLflowTracker:
+    return MLflowTracker(results, run_name, run_dir)
+
+
+class WandbTracker(Tracker):
+    """One Weights & Biases run per ganbench run, offline in ``RESULTS/wandb`` unless ``WANDB_MODE`` says
+    otherwise (``wandb sync`` uploads it later): config, metrics by step, sample grids, summary = final metrics."""
+
+    def __init__(self, results: Path, run_name: str, run_dir: Path) -> None:
+        self.wandb = require("wandb", "wandb")
+        folder = Path(results) / "wandb"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.run = self.wandb.init(project=os.environ.get("WANDB_PROJECT", "ganbench"), name=run_name,
+                                   dir=str(Path(results).resolve()), mode=os.environ.get("WANDB_MODE", "offline"),
+                                   reinit="create_new", config={"ganbench.run_dir": str(run_dir)})
+
+    def log_hyperparams(self, params: dict[str, Any]) -> None:
+        self.run.config.update(params, allow_val_change=True)
+
+    def log_metrics(self, step: int, scalars: dict[str, float]) -> None:
+        self.run.log({**scalars, "step": step})
+
+    def log_image(self, step: int, name: str, image: np.ndarray) -> None:
+        self.run.log({name: self.wandb.Image(image), "step": step})
+
+    def log_final(self, metrics: dict[str, float]) -> None:
+        self.run.summary.update(metrics)
+
+    def finish(self, status: str) -> None:
+        self.run.summary["ganbench.status"] = status
+        self.run.finish(exit_code=0 if status == "complete" else 1)
+
+
+def wandb(run_dir: Path, run_name: str, results: Path, **_: Any) -> WandbTracker:
+    return WandbTracker(results, run_name, run_dir)
 
 
 @hookimpl
 def register_trackers(register):
     register("tensorboard", tensorboard, description="TensorBoard event files in RUN/tensorboard (extra [tensorboard])")
+    register("mlflow", mlflow, description="MLflow, a local store RESULTS/mlruns unless MLFLOW_TRACKING_URI "
+                                           "(extra [mlflow])")
+    register("wandb", wandb, description="Weights & Biases, offline in RESULTS/wandb unless WANDB_MODE "
+                                         "(extra [wandb])")
