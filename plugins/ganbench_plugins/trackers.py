@@ -150,6 +150,7 @@ class WandbTracker(Tracker):
     def finish(self, status: str) -> None:
         self.run.summary["ganbench.status"] = status
         self.run.finish(exit_code=0 if status == "complete" else 1)
+        self.wandb.teardown()  # stop wandb's service now, not in an exit handler after it is gone
 
 
 def wandb(run_dir: Path, run_name: str, results: Path, **_: Any) -> WandbTracker:

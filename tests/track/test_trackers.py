@@ -82,21 +82,39 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _has_tensorboard() -> bool:
+def _installed(module: str) -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("tensorboard") is not None
+    return importlib.util.find_spec(module) is not None
+
+
+def _has_tensorboard() -> bool:
+    return _installed("tensorboard")
+
+
+#: the built-in trackers whose package is installed watch the same run (CI installs them all)
+OPTIONAL = [name for name, module in (("tensorboard", "tensorboard"), ("mlflow", "mlflow"), ("wandb", "wandb"))
+            if _installed(module)]
 
 
 @pytest.fixture(scope="module")
-def watched(tmp_path_factory):
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WANDB_MODE", "offline")  # never the network
+        mp.setenv("WANDB_SILENT", "true")
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default: a local store in the results folder
+        yield mp
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory, monkeypatch_module):
     """The same smoke run without trackers, and from the command line with TensorBoard (where installed), a
     recording, a raising and an unstartable tracker."""
     root = tmp_path_factory.mktemp("trackers")
     with plugin(Trackers()) as registry:
         [plain] = run_comparison(RunRequest(**RUN, results=root / "plain"), registry)
         Recorder.calls.clear()
-        names = ["recorder", "broken", "unstartable", *(["tensorboard"] if _has_tensorboard() else [])]
+        names = ["recorder", "broken", "unstartable", *OPTIONAL]
         out = CliRunner().invoke(cli, ["run", "--models", "dcgan", "--budget", "smoke", "--device", "cpu", "-q",
                                        "--results", str(root / "tracked"), *[f"--tracker={n}" for n in names]])
         assert out.exit_code == 0, out.output
@@ -240,7 +258,7 @@ def test_tensorboard_event_file_of_a_smoke_run(watched):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     run = watched[1].run_dir
-    assert not [m for m in watched[3] if "tensorboard" in m]
+    assert not [m for m in watched[3] if "'tensorboard'" in m]
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
     events.Reload()
     tags = events.Tags()
@@ -273,3 +291,84 @@ def test_tensorboard_event_file_of_a_smoke_run(watched):
     assert start.hparams["recipe.loss"].string_value == "bce"
     assert start.hparams["budget.image_size"].number_value == json.loads(
         (run / "run.json").read_text())["config"]["budget"]["image_size"]
+
+
+# --- MLflow and Weights & Biases, written by the same run -----------------------------------------------
+
+
+def test_the_mlflow_store_of_the_same_run(watched):
+    if "mlflow" not in OPTIONAL:
+        pytest.skip("the mlflow extra is not installed (pip install 'ganbench[mlflow]')")
+    from mlflow.tracking import MlflowClient
+
+    _, tracked, _, messages, _ = watched
+    run_dir = tracked.run_dir
+    assert not [m for m in messages if "'mlflow'" in m]
+    client = MlflowClient(tracking_uri=(run_dir.parent.parent / "mlruns").as_uri())
+    [run] = client.search_runs([client.get_experiment_by_name("ganbench").experiment_id])
+    assert run.info.run_name == run_dir.name and run.info.status == "FINISHED"
+    assert run.data.tags["ganbench.status"] == "complete" and run.data.tags["ganbench.run_dir"] == str(run_dir)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert run.data.params["model"] == "dcgan" and run.data.params["run_key"] == record["key"]
+    history = _rows(run_dir / "history.csv")
+    g_l1 = sorted(client.get_metric_history(run.info.run_id, "loss/g_l1"), key=lambda m: m.step)
+    assert [(m.step, m.value) for m in g_l1] == [(int(r["step"]), pytest.approx(float(r["g_l1"]))) for r in history]
+    stored = json.loads((run_dir / "metrics.json").read_text())
+    assert run.data.metrics["test/model/psnr"] == pytest.approx(stored["model"]["psnr"])
+    assert run.data.metrics["test/gray/psnr"] == pytest.approx(stored["gray"]["psnr"])
+    artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "samples/test")]
+    assert len(artifacts) == 1 and artifacts[0].endswith(".png")
+
+
+def _wandb_records(path: Path):
+    """The records of a W&B offline run file (a LevelDB-style log of protobuf records after a 7-byte header),
+    read without the wandb service."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data, pos, buf, block = path.read_bytes(), 7, b"", 32768
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        if length == 0 and kind == 0:
+            pos += left
+            continue
+        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        buf = chunk if kind in (1, 2) else buf + chunk
+        if kind in (1, 4):
+            record = pb.Record()
+            record.ParseFromString(buf)
+            yield record
+
+
+def test_the_wandb_offline_directory_of_the_same_run(watched):
+    if "wandb" not in OPTIONAL:
+        pytest.skip("the wandb extra is not installed (pip install 'ganbench[wandb]')")
+    _, tracked, _, messages, _ = watched
+    run_dir = tracked.run_dir
+    assert not [m for m in messages if "'wandb'" in m]
+    [offline] = list((run_dir.parent.parent / "wandb").glob("offline-run-*"))
+    [log] = list(offline.glob("run-*.wandb"))
+    logged, config, summary = [], {}, {}
+    for record in _wandb_records(log):
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            items = {"/".join(i.nested_key) or i.key: json.loads(i.value_json) for i in record.history.item}
+            if "loss/g_l1" in items:
+                logged.append((items["step"], items["loss/g_l1"]))
+        elif kind == "summary":
+            summary.update({"/".join(i.nested_key) or i.key: i.value_json for i in record.summary.update})
+        elif kind in ("config", "run"):
+            updates = record.config.update if kind == "config" else record.run.config.update
+            config.update({"/".join(i.nested_key) or i.key: i.value_json for i in updates})
+    history = _rows(run_dir / "history.csv")
+    assert logged == [(int(r["step"]), pytest.approx(float(r["g_l1"]))) for r in history]
+    stored = json.loads((run_dir / "metrics.json").read_text())
+    assert json.loads(summary["test/model/psnr"]) == pytest.approx(stored["model"]["psnr"])
+    assert json.loads(summary["ganbench.status"]) == "complete"
+    assert json.loads(config["model"]) in ("dcgan", {"value": "dcgan"})
+    assert list((offline / "files" / "media" / "images").rglob("*.png"))
