@@ -10,6 +10,7 @@ thread; what the training thread pays is handing over numbers and building the v
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,11 @@ import pytest
 from ganbench.track import RunFeed, TrackerSession
 from ganbench.train.setup import build_trainer
 
-STEPS = 30
-EVAL_EVERY = 10
+#: training steps per round and validations every EVAL_EVERY of them (GANBENCH_BENCH_STEPS / _ROUNDS shorten a
+#: measurement on a loaded machine; the saved JSON records what was used)
+STEPS = int(os.environ.get("GANBENCH_BENCH_STEPS", 30))
+EVAL_EVERY = max(1, STEPS // 3)
+ROUNDS = int(os.environ.get("GANBENCH_BENCH_ROUNDS", 3))
 
 
 def _train(registry, tmp: Path, trackers: list[str]) -> None:
@@ -40,7 +44,7 @@ def test_tracker_overhead(benchmark, registry, tmp_path, tracker):
     if tracker == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
         pytest.skip("the tensorboard extra is not installed (pip install 'ganbench[tensorboard]')")
     benchmark.group = f"tracker overhead: dcgan, cpu budget sizes, {STEPS} steps, validation every {EVAL_EVERY}"
-    benchmark.extra_info.update(tracker=tracker, steps=STEPS, eval_every=EVAL_EVERY)
+    benchmark.extra_info.update(tracker=tracker, steps=STEPS, eval_every=EVAL_EVERY, rounds=ROUNDS)
     rounds = iter(range(100))
     benchmark.pedantic(lambda: _train(registry, tmp_path / str(next(rounds)), [] if tracker == "none" else [tracker]),
-                       rounds=3, iterations=1, warmup_rounds=1)
+                       rounds=ROUNDS, iterations=1, warmup_rounds=1 if ROUNDS > 2 else 0)
