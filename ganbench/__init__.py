@@ -1,10 +1,23 @@
-"""ganbench: benchmark GAN recipes for automatic image colourization."""
+"""ganbench: benchmark GAN recipes for automatic image colourization.
+
+``ganbench.colorize(images, run=...)`` colourizes PIL images or numpy arrays with a trained run
+(``ganbench.inference``); ``ganbench.Colorizer`` keeps one generator loaded for many calls."""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("ganbench")
 except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "colorize", "Colorizer"]
+
+
+def __getattr__(name: str) -> Any:
+    """``colorize`` and ``Colorizer`` import torch: only when asked for."""
+    if name in ("colorize", "Colorizer"):
+        from ganbench import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f"module 'ganbench' has no attribute {name!r}")

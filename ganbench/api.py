@@ -21,6 +21,7 @@ from ganbench.core.contract import (
     Recipe,
     SetMetric,
     SizeHints,
+    Tracker,
     init_weights,
 )
 from ganbench.core.errors import ConfigError, DataError, GanbenchError, PluginError
@@ -28,6 +29,7 @@ from ganbench.core.hookspecs import hookimpl
 from ganbench.core.reporting import BaseReporter, Reporter
 from ganbench.data.color import uint8_to_lab
 from ganbench.data.pipeline import UnusableImage, file_item, is_gray, list_images
+from ganbench.track.session import TrackerUnavailable, require
 from ganbench.train.distributed import global_rows, global_scores, rank_slice
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     # what plugins implement or return
     "AdversarialLoss", "OptimizerSpec", "Recipe", "SizeHints", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
     "SetMetric",
+    "Tracker",
     # errors a plugin raises for a user to read (one line, documented exit code)
     "GanbenchError", "ConfigError", "DataError", "PluginError",
     # what a run and a grid report to (executor plugins drive one; subclass BaseReporter for a display)
@@ -45,4 +48,6 @@ __all__ = [
     "global_scores", "parse_duration",
     # colour: uint8 RGB (N, H, W, 3) -> float32 Lab (N, 3, H, W), the conversion the core scores with
     "uint8_to_lab",
+    # trackers: import an optional package, or switch the tracker off with one line naming the extra
+    "require", "TrackerUnavailable",
 ]

@@ -67,6 +67,6 @@ def main() -> None:
     cli(prog_name="ganbench")
 
 
-from ganbench.cli import flow, side  # noqa: E402,F401  (registers the commands)
+from ganbench.cli import export, flow, side  # noqa: E402,F401  (registers the commands)
 
 __all__ = ["cli", "main"]

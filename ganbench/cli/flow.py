@@ -49,7 +49,10 @@ def run(sets, config_path, resume, quiet, dry_run, **flags):
     points = []
     try:
         if resume is not None:
-            outcome = resume_run(resume, registry, reporter, stop, cache_dir=cache)
+            trackers = list(flags["trackers"] or ())
+            for name in trackers:
+                registry.get("tracker", name)
+            outcome = resume_run(resume, registry, reporter, stop, cache_dir=cache, trackers=trackers)
             outcomes, results = [outcome], outcome.run_dir.parent.parent
         else:
             argv = click.get_current_context().meta.get("ganbench.argv", sys.argv[1:])

@@ -291,3 +291,36 @@ class SetMetric(MetricBase):
 
     def compute(self) -> float:
         raise NotImplementedError
+
+
+class Tracker:
+    """An experiment tracker (TensorBoard, MLflow, Weights & Biases, yours) that watches one run while it trains.
+
+    ganbench calls it on rank 0 only, from a background thread (training never waits for it), in this order:
+    :meth:`log_hyperparams` once, then :meth:`log_metrics` and :meth:`log_image` as the run goes,
+    :meth:`log_final` when the run is scored, and :meth:`finish` always (also when the run diverged, was
+    interrupted or failed). A method that raises switches this tracker off for the rest of the run with one
+    warning; the run itself never fails because of a tracker. Override what the tracker supports.
+    """
+
+    def log_hyperparams(self, params: dict[str, Any]) -> None:
+        """The run's resolved config and recipe, flat: ``{"model": "dcgan", "recipe.loss": "bce",
+        "recipe.generator_optimizer.lr": 0.0002, "budget.image_size": 64, ...}`` (str, int, float, bool)."""
+
+    def log_metrics(self, step: int, scalars: dict[str, float]) -> None:
+        """Scalars at generator step ``step``: ``loss/*`` (d_loss, d_reg, g_adv, g_l1), ``critic/w_estimate``,
+        ``critic/adv_to_l1_grad``, ``lr/generator``, ``lr/critic``, ``throughput/images_per_s``, and at each
+        validation ``val/psnr``, ``val/gray_psnr``, ``val/colorfulness``, ``val/truth_colorfulness``. Only the
+        finite values the run has are present."""
+
+    def log_image(self, step: int, name: str, image: np.ndarray) -> None:
+        """A picture, uint8 RGB (H, W, 3): ``samples/validation`` (gray input | output | truth on the first
+        validation crops) at each validation, ``samples/test`` (the run's samples.png) when it is scored."""
+
+    def log_final(self, metrics: dict[str, float]) -> None:
+        """The test metrics of the scored run: ``test/model/<metric>`` (the selected generator),
+        ``test/last/<metric>``, ``test/gray/<metric>`` (the gray baseline), ``test/truth/<metric>`` for
+        reference-free metrics, and ``test/best_step``."""
+
+    def finish(self, status: str) -> None:
+        """The run ended (complete, diverged, interrupted or failed): flush and close."""

@@ -47,3 +47,9 @@ def register_metrics(register):
 @hookspec
 def register_executors(register):
     """Register grid executors: ``factory(**options) -> ganbench.grid.Executor`` (where each run executes)."""
+
+
+@hookspec
+def register_trackers(register):
+    """Register experiment trackers: ``factory(*, run_dir, run_name, results) -> ganbench.api.Tracker`` (where a
+    run's hyper-parameters, scalars, sample grids and final metrics are sent while it trains, rank 0 only)."""

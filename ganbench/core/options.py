@@ -290,6 +290,9 @@ class RequestOptions:
                                        shown=",".join(DEFAULT_METRICS))
     cache_dir: Path | None = option(None, "Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).",
                                     type=Path, toml=False)
+    #: experiment trackers that watch each run; not in RunConfig, so never part of a run's key
+    trackers: list[str] = option([], "Watch each run in an experiment tracker: tensorboard, mlflow, wandb or a "
+                                     "plugin's (repeatable).", flag="--tracker", multiple=True, metavar="NAME")
     #: train afresh even where a complete run with the same key exists (the old one stays on disk)
     rerun: bool = option(False, "Train afresh even where a complete run with the same settings and plugins "
                                 "exists.", type=bool, toml=False)

@@ -26,7 +26,7 @@ from ganbench.core.errors import DataError, GanbenchError, PluginError, unknown_
 if TYPE_CHECKING:
     from ganbench.core.contract import Recipe
 
-KINDS = ("generator", "critic", "loss", "model", "dataset", "metric", "executor")
+KINDS = ("generator", "critic", "loss", "model", "dataset", "metric", "executor", "tracker")
 HOOK_FOR_KIND = {
     "generator": "register_generators",
     "critic": "register_critics",
@@ -35,6 +35,7 @@ HOOK_FOR_KIND = {
     "dataset": "register_datasets",
     "metric": "register_metrics",
     "executor": "register_executors",
+    "tracker": "register_trackers",
 }
 ENV_LOAD = "GANBENCH_LOAD_PLUGINS"
 #: (name, plugin object) pairs registered in-process, e.g. by ``ganbench.testing.plugin``.

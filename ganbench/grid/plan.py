@@ -53,6 +53,8 @@ def plan_comparison(request: RunRequest, registry: Registry) -> list[RunConfig]:
     if "psnr" not in metrics:
         raise ConfigError("the psnr metric is required (validation selects the best generator by it)")
     registry.get("dataset", request.dataset)
+    for name in request.trackers:
+        registry.get("tracker", name)
     eval_every = request.eval_every if request.eval_every is not None else budget.eval_every
     configs = []
     for model in request.models:

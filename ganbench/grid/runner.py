@@ -38,6 +38,8 @@ from ganbench.store.results import (
     safe_load,
     who,
 )
+from ganbench.track import RunFeed, TrackerSession
+from ganbench.track.feed import samples_picture
 from ganbench.train.distributed import barrier, broadcast_object
 from ganbench.train.distributed import info as dist_info
 from ganbench.train.flops import count_flops_per_image
@@ -125,7 +127,7 @@ def run_configs(
             resume = existing  # holds the lock
         try:
             outcomes.append(run_one(cfg, registry, data, request.results, reporter, record_base, stop,
-                                        resume=resume))
+                                        resume=resume, trackers=request.trackers))
         finally:
             if claim:
                 claim.release()
@@ -134,8 +136,9 @@ def run_configs(
 
 
 def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
-               stop: StopFlag | None = None, cache_dir: Path | None = None) -> RunOutcome:
-    """``ganbench run --resume RUN_DIR``: continue a run from its last checkpoint."""
+               stop: StopFlag | None = None, cache_dir: Path | None = None,
+               trackers: list[str] | tuple[str, ...] = ()) -> RunOutcome:
+    """``ganbench run --resume RUN_DIR``: continue a run from its last checkpoint (``trackers`` watch it)."""
     reporter = as_reporter(reporter)
     run = open_run(path)
     record = run.record()
@@ -150,7 +153,8 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
     data = load_data(registry, cfg, cache_dir, reporter)
     base: dict[str, Any] = {k: record[k] for k in ("command", "comparison", "dataset_description", "data")
                             if k in record}
-    return run_one(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run)
+    return run_one(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run,
+                   trackers=trackers)
 
 
 def has_checkpoint(run: RunDir) -> bool:
@@ -165,9 +169,11 @@ def restart_message(config: dict[str, Any], path: Path) -> str:
 def run_one(
     cfg: RunConfig, registry: Registry, data: PreparedData, results: Path, reporter: Reporter,
     record_base: dict[str, Any], stop: StopFlag | None, resume: RunDir | None = None,
+    trackers: list[str] | tuple[str, ...] = (),
 ) -> RunOutcome:
     """One run, start to end: train it (from its checkpoint when ``resume`` has one), then score and store it
-    (``finish.py``); on a data-parallel rank other than 0, the same steps without files."""
+    (``finish.py``); on a data-parallel rank other than 0, the same steps without files. The named
+    ``trackers`` watch it; they are no part of the run's key and never change what it computes."""
     device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}
@@ -194,7 +200,14 @@ def run_one(
     def checkpoint(state: dict[str, Any]) -> None:
         atomic_torch_save(run.path / "state.pt", state)
 
+    feed = None
+    if trackers:
+        session = TrackerSession(registry, list(trackers), run.path, f"{run.path.name}", results)
+        feed = RunFeed(session, reporter.message)
+
     def on_step(tr: Trainer) -> None:
+        if feed is not None:
+            feed.update(tr)
         info = ""
         if tr.history:
             h = tr.history[-1]
@@ -207,6 +220,8 @@ def run_one(
     trainer = Trainer(cfg, registry, data, device, metrics, on_step=on_step, stop=stop, checkpoint=checkpoint)
     if resume is not None and has_checkpoint(resume):
         trainer.load_state_dict(safe_load(run.path / "state.pt"))
+    if feed is not None:
+        feed.start(cfg.to_dict(), cfg.run_key(), trainer)
     reporter.opened(run.path)  # a grid worker writes this run's log into its folder
     reporter.start(label, total)
     reporter.advance(trainer.counters.step)
@@ -217,8 +232,13 @@ def run_one(
         with contextlib.suppress(GanbenchError):
             run.update_record(status=RunStatus.INTERRUPTED if (run.path / "state.pt").exists() else RunStatus.FAILED)
         run.unlock()
+        if feed is not None:
+            feed.close("failed")
         raise
     reporter.finish(result.status)
+    if feed is not None:
+        feed.update(trainer)  # the last rows and the final validation
+    status = result.status
     try:
         if result.status == "interrupted":
             run.update_record(status=RunStatus.INTERRUPTED, spent=spent(result))
@@ -233,6 +253,8 @@ def run_one(
             return RunOutcome(cfg.model, cfg.seed, "diverged", run.path)
         flops = count_flops_per_image(*trainer.parts, trainer.recipe, trainer.cfg.image_size)
         summary = finish(run, trainer, result, data, metrics, device)
+        if feed is not None:
+            feed.final(summary, samples_picture(run.path), result.counters.step)
         record = run.record()
         record.update(status=RunStatus.COMPLETE, spent=spent(result, flops),
                       throughput=throughput(result, trainer, flops), set_level=summary["set_level"],
@@ -240,8 +262,13 @@ def run_one(
         run.write_record(record)  # last: a run is complete only when everything else is on disk
         (run.path / "state.pt").unlink(missing_ok=True)
         return RunOutcome(cfg.model, cfg.seed, "complete", run.path, summary)
+    except BaseException:
+        status = "failed" if status == "complete" else status
+        raise
     finally:
         run.unlock()
+        if feed is not None:
+            feed.close(status)
 
 
 def _follow_run(cfg: RunConfig, registry: Registry, data: PreparedData, metrics, device, budget,

@@ -64,7 +64,9 @@ class RichReporter(BaseReporter):
             self.progress = None
 
     def message(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        self.console.print(f"[yellow]{escape(text)}[/]", highlight=False, soft_wrap=True)  # a message may hold [x]
 
     # A grid (--jobs N, --executor slurm): one display, a row per running run, a line per finished run.
     def run_start(self, label: str, total: int | None) -> None:

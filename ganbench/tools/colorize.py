@@ -67,7 +67,7 @@ def model_size(generator: torch.nn.Module, h: int, w: int, size: int) -> tuple[i
     return max(stride, round(h * scale / stride) * stride), max(stride, round(w * scale / stride) * stride)
 
 
-def _model_input(rgb: np.ndarray, shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+def model_input(rgb: np.ndarray, shape: tuple[int, int], device: torch.device) -> torch.Tensor:
     full = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True))[None].to(device)
     small = F.interpolate(full.permute(0, 3, 1, 2).float(), size=shape, mode="bilinear", antialias=True,
                           align_corners=False).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
@@ -92,7 +92,7 @@ def colorize_batch(generator: torch.nn.Module, images: list[np.ndarray], size: i
     out: list[np.ndarray | None] = [None] * len(images)
     for shape in dict.fromkeys(shapes):
         idx = [i for i, s in enumerate(shapes) if s == shape]
-        ab = generator(torch.cat([_model_input(images[i], shape, device) for i in idx]))
+        ab = generator(torch.cat([model_input(images[i], shape, device) for i in idx]))
         for j, i in enumerate(idx):
             out[i] = _combine(images[i], ab[j], device)
     return out  # type: ignore[return-value]

@@ -66,6 +66,10 @@ class Validation:
         self.best: dict[str, Any] | None = None
         self._gray_psnr: float | None = None
         self._truth_colorfulness: float | None = None
+        #: keep the outputs of the first ``keep`` validation crops of the latest validation in ``samples``
+        #: (for the trackers' sample grid); 0 keeps none
+        self.keep = 0
+        self.samples: torch.Tensor | None = None
 
     def run(self, generator: nn.Module, step: int, images: int, seconds: float) -> float:
         """Score ``generator`` (after ``step`` generator steps, ``images`` images, ``seconds`` of training) and
@@ -75,7 +79,8 @@ class Validation:
         metrics = {"psnr": self.psnr}
         if self.colorfulness is not None:
             metrics["colorfulness"] = self.colorfulness
-        scores, _ = evaluate_images(generator, self.val, metrics, self.device, None)  # fp32 scoring
+        scores, pred = evaluate_images(generator, self.val, metrics, self.device, None)  # fp32 scoring
+        self.samples = pred[: self.keep].clone() if self.keep else None
         psnr = float(scores["psnr"].mean())
         if self._gray_psnr is None:
             self._gray_psnr = float(metrics["psnr"].compute(gray_uint8(self.val), self.val).mean())

@@ -101,15 +101,29 @@ class EveryHook:
 
         register("test-executor", Here)
 
+    @hookimpl
+    def register_trackers(self, register):
+        from ganbench.api import Tracker
+
+        class Marker(Tracker):
+            def __init__(self, run_dir, **context):
+                self.path = run_dir / "tracked.txt"
+
+            def finish(self, status):
+                self.path.write_text(status)
+
+        register("test-tracker", Marker)
+
 
 def test_every_hook_is_exercised_by_a_run(tmp_path):
     with plugin(EveryHook(), name="every-hook") as reg:
         assert all(any(n.startswith("test-") for n in reg.names(kind)) for kind in reg.entries)
         out = CliRunner().invoke(cli, ["run", "--models", "test-model", "--dataset", "test-data", "--metrics",
                                        "psnr,mae,test-metric", "--budget", "smoke", "--results", str(tmp_path), "-q",
-                                       "--executor", "test-executor"])
+                                       "--executor", "test-executor", "--tracker", "test-tracker"])
     assert out.exit_code == 0, out.output
     [run] = list((tmp_path / "runs").iterdir())
+    assert (run / "tracked.txt").read_text() == "complete"
     rec = json.loads((run / "run.json").read_text())
     assert rec["config"]["recipe"]["generator"] == "test-unet" and rec["config"]["dataset"] == "test-data"
     metrics = json.loads((run / "metrics.json").read_text())
