@@ -51,12 +51,15 @@ from ganbench.report.console import RichReporter, StdoutConsole, print_curves, p
               help="Train afresh even where a complete run with the same settings and plugins exists.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Decoded-image cache (default: $GANBENCH_CACHE or ~/.cache/ganbench).")
+@click.option("--data-workers", default=None, metavar="N|auto",
+              help="Processes building training batches ahead of the step (default auto: on a GPU every core "
+                   "of the process's share but one; on a CPU none below 8 cores). 0: in the training process.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @grid_options
 def run(models, dataset, data_root, test_root, limit, split, small, budget, scale, seeds, device, precision,
         compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
-        ema, colorfulness_floor, resume, rerun, cache_dir, quiet, executor, jobs, slurm_partition, slurm_gpus_per_job,
-        slurm_time, slurm_account, slurm_options, detach, dry_run):
+        ema, colorfulness_floor, resume, rerun, cache_dir, data_workers, quiet, executor, jobs, slurm_partition,
+        slurm_gpus_per_job, slurm_time, slurm_account, slurm_options, detach, dry_run):
     """Train and score models under one budget (or one comparison per point of --scale), then print the
     comparison table."""
     from ganbench.core.config import load_config_file
@@ -69,6 +72,10 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, scal
     from ganbench.train.distributed import init_from_env
     from ganbench.train.signals import StopFlag
 
+    if data_workers is not None:  # read by every trainer of this process and the grid workers it starts
+        from ganbench.data.loader import set_data_workers
+
+        set_data_workers(data_workers)
     registry = plugin_registry()
     di = init_from_env(device or "auto")  # under torchrun: join the process group (gloo on CPU, NCCL on CUDA)
     reporter = RichReporter(quiet or not di.is_main)

@@ -1,0 +1,134 @@
+"""The parallel input pipeline (ganbench/data/loader.py): the same bytes as the sampler in the training
+process, whatever the worker count, after a resume, per data-parallel rank and under torchrun; clean
+shutdown on a worker's death, Ctrl-C and SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from procs import descendants, kill_tree, run_bounded
+
+from ganbench.core.errors import ConfigError
+from ganbench.data.loader import ParallelBatches, auto_workers, data_workers, set_data_workers
+from ganbench.data.pipeline import TrainSampler
+from ganbench.data.synthetic import synthetic_data
+
+TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")
+WORKER = str(Path(__file__).parents[1] / "loader_worker.py")
+
+
+def _sampler(seed: int = 3) -> TrainSampler:
+    # 5 photos, batch 4: epochs end mid-batch, so a batch straddles two permutations
+    return TrainSampler(synthetic_data(16, n=5, seed=1).train, 16, 4, seed)
+
+
+@pytest.mark.parametrize("workers", [0, 1, 3])
+def test_parallel_batches_are_the_samplers_bytes(workers):
+    sampler = _sampler()
+    source = ParallelBatches(_sampler(), workers=workers)
+    try:
+        for k in range(9):
+            assert torch.equal(source(k), sampler.batch(k)), k
+    finally:
+        source.close()
+
+
+def test_a_resume_starts_the_workers_at_its_batch_and_rank_rows_are_the_global_rows():
+    sampler = _sampler(seed=7)
+    resumed = ParallelBatches(_sampler(seed=7), workers=2)
+    rank1 = ParallelBatches(_sampler(seed=7), rows=slice(2, 4), workers=2)
+    try:
+        for k in (11, 12, 13, 4, 5):  # a resume at 11, then a jump back (the workers restart at 4)
+            assert torch.equal(resumed(k), sampler.batch(k)), k
+            assert torch.equal(rank1(k), sampler.batch(k)[2:4]), k
+    finally:
+        resumed.close()
+        rank1.close()
+
+
+def test_a_dead_worker_is_one_message_and_the_batches_stay_the_same():
+    sampler = _sampler()
+    failures: list[str] = []
+    source = ParallelBatches(_sampler(), workers=2, on_failure=failures.append)
+    try:
+        assert torch.equal(source(0), sampler.batch(0))
+        workers = [w.pid for w in source._iter._workers]  # type: ignore[union-attr]
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        for k in range(1, 10):
+            assert torch.equal(source(k), sampler.batch(k)), k
+        assert time.monotonic() - t0 < 30  # no hang on the dead workers
+    finally:
+        source.close()
+    assert len(failures) == 1 and "data worker" in failures[0]
+    assert not any(p in descendants(os.getpid()) for p in workers)
+
+
+def test_worker_count(monkeypatch):
+    assert auto_workers("cuda", 1, cores=16) == 15
+    assert auto_workers("cuda", 8, cores=64) == 7
+    assert auto_workers("cuda", 4, cores=2) == 1
+    assert auto_workers("cpu", 1, cores=2) == 0
+    assert auto_workers("cpu", 1, cores=16) == 1
+    monkeypatch.setenv("GANBENCH_DATA_WORKERS", "3")
+    assert data_workers("cpu") == 3
+    with pytest.raises(ConfigError, match="--data-workers"):
+        set_data_workers("-1")
+    with pytest.raises(ConfigError, match="--data-workers"):
+        set_data_workers("many")
+    set_data_workers("auto")
+    assert data_workers("cpu") == auto_workers("cpu")
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
+def test_under_torchrun_each_ranks_workers_build_its_rows_of_the_global_batch(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = run_bounded([TORCHRUN, "--standalone", "--nproc-per-node=2", WORKER, str(tmp_path)], env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    sampler = _sampler(seed=5)
+    for k in range(6):
+        whole = torch.cat([torch.load(tmp_path / f"rank{r}.pt")[k] for r in range(2)])
+        assert torch.equal(whole, sampler.batch(k)), k
+
+
+def _wait_for(path_glob, root: Path, proc: subprocess.Popen, seconds: float = 120):
+    deadline = time.time() + seconds
+    while time.time() < deadline and proc.poll() is None:
+        found = list(root.glob(path_glob))
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    return None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_with_data_workers_checkpoints_and_leaves_no_process(tmp_path, sig):
+    cmd = [sys.executable, "-m", "ganbench", "run", "--models", "dcgan", "--budget", "smoke,steps=400",
+           "--checkpoint-every", "2", "--device", "cpu", "--data-workers", "2", "-q", "--results", str(tmp_path)]
+    env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        state = _wait_for("runs/*/state.pt", tmp_path, proc)
+        assert state is not None, proc.communicate(timeout=60)[1][-2000:]
+        assert len(descendants(proc.pid)) >= 2  # the workers are running
+        # Ctrl-C reaches the whole process group (workers included); SIGTERM the training process alone
+        os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        kill_tree(proc.pid)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    record = json.loads((state.parent / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert torch.load(state, weights_only=True)["counters"]["step"] > 0
