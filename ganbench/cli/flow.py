@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -54,12 +55,15 @@ from ganbench.report.console import RichReporter, StdoutConsole, print_curves, p
 @click.option("--data-workers", default=None, metavar="N|auto",
               help="Processes building training batches ahead of the step (default auto: on a GPU every core "
                    "of the process's share but one; on a CPU none below 8 cores). 0: in the training process.")
+@click.option("--data-store", type=click.Choice(["auto", "memory", "disk"]), default=None,
+              help="Where decoded training photos live: memory, disk (a store in the cache folder, read per batch: "
+                   "datasets larger than memory) or auto (default: disk above 4 GiB of decoded pixels).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @grid_options
 def run(models, dataset, data_root, test_root, limit, split, small, budget, scale, seeds, device, precision,
         compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
-        ema, colorfulness_floor, resume, rerun, cache_dir, data_workers, quiet, executor, jobs, slurm_partition,
-        slurm_gpus_per_job, slurm_time, slurm_account, slurm_options, detach, dry_run):
+        ema, colorfulness_floor, resume, rerun, cache_dir, data_workers, data_store, quiet, executor, jobs,
+        slurm_partition, slurm_gpus_per_job, slurm_time, slurm_account, slurm_options, detach, dry_run):
     """Train and score models under one budget (or one comparison per point of --scale), then print the
     comparison table."""
     from ganbench.core.config import load_config_file
@@ -76,6 +80,10 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, scal
         from ganbench.data.loader import set_data_workers
 
         set_data_workers(data_workers)
+    if data_store is not None:  # like --data-workers: for this process and the processes it starts
+        from ganbench.data.store import STORE_ENV
+
+        os.environ[STORE_ENV] = data_store
     registry = plugin_registry()
     di = init_from_env(device or "auto")  # under torchrun: join the process group (gloo on CPU, NCCL on CUDA)
     reporter = RichReporter(quiet or not di.is_main)
