@@ -60,7 +60,7 @@ from ganbench.report.console import RichReporter, StdoutConsole, print_curves, p
                    "datasets larger than memory) or auto (default: disk above 4 GiB of decoded pixels).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @grid_options
-def run(models, dataset, data_root, test_root, limit, split, small, budget, scale, seeds, device, precision,
+def run(models, dataset, data_root, test_root, limit, split, small, file_list, budget, scale, seeds, device, precision,
         compile_, sets, config_path, results, image_size, batch_size, eval_every, checkpoint_every, metrics,
         ema, colorfulness_floor, resume, rerun, cache_dir, data_workers, data_store, quiet, executor, jobs,
         slurm_partition, slurm_gpus_per_job, slurm_time, slurm_account, slurm_options, detach, dry_run):
@@ -104,7 +104,7 @@ def run(models, dataset, data_root, test_root, limit, split, small, budget, scal
                          batch_size=batch_size, executor=executor, jobs=jobs, slurm_partition=slurm_partition,
                          slurm_gpus_per_job=slurm_gpus_per_job, slurm_time=slurm_time, slurm_account=slurm_account,
                          slurm_options=slurm_options, detach=detach, budget=budget, scale=scale,
-                         **given_dataset_options(data_root, test_root, limit, split, small))
+                         **given_dataset_options(data_root, test_root, limit, split, small, file_list))
             argv = click.get_current_context().meta.get("ganbench.argv", sys.argv[1:])
             request, choice = run_request(flags, load_config_file(config_path), sets, cache_dir=cache, rerun=rerun,
                                           command=" ".join(shlex.quote(a) for a in ["ganbench", *argv]))

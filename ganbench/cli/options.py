@@ -14,6 +14,8 @@ def dataset_options(f):
     f = click.option("--limit", type=click.IntRange(min=1), help="Deterministic subset of N training images.")(f)
     f = click.option("--split", default=None, help="places365: train-standard | train-challenge | val.")(f)
     f = click.option("--small/--large", "small", default=None, help="places365: 256px or large images.")(f)
+    f = click.option("--file-list", type=click.Path(path_type=Path), default=None,
+                     help="Only the photos this file names, one per line (a published split), on any dataset.")(f)
     return f
 
 def grid_options(f):

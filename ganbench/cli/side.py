@@ -68,14 +68,14 @@ def budgets(as_json):
 @click.option("--image-size", type=int, default=None)
 @click.option("--device", default="auto")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, image_size, device, as_json):
+def evaluate(run_dir, dataset, data_root, test_root, limit, split, small, file_list, image_size, device, as_json):
     """Re-score a trained run: its own test split, or every usable photo of a dataset you name
     (--dataset folder --data-root DIR); the model's and the gray baseline's metrics."""
     from ganbench.core.request import dataset_options as given_dataset_options
     from ganbench.data import pipeline
     from ganbench.tools.evaluate import evaluate_run
 
-    opts = given_dataset_options(data_root, test_root, limit, split, small)
+    opts = given_dataset_options(data_root, test_root, limit, split, small, file_list)
     if opts and not dataset:
         raise ConfigError("--data-root, --test-root, --limit, --split and --small/--large describe the dataset "
                           "named with --dataset (e.g. --dataset folder --data-root DIR); without --dataset the "
@@ -207,13 +207,13 @@ def data() -> None:
 @click.option("--image-size", type=int, default=64, show_default=True)
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True)
-def data_info(dataset, data_root, test_root, limit, split, small, image_size, cache_dir, as_json):
+def data_info(dataset, data_root, test_root, limit, split, small, file_list, image_size, cache_dir, as_json):
     """Counts, skipped files with reasons, image sizes, and decode / cached-read throughput."""
     from ganbench.core.request import dataset_options as given_dataset_options
     from ganbench.data import pipeline
     from ganbench.tools.datainfo import dataset_info
 
-    options = given_dataset_options(data_root, test_root, limit, split, small)
+    options = given_dataset_options(data_root, test_root, limit, split, small, file_list)
     info = dataset_info(plugin_registry(), dataset or "embedded", options, image_size,
                         cache_dir or pipeline.default_cache_dir())
     if as_json:
@@ -244,7 +244,7 @@ def data_info(dataset, data_root, test_root, limit, split, small, image_size, ca
 @click.option("--seconds", type=float, default=2.0, show_default=True, help="Timing per row.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True)
-def data_bench_command(dataset, data_root, test_root, limit, split, small, sizes, batch_size, workers,
+def data_bench_command(dataset, data_root, test_root, limit, split, small, file_list, sizes, batch_size, workers,
                        seconds, cache_dir, as_json):
     """Training batches per second from the dataset's photos: images/s per worker and in total at each size,
     and what one worker's rate at the largest size means for a 16-core GPU host against 2,500 images/s."""
@@ -261,7 +261,7 @@ def data_bench_command(dataset, data_root, test_root, limit, split, small, sizes
                           f"{workers!r}") from None
     if any(v < 8 for v in size_list) or any(v < 1 for v in worker_list or []):
         raise ConfigError("--image-size values must be >= 8 and --workers counts >= 1")
-    options = given_dataset_options(data_root, test_root, limit, split, small)
+    options = given_dataset_options(data_root, test_root, limit, split, small, file_list)
     result = data_bench(plugin_registry(), dataset or "embedded", options, size_list, batch_size, worker_list,
                         seconds, cache_dir or pipeline.default_cache_dir())
     if as_json:

@@ -102,7 +102,7 @@ RUN_KEYS = {
     "models", "dataset", "data_root", "test_root", "limit", "budget", "seeds", "device", "precision",
     "compile", "image_size", "batch_size", "results", "eval_every", "checkpoint_every", "metrics", "ema",
     "colorfulness_floor",
-    "split", "variant", "scale",
+    "split", "variant", "scale", "file_list",
     # where the runs execute (ganbench/grid/execute.py): --executor, --jobs, --slurm-*
     "executor", "jobs", "slurm_partition", "slurm_gpus_per_job", "slurm_time", "slurm_account", "slurm_options",
 }

@@ -58,7 +58,7 @@ class GridChoice:
 EXECUTOR_OPTIONS = {"jobs": "jobs", "slurm_partition": "partition", "slurm_gpus_per_job": "gpus_per_job",
                     "slurm_time": "time", "slurm_account": "account", "slurm_options": "options",
                     "detach": "detach"}
-DATASET_KEYS = ("data_root", "test_root", "limit", "split", "variant")
+DATASET_KEYS = ("data_root", "test_root", "limit", "split", "variant", "file_list")
 
 
 def split_list(value: str | None) -> list[str] | None:
@@ -82,10 +82,12 @@ def as_list(value: Any) -> list[str]:
     raise ConfigError(f"malformed config value {value!r}: expected a string or a list of strings")
 
 
-def dataset_options(data_root=None, test_root=None, limit=None, split=None, small=None) -> dict[str, Any]:
-    """The dataset flags that were given (``small``: the places365 variant)."""
+def dataset_options(data_root=None, test_root=None, limit=None, split=None, small=None,
+                    file_list=None) -> dict[str, Any]:
+    """The dataset flags that were given (``small``: the places365 variant; ``file_list``: any dataset's)."""
     opts: dict[str, Any] = {"data_root": data_root, "test_root": test_root, "limit": limit, "split": split,
-                            "variant": None if small is None else ("small" if small else "large")}
+                            "variant": None if small is None else ("small" if small else "large"),
+                            "file_list": file_list}
     return {k: v for k, v in opts.items() if v is not None}
 
 

@@ -74,7 +74,12 @@ def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
     for k, v in options.items():
         if v is None:
             continue
-        if k in ("data_root", "test_root"):
+        if k == "file_list":
             v = str(Path(v).expanduser().resolve())
+        elif k in ("data_root", "test_root"):
+            p = Path(v).expanduser()
+            # a folder, a file, or a shard pattern in an existing folder; else a name (a Hugging Face hub id)
+            if p.exists() or (p.parent != Path(".") and p.parent.exists()) or any(c in p.name for c in "{*?["):
+                v = str(p.resolve())
         out[k] = v
     return out

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ganbench.core.registry import Registry
+from ganbench.data.filelist import open_dataset
 from ganbench.data.loader import ParallelBatches, available_cores
 from ganbench.data.pipeline import ImageSet, TrainSampler, prepare
 
@@ -18,7 +19,7 @@ from ganbench.data.pipeline import ImageSet, TrainSampler, prepare
 def train_photos(registry: Registry, dataset: str, options: dict[str, Any], size: int,
                  cache_dir: Path | None = None) -> ImageSet:
     """The dataset's training photos as a run keeps them (short side 2·size)."""
-    splits = registry.create("dataset", dataset, **options)
+    splits = open_dataset(registry, dataset, options)
     return prepare(splits.train, 2 * size, cache_dir)
 
 
