@@ -15,9 +15,10 @@ in index order, a bounded queue (``prefetch_factor`` batches per worker), pinned
 
 Shutdown: workers ignore SIGINT and SIGTERM, so Ctrl-C (sent to the whole process group) and SIGTERM reach
 only the training process, whose stop flag ends the step, writes the checkpoint and closes the workers. A
-worker that dies (killed, out of memory) is reported in one line; the batch it owed is built in the training
-process (the same bytes), the run is asked to stop after this step with a checkpoint (``on_failure``), and
-nothing waits on the dead worker.
+worker that dies (killed, out of memory) is noticed when its batch is due (DataLoader's own SIGCHLD handler,
+which would raise in the middle of whatever the training process is doing, is taken out) and reported in one
+line; the batch it owed is built in the training process (the same bytes), the run is asked to stop after
+this step with a checkpoint (``on_failure``), and nothing waits on the dead worker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import itertools
 import multiprocessing
 import os
 import signal
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -149,12 +151,19 @@ class ParallelBatches:
 
     def _start(self, index: int) -> None:
         self.close()
+        main = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGCHLD")
+        previous = signal.getsignal(signal.SIGCHLD) if main else None
         with warnings.catch_warnings():  # more workers than cores is the user's explicit choice (--data-workers)
             warnings.filterwarnings("ignore", message="This DataLoader will create")
             loader = DataLoader(_BatchDataset(self.sampler, self.rows), batch_size=None, sampler=_CountFrom(index),
                                 num_workers=self.workers, pin_memory=self.pin, prefetch_factor=PREFETCH,
                                 worker_init_fn=_quiet_worker, multiprocessing_context=_CONTEXT)
             self._iter, self._next = iter(loader), index
+        if main:
+            # DataLoader's SIGCHLD handler raises wherever the training process happens to be when a worker dies
+            # (inside a step, a checkpoint write); without it the death is seen where it matters, in next()
+            # above (DataLoader checks its workers while it waits), and handled there
+            signal.signal(signal.SIGCHLD, previous if previous is not None else signal.SIG_DFL)
 
     def close(self) -> None:
         """Stop the workers (idempotent; a later call starts them again)."""

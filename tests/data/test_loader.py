@@ -132,3 +132,25 @@ def test_a_signal_with_data_workers_checkpoints_and_leaves_no_process(tmp_path, 
     record = json.loads((state.parent / "run.json").read_text())
     assert record["status"] == "interrupted"
     assert torch.load(state, weights_only=True)["counters"]["step"] > 0
+
+
+def test_a_dead_worker_stops_the_run_after_its_step_with_a_checkpoint(registry, monkeypatch, capfd):
+    from ganbench.train.setup import build_trainer
+
+    monkeypatch.setenv("GANBENCH_DATA_WORKERS", "2")
+    trainer = build_trainer(registry, "dcgan", "smoke")
+    assert trainer.batches.crops.workers == 2
+    saved = []
+
+    def kill_workers(tr):
+        if tr.counters.step == 2:
+            for w in tr.batches.crops._iter._workers:
+                os.kill(w.pid, signal.SIGKILL)
+
+    trainer.on_step, trainer.checkpoint = kill_workers, saved.append
+    result = trainer.train(total_steps=40, seconds=None, eval_every=0, checkpoint_every=0, validate=False)
+    assert result.status == "interrupted" and 2 < result.counters.step < 40
+    assert [s["counters"]["step"] for s in saved] == [result.counters.step]  # one checkpoint, at the stop
+    err = capfd.readouterr().err
+    assert err.count("a data worker failed") == 1 and "Traceback" not in err
+    assert trainer.batches.crops._iter is None  # closed: no worker left behind
