@@ -54,3 +54,22 @@ def test_sampler_in_process(benchmark, sampler):
         torch.set_num_threads(threads)
     benchmark.extra_info.update(size=sampler.size, batch=BATCH, workers=0,
                                 images_per_s=BATCH / benchmark.stats.stats.mean)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_parallel_pipeline(benchmark, sampler, workers):
+    """The parallel pipeline: ``workers`` processes build batches ahead; a round is one batch taken from them
+    (steady state: after warm-up rounds, the queue is as full as the workers keep it)."""
+    from ganbench.data.loader import ParallelBatches
+
+    source = ParallelBatches(sampler, workers=workers)
+    counter = iter(range(10**9))
+    try:
+        benchmark.group = f"data pipeline {sampler.size}px b{BATCH}"
+        benchmark.pedantic(lambda: source(next(counter)), rounds=4 * workers + 4, iterations=1,
+                           warmup_rounds=2 * workers)
+    finally:
+        source.close()
+    rate = BATCH / benchmark.stats.stats.mean
+    benchmark.extra_info.update(size=sampler.size, batch=BATCH, workers=workers, images_per_s=rate,
+                                images_per_s_per_worker=rate / workers)
