@@ -23,7 +23,7 @@ from ganbench.core.contract import (
 )
 from ganbench.core.errors import ConfigError, DataError, GanbenchError, PluginError
 from ganbench.core.hookspecs import hookimpl
-from ganbench.data.pipeline import UnusableImage, file_item, is_gray, list_images
+from ganbench.data.pipeline import IMAGE_EXTENSIONS, UnusableImage, decode_image, file_item, is_gray, list_images
 from ganbench.train.distributed import global_rows, global_scores, rank_slice
 
 __all__ = [
@@ -35,5 +35,5 @@ __all__ = [
     "GanbenchError", "ConfigError", "DataError", "PluginError",
     # helpers: network initialisation, dataset building blocks, data-parallel randomness
     "init_weights", "UnusableImage", "file_item", "list_images", "is_gray", "rank_slice", "global_rows",
-    "global_scores",
+    "global_scores", "decode_image", "IMAGE_EXTENSIONS",
 ]

@@ -15,8 +15,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from ganbench.api import DataError, DatasetSplits, ImageItem, hookimpl
-from ganbench.data.pipeline import decode_image
+from ganbench.api import DataError, DatasetSplits, ImageItem, decode_image, hookimpl
 
 WHAT = "--dataset huggingface"
 

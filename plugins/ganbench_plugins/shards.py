@@ -17,8 +17,7 @@ import re
 import tarfile
 from pathlib import Path
 
-from ganbench.api import DataError, DatasetSplits, ImageItem, hookimpl
-from ganbench.data.pipeline import IMAGE_EXTENSIONS, decode_image
+from ganbench.api import IMAGE_EXTENSIONS, DataError, DatasetSplits, ImageItem, decode_image, hookimpl
 
 _BRACES = re.compile(r"\{([^{}]*)\}")
 
