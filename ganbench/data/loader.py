@@ -157,7 +157,10 @@ class ParallelBatches:
             warnings.filterwarnings("ignore", message="This DataLoader will create")
             loader = DataLoader(_BatchDataset(self.sampler, self.rows), batch_size=None, sampler=_CountFrom(index),
                                 num_workers=self.workers, pin_memory=self.pin, prefetch_factor=PREFETCH,
-                                worker_init_fn=_quiet_worker, multiprocessing_context=_CONTEXT)
+                                worker_init_fn=_quiet_worker, multiprocessing_context=_CONTEXT,
+                                # its own generator: DataLoader draws the workers' base seed from it, which would
+                                # otherwise come from the global generator and shift the run's dropout and noise
+                                generator=torch.Generator().manual_seed(index))
             self._iter, self._next = iter(loader), index
         if main:
             # DataLoader's SIGCHLD handler raises wherever the training process happens to be when a worker dies
