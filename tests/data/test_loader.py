@@ -154,3 +154,30 @@ def test_a_dead_worker_stops_the_run_after_its_step_with_a_checkpoint(registry, 
     err = capfd.readouterr().err
     assert err.count("a data worker failed") == 1 and "Traceback" not in err
     assert trainer.batches.crops._iter is None  # closed: no worker left behind
+
+
+def test_a_run_fed_by_workers_and_resumed_trains_the_weights_of_an_in_process_run(registry, monkeypatch):
+    from ganbench.train.setup import build_trainer
+
+    def trainer(workers: int):
+        monkeypatch.setenv("GANBENCH_DATA_WORKERS", str(workers))
+        torch.manual_seed(0)
+        return build_trainer(registry, "wgan", "smoke", batch_size=4)  # n_critic batches per step
+
+    ref = trainer(0)
+    ref.train(total_steps=6, seconds=None, eval_every=0, checkpoint_every=0, validate=False)
+    first, saved = trainer(2), []
+
+    def stop_at_3(tr):
+        if tr.counters.step == 3:
+            tr.stop.signal = signal.SIGTERM
+
+    first.on_step, first.checkpoint = stop_at_3, saved.append  # the same 6-step schedule, stopped at 3
+    assert first.train(total_steps=6, seconds=None, eval_every=0, checkpoint_every=0,
+                       validate=False).status == "interrupted"
+    resumed = trainer(2)
+    resumed.load_state_dict(saved[-1])
+    assert resumed.counters.batches > 3  # the workers start mid-run
+    resumed.train(total_steps=6, seconds=None, eval_every=0, checkpoint_every=0, validate=False)
+    a, b = ref.nets.generator.state_dict(), resumed.nets.generator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
