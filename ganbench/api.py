@@ -28,7 +28,7 @@ from ganbench.core.errors import ConfigError, DataError, GanbenchError, PluginEr
 from ganbench.core.hookspecs import hookimpl
 from ganbench.core.reporting import BaseReporter, Reporter
 from ganbench.data.color import uint8_to_lab
-from ganbench.data.pipeline import UnusableImage, file_item, is_gray, list_images
+from ganbench.data.pipeline import IMAGE_EXTENSIONS, UnusableImage, decode_image, file_item, is_gray, list_images
 from ganbench.track.session import TrackerUnavailable, require
 from ganbench.train.distributed import global_rows, global_scores, rank_slice
 
@@ -50,4 +50,6 @@ __all__ = [
     "uint8_to_lab",
     # trackers: import an optional package, or switch the tracker off with one line naming the extra
     "require", "TrackerUnavailable",
+    # datasets: decode one image file as the built-ins do, and the extensions they read
+    "decode_image", "IMAGE_EXTENSIONS",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -38,6 +39,14 @@ def run(sets, config_path, resume, quiet, dry_run, **flags):
     from ganbench.train.distributed import init_from_env
     from ganbench.train.signals import StopFlag
 
+    if flags["data_workers"] is not None:  # read by every trainer of this process and the grid workers it starts
+        from ganbench.data.loader import set_data_workers
+
+        set_data_workers(flags["data_workers"])
+    if flags["data_store"] is not None:  # like --data-workers: for this process and the processes it starts
+        from ganbench.data.store import STORE_ENV
+
+        os.environ[STORE_ENV] = flags["data_store"]
     registry = plugin_registry()
     di = init_from_env(flags["device"] or "auto")  # under torchrun: join the process group (gloo on CPU, NCCL on CUDA)
     reporter = RichReporter(quiet or not di.is_main)

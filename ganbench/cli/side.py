@@ -110,9 +110,12 @@ def evaluate(run_dir, dataset, image_size, device, as_json, **dataset_flags):
 @click.option("--budget", default="cpu", help="Budget whose image size, batch size and network sizes to use "
               "(cpu, seed, gpu, smoke, or --budget text such as cpu,batch=8).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
+@click.option("--with-data", is_flag=True, help="Also time the steps fed by the real input pipeline (real photos, "
+                                                 "data workers as a run has them), beside the in-memory steps.")
+@click.option("--data-workers", default=None, metavar="N|auto", help="With --with-data: data worker processes.")
 @click.option("--json", "as_json", is_flag=True)
 def bench(models, image_size, batch_size, steps, warmup, device, precision, compile_, channels_last, budget, sets,
-          as_json):
+          with_data, data_workers, as_json):
     """Training throughput per recipe with batches already in memory: images/s, step time, FLOPs per image,
     achieved FLOP/s as a share of the device's bf16 dense peak (a GPU's datasheet value; on a CPU with native
     bf16 its bf16 matrix product, measured in a few seconds in the same run; none where bf16 is emulated), the
@@ -127,9 +130,13 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
     if image_size is not None and image_size < 1:
         raise ConfigError(f"image size must be >= 1, got {image_size}")
     overrides = parse_sets(sets)
+    if data_workers is not None:
+        from ganbench.data.loader import set_data_workers
+
+        set_data_workers(data_workers)
     rows = [bench_model(registry, m, image_size=image_size, batch_size=batch_size, steps=steps, warmup=warmup,
                         device=device, precision=precision, compile=compile_, sets=overrides, budget=budget,
-                        channels_last=channels_last)
+                        channels_last=channels_last, with_data=with_data)
             for m in split_list(models)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -154,6 +161,18 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
     elif rows[0].get("peak_source"):
         table.caption = f"no share of peak: {rows[0]['peak_source']}"
     StdoutConsole().print(table)
+    if with_data:
+        fed = Table(title=f"steps fed by the real pipeline (real photos, {rows[0]['data_workers']} data workers)")
+        for col in ("model", "in-memory images/s", "data alone images/s", "1/(1/step+1/data)", "fed images/s",
+                    "waiting for data"):
+            fed.add_column(col, justify="right")
+        for r in rows:
+            fed.add_row(r["model"], f"{r['images_per_s']:.1f}", f"{r['data_images_per_s']:.0f}",
+                        f"{r['serial_images_per_s']:.1f}", f"{r['e2e_images_per_s']:.1f}",
+                        f"{100 * r['data_share']:.0f}%")
+        fed.caption = ("fed: the steps timed end to end on batches from the pipeline; 1/(1/step+1/data): what "
+                       "building batches in the training process costs (0 workers)")
+        StdoutConsole().print(fed)
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -222,3 +241,49 @@ def data_info(dataset, image_size, cache_dir, as_json, **dataset_flags):
         console.print(f"  skipped {len(info['skipped'])}:")
         for item in info["skipped"]:
             console.print(f"    {item['file']}: {item['reason']}", highlight=False)
+
+
+@data.command("bench")
+@dataset_options
+@click.option("--image-size", "sizes", default="64,256", show_default=True, help="Training sizes, comma-separated.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--workers", default=None, help="Worker counts to time beside 0 (in-process), e.g. 1,2 "
+                                               "(default: 1 and every core).")
+@click.option("--seconds", type=float, default=2.0, show_default=True, help="Timing per row.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def data_bench_command(dataset, data_root, test_root, limit, split, small, file_list, sizes, batch_size, workers,
+                       seconds, cache_dir, as_json):
+    """Training batches per second from the dataset's photos: images/s per worker and in total at each size,
+    and what one worker's rate at the largest size means for a 16-core GPU host against 2,500 images/s."""
+    from ganbench.core.request import dataset_options as given_dataset_options
+    from ganbench.core.request import split_list
+    from ganbench.data import pipeline
+    from ganbench.tools.databench import data_bench
+
+    try:
+        size_list = [int(v) for v in split_list(sizes) or []]
+        worker_list = [int(v) for v in split_list(workers)] if workers else None
+    except ValueError:
+        raise ConfigError(f"--image-size and --workers take comma-separated counts, got {sizes!r}, "
+                          f"{workers!r}") from None
+    if any(v < 8 for v in size_list) or any(v < 1 for v in worker_list or []):
+        raise ConfigError("--image-size values must be >= 8 and --workers counts >= 1")
+    options = given_dataset_options(data_root, test_root, limit, split, small, file_list)
+    result = data_bench(plugin_registry(), dataset or "embedded", options, size_list, batch_size, worker_list,
+                        seconds, cache_dir or pipeline.default_cache_dir())
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"training batches from {dataset or 'embedded'} (batch {batch_size}, {result['cores']} "
+                        "cores here)")
+    for col in ("size", "workers", "images/s", "images/s per worker"):
+        table.add_column(col, justify="right")
+    for r in result["rows"]:
+        table.add_row(f"{r['image_size']}²", "0 (in process)" if r["workers"] == 0 else str(r["workers"]),
+                      f"{r['images_per_s']:.0f}", f"{r['images_per_s_per_worker']:.0f}")
+    p = result["projection"]
+    table.caption = (f"at {p['image_size']}²: {p['per_worker']:.0f} images/s per worker -> {p['workers']} workers "
+                     f"of a {p['cores']}-core host: ~{p['images_per_s']:.0f} images/s (linear, an upper bound) "
+                     f"against {p['target']:.0f}; {p['workers_needed']:.0f} workers needed")
+    StdoutConsole().print(table)

@@ -215,11 +215,15 @@ ImageSource = Callable[[], np.ndarray]
 
 @dataclass
 class ImageItem:
-    """One image of a dataset: a stable key (path or name) and how to load it."""
+    """One image of a dataset: a stable key (path or name) and how to load it. ``version``: for an image that
+    is not a file of its own (a member of a tar shard, a row of a Hugging Face dataset), text that changes when
+    its content may have (the container's path, size and modification time); with a ``path`` or a ``version``
+    the decoded pixels are cached across runs, without either they are decoded again by every run."""
 
     key: str
     load: ImageSource
     path: Path | None = None
+    version: str | None = None
 
 
 @dataclass

@@ -293,6 +293,15 @@ class RequestOptions:
     #: experiment trackers that watch each run; not in RunConfig, so never part of a run's key
     trackers: list[str] = option([], "Watch each run in an experiment tracker: tensorboard, mlflow, wandb or a "
                                      "plugin's (repeatable).", flag="--tracker", multiple=True, metavar="NAME")
+    #: how batches are built and where decoded photos live: never part of a run's key (same batches either way);
+    #: kept in the environment for this process and the grid workers it starts (ganbench/data/loader.py, store.py)
+    data_workers: str | None = option(None, "Processes building training batches ahead of the step (default auto: on "
+                                            "a GPU every core of the process's share but one; on a CPU none below 8 "
+                                            "cores). 0: in the training process.", metavar="N|auto", toml=False)
+    data_store: str | None = option(None, "Where decoded training photos live: memory, disk (a store in the cache "
+                                          "folder, read per batch: datasets larger than memory) or auto (default: "
+                                          "disk above 4 GiB of decoded pixels).", choices=("auto", "memory", "disk"),
+                                    toml=False)
     #: train afresh even where a complete run with the same key exists (the old one stays on disk)
     rerun: bool = option(False, "Train afresh even where a complete run with the same settings and plugins "
                                 "exists.", type=bool, toml=False)
@@ -310,6 +319,8 @@ class DatasetOptions:
     split: str | None = option(None, "places365: train-standard | train-challenge | val.")
     variant: str | None = option(None, "places365: 256px or large images.", flag="--small/--large", type=bool,
                                  parse=variant, param="small")
+    file_list: Path | None = option(None, "Only the photos this file names, one per line (a published split), on any "
+                                          "dataset.", type=Path)
 
 
 @dataclass(kw_only=True)

@@ -24,6 +24,7 @@ from PIL import Image, ImageFile, ImageOps
 
 from ganbench.core.contract import DatasetSplits, ImageItem
 from ganbench.core.errors import DataError
+from ganbench.data.store import DiskImages, build_store, item_identity, use_disk
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: Pillow refuses images above this many pixels by default (decompression bomb); photos are far smaller.
@@ -130,10 +131,11 @@ def file_item(path: Path, key: str | None = None, max_side: int | None = None) -
 
 @dataclass
 class ImageSet:
-    """Decoded, resized uint8 RGB images of one split."""
+    """Decoded, resized uint8 RGB images of one split: in memory (a list of arrays) or on disk
+    (:class:`ganbench.data.store.DiskImages`, read per access)."""
 
     keys: list[str]
-    images: list[np.ndarray]
+    images: Sequence[np.ndarray]
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -141,14 +143,8 @@ class ImageSet:
 
 
 def _cache_name(item: ImageItem, short: int) -> str | None:
-    if item.path is None:
-        return None
-    try:
-        st = item.path.stat()
-    except OSError:
-        return None
-    ident = f"{item.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|short={short}|v1"
-    return hashlib.sha256(ident.encode()).hexdigest()[:24] + ".npy"
+    ident = item_identity(item, short)
+    return None if ident is None else hashlib.sha256(ident.encode()).hexdigest()[:24] + ".npy"
 
 
 def prepare(
@@ -185,6 +181,14 @@ def prepare(
     return ImageSet(keys, images, skipped)
 
 
+def prepare_on_disk(items: Sequence[ImageItem], short: int, cache_dir: Path | None = None, warn=None) -> ImageSet:
+    """What :func:`prepare` gives, with the pixels in a disk store (``ganbench.data.store``) instead of memory:
+    decoded one photo at a time, read back per batch."""
+    keys, images, skipped = build_store(items, short, cache_dir, lambda item: resize_short_side(item.load(), short),
+                                        warn)
+    return ImageSet(keys, images, skipped)
+
+
 def eval_crops(images: ImageSet, size: int, crops: int) -> tuple[torch.Tensor, list[str]]:
     """Fixed evaluation crops as uint8 (N, size, size, 3): the centre crop at short side ``size``; with
     ``crops`` = 5, also the four quadrants of the centre 2·size square at short side 2·size."""
@@ -214,7 +218,11 @@ class TrainSampler:
     def __init__(self, images: ImageSet, size: int, batch_size: int, seed: int, min_scale: float = 0.5):
         if len(images) == 0:
             raise DataError("no usable training images")
-        self.images = [torch.from_numpy(np.array(a, copy=True)) for a in images.images]
+        self.images: Sequence[torch.Tensor] | DiskImages
+        if isinstance(images.images, DiskImages):
+            self.images = images.images  # read per sample
+        else:
+            self.images = [torch.from_numpy(np.array(a, copy=True)) for a in images.images]
         self.size, self.batch_size, self.seed, self.min_scale = size, batch_size, seed, min_scale
         self._perm_epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
 
@@ -237,7 +245,7 @@ class TrainSampler:
         for row, j in enumerate(rows):
             g = torch.Generator().manual_seed(_mix_seed(self.seed, 0xBA7C, index, j))
             pos = index * b + j
-            img = self.images[int(self._permutation(pos // n)[pos % n])]
+            img = self._image(int(self._permutation(pos // n)[pos % n]))
             h, w = img.shape[:2]
             short = min(h, w)
             lo = min(short, max(self.size, round(self.min_scale * short)))
@@ -252,6 +260,11 @@ class TrainSampler:
                 crop = crop.flip(-1)
             out[row] = crop[0]
         return out.div_(255.0).clamp_(0.0, 1.0)
+
+
+    def _image(self, i: int) -> torch.Tensor:
+        img = self.images[i]
+        return torch.from_numpy(img) if isinstance(img, np.ndarray) else img
 
 
 def _mix_seed(*parts: int) -> int:
@@ -271,11 +284,16 @@ class PreparedData:
 
 
 def prepare_splits(
-    splits: DatasetSplits, size: int, train_scale: float = 2.0, cache_dir: Path | None = None, warn=None
+    splits: DatasetSplits, size: int, train_scale: float = 2.0, cache_dir: Path | None = None, warn=None,
+    store: str | None = None,
 ) -> PreparedData:
     """Decode and resize every split once. Training photos are kept at short side ``train_scale·size``
-    (crops of 50-100% of it are taken); evaluation photos become fixed crops."""
-    train = prepare(splits.train, round(train_scale * size), cache_dir, warn)
+    (crops of 50-100% of it are taken), in memory or, for a dataset larger than memory, in a disk store
+    (``store``: memory, disk or auto, see :func:`ganbench.data.store.use_disk`); evaluation photos become fixed
+    crops."""
+    short = round(train_scale * size)
+    on_disk = use_disk(len(splits.train), short, store)
+    train = (prepare_on_disk if on_disk else prepare)(splits.train, short, cache_dir, warn)
     if len(train) == 0:
         raise DataError(f"no usable training images in {splits.description or 'the dataset'}")
     val = prepare(splits.val, _eval_short(splits, size), cache_dir, warn)

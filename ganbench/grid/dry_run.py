@@ -11,6 +11,7 @@ from ganbench.core.budgets import describe
 from ganbench.core.config import RunConfig
 from ganbench.core.registry import Registry
 from ganbench.core.request import RunRequest
+from ganbench.data.filelist import open_dataset
 from ganbench.grid.execute import Executor, GridPlan, plan_grid, run_label
 from ganbench.grid.status import run_records
 from ganbench.store.results import runs_root
@@ -69,7 +70,7 @@ def projected_times(plan: GridPlan, registry: Registry, slots: int | None, threa
 def _train_count(plan: GridPlan, registry: Registry) -> int | None:
     cfg = plan.configs[0]
     with contextlib.suppress(Exception):
-        return len(registry.create("dataset", cfg.dataset, **cfg.dataset_options).train)
+        return len(open_dataset(registry, cfg.dataset, cfg.dataset_options).train)
     return None
 
 

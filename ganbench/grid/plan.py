@@ -78,6 +78,18 @@ def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
         if v is None:
             continue
         if k in PATH_OPTIONS:
-            v = str(Path(v).expanduser().resolve())
+            p = Path(v).expanduser()
+            # a folder, a file, or a shard pattern in an existing folder, recorded absolute; a data root that is
+            # none of these is a name (a Hugging Face hub id) and stays as given
+            if k != "data_root" or p.exists() or (p.parent != Path(".") and p.parent.exists()) or any(
+                    c in p.name for c in "{*?["):
+                v = str(p.resolve())
+            else:
+                v = str(v)
+        elif k in ("data_root", "test_root"):
+            p = Path(v).expanduser()
+            # a folder, a file, or a shard pattern in an existing folder; else a name (a Hugging Face hub id)
+            if p.exists() or (p.parent != Path(".") and p.parent.exists()) or any(c in p.name for c in "{*?["):
+                v = str(p.resolve())
         out[k] = v
     return out

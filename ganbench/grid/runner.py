@@ -23,6 +23,7 @@ from ganbench.core.errors import GanbenchError, ResultsError
 from ganbench.core.registry import Registry
 from ganbench.core.reporting import Reporter, SilentReporter, as_reporter
 from ganbench.core.request import RunRequest
+from ganbench.data.filelist import open_dataset
 from ganbench.data.pipeline import PreparedData, prepare_splits
 from ganbench.grid.finish import finish, provenance, spent, throughput, write_history
 from ganbench.grid.plan import plan_comparison
@@ -64,7 +65,7 @@ def load_data(registry: Registry, cfg: RunConfig, cache_dir: Path | None, report
 
 
 def _dataset_splits(registry: Registry, dataset: str, options: dict[str, Any]) -> DatasetSplits:
-    return registry.create("dataset", dataset, **options)  # a dataset's OSError is a DataError there
+    return open_dataset(registry, dataset, options)  # a dataset's OSError is a DataError there
 
 
 def run_comparison(

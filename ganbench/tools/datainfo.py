@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 
 from ganbench.core.registry import Registry
+from ganbench.data.filelist import open_dataset
 from ganbench.data.pipeline import UnusableImage, prepare
 
 
 def dataset_info(registry: Registry, dataset: str, options: dict[str, Any], image_size: int,
                  cache_dir: Path | None) -> dict[str, Any]:
-    splits = registry.create("dataset", dataset, **options)
+    splits = open_dataset(registry, dataset, options)
     items = [*splits.train, *splits.val, *splits.test]
     shorts, longs = [], []
     skipped = [{"file": f, "reason": r} for f, r in splits.skipped]

@@ -11,6 +11,7 @@ from ganbench.core.config import RunConfig
 from ganbench.core.errors import ResultsError
 from ganbench.core.registry import Registry
 from ganbench.core.reporting import Reporter, as_reporter
+from ganbench.data.filelist import open_dataset
 from ganbench.data.pipeline import prepare_test
 from ganbench.grid.plan import normalise_options
 from ganbench.score.evaluate import (
@@ -51,7 +52,7 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
     if image_size is not None:
         cfg.budget = replace(cfg.budget, image_size=image_size)
     check_shapes(registry, cfg.recipe, cfg.budget, cfg.model)
-    splits = registry.create("dataset", cfg.dataset, **options)  # a dataset's OSError is a DataError there
+    splits = open_dataset(registry, cfg.dataset, options)  # a dataset's OSError is a DataError there
     data = prepare_test(splits, cfg.image_size, cache_dir=cache_dir)  # skipped files are returned
     generator, _ = load_generator(registry, run=run.path, device=dev)
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ganbench.data.color import lab_to_net, rgb_to_lab
+from ganbench.data.loader import ParallelBatches
 from ganbench.data.pipeline import TrainSampler
 
 BatchSource = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
@@ -17,19 +18,27 @@ BatchSource = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 
 class PhotoBatches:
     """Training crops of the decoded photos (``TrainSampler``: random crops and flips), copied to the device
-    and converted to Lab there. ``rows``: this data-parallel rank's rows of the global batch (None: all)."""
+    and converted to Lab there. ``rows``: this data-parallel rank's rows of the global batch (None: all).
+    ``workers``: processes building the crops ahead of the step (``ganbench.data.loader``; 0: in this
+    process); ``on_failure(message)``: one of them died."""
 
     def __init__(self, sampler: TrainSampler, device: torch.device, channels_last: bool,
-                 rows: slice | None = None) -> None:
+                 rows: slice | None = None, workers: int = 0,
+                 on_failure: Callable[[str], None] | None = None) -> None:
         self.sampler, self.device, self.channels_last, self.rows = sampler, device, channels_last, rows
+        self.crops = ParallelBatches(sampler, rows, workers, pin=device.type == "cuda", on_failure=on_failure)
 
     def __call__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rgb = self.sampler.batch(index, self.rows)
+        rgb = self.crops(index)
         if self.device.type == "cuda":
             rgb = rgb.pin_memory().to(self.device, non_blocking=True)
         if self.channels_last:
             rgb = rgb.contiguous(memory_format=torch.channels_last)
         return lab_to_net(rgb_to_lab(rgb))
+
+    def close(self) -> None:
+        """Stop the worker processes (if any)."""
+        self.crops.close()
 
 
 def cycle(batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> BatchSource:

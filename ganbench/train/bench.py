@@ -56,6 +56,55 @@ def bench_trainer(
                          compile=compile)
 
 
+def real_photo_batches(registry: Registry, image_size: int, batch_size: int, device: torch.device,
+                       channels_last: bool, workers: int, dataset: str = "embedded",
+                       options: dict[str, Any] | None = None, seed: int = 0) -> PhotoBatches:
+    """The input path of a run over real photos (by default the embedded ones), built by ``workers`` data
+    worker processes as a run builds them: what ``bench --with-data`` feeds the steps."""
+    from ganbench.tools.databench import train_photos
+
+    photos = train_photos(registry, dataset, options or {}, image_size)
+    return PhotoBatches(TrainSampler(photos, image_size, batch_size, seed), device, channels_last, workers=workers)
+
+
+def bench_with_data(
+    registry: Registry, model: str, image_size: int, batch_size: int, steps: int, warmup: int, device: str,
+    precision: str | None, compile: bool, sets: dict[str, Any] | None, budget: str, config: ConfigFile | None,
+    channels_last: bool | None, workers: int | None = None, dataset: str = "embedded",
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Training steps fed by the real pipeline (real photos, ``workers`` data processes, default: as a run
+    chooses), timed end to end: ``e2e_*`` beside the in-memory step's numbers. ``data_share`` is the fraction of
+    the wall-clock the step loop waited for batches."""
+    from ganbench.data.loader import data_workers
+
+    dev = resolve_device(device)
+    channels_last = dev.type == "cuda" if channels_last is None else channels_last
+    workers = data_workers(dev) if workers is None else workers
+    source = real_photo_batches(registry, image_size, batch_size, dev, channels_last, workers, dataset, options)
+    trainer = build_trainer(registry, model, parse_budget(budget), image_size, batch_size,
+                            {**(sets or {}), "critic_warmup": 0}, config, str(dev), precision,
+                            channels_last=channels_last, batches=source, compile=compile)
+    try:
+        for _ in range(warmup):
+            trainer.train_step()
+        _sync(dev)
+        data0 = trainer.counters.data_seconds
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step()
+        _sync(dev)
+        seconds = time.perf_counter() - t0
+        waited = trainer.counters.data_seconds - data0
+    finally:
+        trainer.close()
+    alone = real_photo_batches(registry, image_size, batch_size, dev, channels_last, 0, dataset, options)
+    return {"e2e_images_per_s": steps * batch_size / seconds, "e2e_step_ms": 1000 * seconds / steps,
+            "data_workers": workers, "data_share": waited / seconds, "data_dataset": dataset,
+            # the real photos' batches built in this process alone (what 0 workers feed a step)
+            "data_images_per_s": data_pipeline_rate(alone, batch_size, dev, 1.0)}
+
+
 def _sync(dev: torch.device) -> None:
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
@@ -141,11 +190,15 @@ def bench_model(
     warmup: int = 3, device: str = "auto", precision: str | None = None, compile: bool = False,
     sets: dict[str, Any] | None = None, budget: str = "cpu", config: ConfigFile | None = None,
     channels_last: bool | None = None, peak_flops: float | None = None, data_seconds: float = 0.5,
+    with_data: bool = False, data_workers: int | None = None,
 ) -> dict[str, Any]:
     """Time ``steps`` training steps after ``warmup`` ones. ``peak_flops``: the device's bf16 dense peak in
     FLOP/s (default: the datasheet value for a known GPU, or on a CPU with native bf16 its bf16 matrix product
     measured now, in seconds; none where bf16 is emulated); ``achieved_share_of_peak`` is the step's counted
-    FLOP/s over it (MFU), never above 1. ``image_size``/``batch_size`` None: the budget's."""
+    FLOP/s over it (MFU), never above 1. ``image_size``/``batch_size`` None: the budget's. ``with_data``: also
+    the same steps fed by the real pipeline (:func:`bench_with_data`, ``data_workers`` processes), beside the
+    in-memory ones, and ``serial_images_per_s`` = 1 / (1/step + 1/data): what a run gets when batches are built
+    in the training process (0 workers), the bound worker processes exist to beat."""
     trainer = bench_trainer(registry, model, image_size, batch_size, device, precision, compile, sets, budget, config,
                             channels_last)
     dev, image_size, batch_size = trainer.device, trainer.cfg.budget.image_size, trainer.cfg.budget.batch_size
@@ -176,6 +229,11 @@ def bench_model(
     if data_seconds > 0:
         photos = photo_batches(image_size, batch_size, dev, trainer.channels_last)
         out["data_images_per_s"] = data_pipeline_rate(photos, batch_size, dev, data_seconds)
+    if with_data:
+        out.update(bench_with_data(registry, model, image_size, batch_size, steps, warmup, device, precision, compile,
+                                   sets, budget, config, channels_last, data_workers))
+        if out.get("data_images_per_s"):
+            out["serial_images_per_s"] = 1 / (1 / ips + 1 / out["data_images_per_s"])
     if dev.type == "cuda":
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
     if flops:
@@ -191,4 +249,5 @@ def bench_model(
     return out
 
 
-__all__ = ["bench_model", "bench_trainer", "data_pipeline_rate", "matmul_peak", "photo_batches", "share_of_peak"]
+__all__ = ["bench_model", "bench_trainer", "bench_with_data", "data_pipeline_rate", "matmul_peak", "photo_batches",
+           "real_photo_batches", "share_of_peak"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import math
+import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +18,7 @@ from torch import nn
 from ganbench.core.config import RunConfig
 from ganbench.core.errors import ConfigError
 from ganbench.core.registry import Registry
+from ganbench.data.loader import data_workers
 from ganbench.data.pipeline import PreparedData, TrainSampler
 from ganbench.train.batches import BatchSource, PhotoBatches
 from ganbench.train.checkpoint import checkpoint_state, restore_state
@@ -50,8 +53,10 @@ class Trainer:
         self.nets = build_networks(registry, cfg, device, self.channels_last, global_batchnorm=self.dist.enabled)
         self.local_batch = local_batch(cfg.batch_size, self.dist)
         self.sampler = TrainSampler(data.train, cfg.image_size, cfg.batch_size, cfg.seed)
+        self.stop = stop if stop is not None else StopFlag()
         self.batches = batches or PhotoBatches(self.sampler, device, self.channels_last,
-                                               rank_slice(self.local_batch) if self.dist.enabled else None)
+                                               rank_slice(self.local_batch) if self.dist.enabled else None,
+                                               data_workers(device), self._data_failed)
         self.counters = Counters()
         self.ema: nn.Module | None = None
         if cfg.ema > 0:
@@ -60,7 +65,6 @@ class Trainer:
                            self.ema, cfg.ema)
         self.log = StepHistory(cfg.batch_size, lambda: self.absent_stats)
         self.on_step, self.checkpoint = on_step, checkpoint
-        self.stop = stop if stop is not None else StopFlag()
         self.diagnostic_every = 0  # train() switches the gradient-ratio diagnostic on
         n_critic = cfg.recipe.n_critic if self.nets.loss.uses_critic else 0
         self.schedule = Schedule(n_critic, cfg.recipe.critic_warmup, cfg.recipe.lr_decay)
@@ -104,6 +108,20 @@ class Trainer:
         self.counters.batches += 1
         self.counters.data_seconds += time.perf_counter() - t0
         return L, ab
+
+    def _data_failed(self, message: str) -> None:
+        """A data worker died: say so in one line and stop after this step with a checkpoint (a resume starts
+        the workers again); the batch it owed was built in this process, the same bytes."""
+        print(f"warning: {message}; stopping after this step with a checkpoint (resume to continue)",
+              file=sys.stderr, flush=True)
+        if not self.stop:
+            self.stop.signal = signal.SIGTERM
+
+    def close(self) -> None:
+        """Stop the data workers (``train`` does it when it returns or fails)."""
+        close = getattr(self.batches, "close", None)
+        if close is not None:
+            close()
 
     def train_step(self) -> None:
         """n_critic critic steps (or the warm-up's count, ``Schedule.critic_steps_before``) on fresh batches, then
@@ -176,6 +194,13 @@ class Trainer:
     # --- the loop -----------------------------------------------------------------------------------
     def train(self, total_steps: int | None, seconds: float | None, eval_every: int,
               checkpoint_every: int, log_every: int | None = None, validate: bool = True) -> TrainResult:
+        try:
+            return self._train(total_steps, seconds, eval_every, checkpoint_every, log_every, validate)
+        finally:
+            self.close()
+
+    def _train(self, total_steps: int | None, seconds: float | None, eval_every: int,
+               checkpoint_every: int, log_every: int | None, validate: bool) -> TrainResult:
         if total_steps is None and seconds is None:
             raise ConfigError("the budget sets no limit (steps, images, epochs or time)")
         self.total_steps, self.seconds = total_steps, seconds

@@ -28,6 +28,7 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
         assert r["images_per_s"] > 0 and r["flops_per_image"] > 0 and r["data_images_per_s"] > 0
         share = r.get("achieved_share_of_peak")  # counted FLOP/s over the measured bf16 matmul rate
         assert (share is None or 0 < share <= 1) if info["cpu_native_bf16"] else share is None
+        assert r["e2e_images_per_s"] > 0 and 0 <= r["data_share"] <= 1  # fed by the real pipeline
     assert "passed" in (out / "pytest-cuda.txt").read_text()
     assert not [line for line in (out / "pytest-cuda.txt").read_text().splitlines() if line.startswith("FAILED")]
     report = json.loads((out / "run" / "report" / "report.json").read_text())
@@ -35,6 +36,6 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
     assert {"dcgan", "wgan", "wgan-gp", "gray"} <= models
     assert list(out.glob("profile-*.txt"))
     summary = (out / "summary.md").read_text()
-    assert "Targets" in summary and "--budget gpu" in summary
+    assert "Targets" in summary and "--budget gpu" in summary and "fed by the real pipeline" in summary
     status = json.loads((out / "status.json").read_text())
     assert all(p["ok"] for p in status["phases"].values())
