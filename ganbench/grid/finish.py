@@ -132,7 +132,8 @@ def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDat
         "n_test_images": int(data.test.shape[0]),
         "adversary": adversary_summary(result.history),
         "metrics": {n: {"higher_is_better": m.higher_is_better, "unit": m.unit,
-                        "reference_free": m.reference_free} for n, m in metrics.items()},
+                        "reference_free": m.reference_free,
+                        "ceiling": getattr(m, "ceiling", None)} for n, m in metrics.items()},
     }
     rows = []
     for i, key in enumerate(data.test_keys):

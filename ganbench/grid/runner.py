@@ -142,6 +142,16 @@ def train_planned(
         try:
             outcomes.append(execute_run(cfg, registry, data, request.results, reporter, record_base, stop,
                                         resume=resume))
+        except (StopRequested, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if di.enabled:  # the other ranks are inside the same run: stop them all
+                raise
+            # one failed run never stops the others (as under --jobs N): the reason is in its run.json
+            reason = failure_reason(exc)
+            reporter.message(f"{cfg.model} seed {cfg.seed}: failed: {reason}")
+            outcomes.append(RunOutcome(cfg.model, cfg.seed, "failed", getattr(exc, "run_dir", request.results),
+                                       {"error": reason}))
         finally:
             claim and claim.release()
         barrier()
@@ -165,6 +175,15 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
     data = load_data(registry, cfg, cache_dir, reporter)
     base = {k: record[k] for k in ("command", "comparison", "dataset_description", "data") if k in record}
     return execute_run(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line for run.json ``error``: a ganbench error's own message, else the exception's type and first
+    line (a plugin's error keeps its message)."""
+    if isinstance(exc, GanbenchError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}".rstrip(": ")
 
 
 def has_checkpoint(run: RunDir) -> bool:
@@ -215,20 +234,24 @@ def execute_run(
             info += f"  val {tr.val_history[-1]['val_psnr']:.2f} dB"
         reporter.advance(tr.counters.step, info)
 
-    trainer = Trainer(cfg, registry, data, device, metrics, on_step=on_step, stop=stop, checkpoint=checkpoint)
-    if resume is not None and has_checkpoint(resume):
-        trainer.load_state_dict(safe_load(run.path / "state.pt"))
     if hasattr(reporter, "opened"):  # a grid worker writes this run's log into its folder
         reporter.opened(run.path)
-    reporter.start(label, total)
-    reporter.advance(trainer.counters.step)
     try:
+        trainer = Trainer(cfg, registry, data, device, metrics, on_step=on_step, stop=stop, checkpoint=checkpoint)
+        if resume is not None and has_checkpoint(resume):
+            trainer.load_state_dict(safe_load(run.path / "state.pt"))
+        reporter.start(label, total)
+        reporter.advance(trainer.counters.step)
         result = trainer.train(total, budget.seconds, cfg.eval_every, cfg.checkpoint_every)
-    except BaseException:
+    except BaseException as exc:
         reporter.finish("failed")
+        stopped = isinstance(exc, (KeyboardInterrupt, StopRequested))
         with contextlib.suppress(GanbenchError):
-            run.update_record(status="interrupted" if (run.path / "state.pt").exists() else "failed")
+            run.update_record(status="interrupted" if (run.path / "state.pt").exists() else "failed",
+                              error=None if stopped else failure_reason(exc))
         run.unlock()
+        with contextlib.suppress(AttributeError):
+            exc.run_dir = run.path  # type: ignore[attr-defined]  # where train_planned's outcome points
         raise
     reporter.finish(result.status)
     try:
@@ -250,6 +273,12 @@ def execute_run(
         run.write_record(record)  # last: a run is complete only when everything else is on disk
         (run.path / "state.pt").unlink(missing_ok=True)
         return RunOutcome(cfg.model, cfg.seed, "complete", run.path, summary)
+    except Exception as exc:  # scoring or writing failed (a metric plugin, a full disk): say so in run.json
+        with contextlib.suppress(GanbenchError, OSError):
+            run.update_record(status="failed", error=failure_reason(exc))
+        with contextlib.suppress(AttributeError):
+            exc.run_dir = run.path  # type: ignore[attr-defined]
+        raise
     finally:
         run.unlock()
 

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 from ganbench.core.config import stable_hash
 
-#: Config entries that do not make a run's results differ (the seed is the row's sample unit).
-NOT_OPTIONS = ("seed", "checkpoint_every", "recipe", "model")
+#: Config entries that do not make a run's results differ (the seed is the row's sample unit); the identity
+#: (recipe hash, plugin versions) decides current vs superseded, never a second row.
+NOT_OPTIONS = ("seed", "checkpoint_every", "recipe", "model", "identity")
 
 
 class _Run(Protocol):
