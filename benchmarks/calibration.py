@@ -172,6 +172,8 @@ def _vs_gray(effects: Sequence[float], photos: int, seeds: int, noise: Noise = N
     def run(rng: np.random.Generator) -> bool:
         rows, _ = simulate(rng, effects, photos, seeds, noise, colourless=colourless)
         tests, lines, marks = table_verdicts(rows)
+        if what == "generator":  # a generator-level claim (fewer than 3 seeds): photos only
+            return any(" − gray " in t and "generator-level difference" in t for t in lines)
         if what == "mark":
             found = mark_claims(marks)
         elif what == "sign":
@@ -238,6 +240,10 @@ def cells() -> list[Cell]:
                             "null", _vs_gray([0.0], photos, seeds, what="mark")))
             out.append(Cell("vs gray, four identical models", f"{seeds} seed(s), {photos} photos: any mark",
                             "null", _vs_gray([0.0] * 4, photos, seeds, what="mark"), cost=3))
+    for photos in (20, 1000):
+        out.append(Cell("generator level (1 seed)", f"{photos} photos, the trained generator truly equal to gray: "
+                        "generator-level difference", "null", _vs_gray([0.0], photos, 1, Noise(seed=0.0),
+                                                                        what="generator")))
     out.append(Cell("vs gray, one model", "1 seed, 126 photos, truly +0.3 dB: called worse than gray", "null",
                     _vs_gray([0.3], 126, 1, want="gray better")))
     for kind in ("skewed", "failed"):
