@@ -70,6 +70,14 @@ def _test(a: pd.DataFrame, b: pd.DataFrame | pd.Series, photos_only: bool) -> di
     return paired_test(a.loc[photos].to_numpy().T, b_scores, photos_only=photos_only).to_dict()
 
 
+def fixed(per_seed: pd.DataFrame) -> pd.Series:
+    """A fixed reference (gray) recorded once per seed: its one value per photo, taken as is when every seed
+    recorded the same (an average of equal numbers can differ from them in the last bit, and an exact tie
+    must stay exact), else the mean over seeds."""
+    same = per_seed.nunique(axis=1) <= 1
+    return per_seed.iloc[:, 0] if bool(same.all()) else per_seed.mean(axis=1)
+
+
 def claim_of(*seed_counts: int) -> str:
     """'recipe' when every seeded side has MIN_SEEDS seeds, else 'generator' (a claim about these trained
     generators, over photos only)."""
@@ -120,7 +128,7 @@ def compare_rows(rows: dict[str, dict[int, pd.DataFrame]], metrics: list[MetricI
             claim = claim_of(len(rows[label]))
             entry = {"model": label, "versus": "gray", "claim": claim, **info}
             try:
-                gray = photo_matrix(rows[label], f"gray_{m.name}").mean(axis=1).drop(excluded, errors="ignore")
+                gray = fixed(photo_matrix(rows[label], f"gray_{m.name}")).drop(excluded, errors="ignore")
                 if isinstance(scores[label], str):
                     raise ValueError(scores[label])
                 entry.update(_test(scores[label], gray, claim == "generator"), seeds=list(rows[label]))

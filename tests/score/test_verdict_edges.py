@@ -79,6 +79,9 @@ def test_exact_ties_stay_exact():
     res = paired_test(np.tile(gray, (3, 1)), gray)
     assert res.mean_diff == 0.0 and res.n_tied == 20 and res.p == 1.0
     assert paired_test(np.tile(gray, (3, 1)), np.tile(gray, (3, 1))).mean_diff == 0.0
+    # through the report: gray recorded by each of 3 seeds, the model scoring exactly gray's
+    [t] = compare_rows({"m": _frames(np.tile(gray, (3, 1)), gray)}, [PSNR])
+    assert t["mean_diff"] == 0.0 and t["n_tied"] == 20 and not t["significant"]
 
 
 # --- win counts: photos only, no p ----------------------------------------------------------------------
