@@ -96,7 +96,7 @@ def run(sets, config_path, resume, quiet, dry_run, **flags):
     from ganbench.report.write import write_report
 
     comps, notes, out = write_report(results)
-    print_tables(comps[:1], notes=[])
+    print_tables(comps[:1], notes=[], summary_only=True)
     if resume is None and len(points) > 1:
         print_curves(comps, [o.run_dir for o in outcomes])
     stderr.print(f"report written to {out}/ (report.md, report.csv, report.json, index.html)")

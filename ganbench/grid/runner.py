@@ -129,6 +129,16 @@ def run_configs(
         try:
             outcomes.append(run_one(cfg, registry, data, request.results, reporter, record_base, stop,
                                         resume=resume, trackers=request.trackers))
+        except (StopRequested, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if di.enabled:  # the other ranks are inside the same run: stop them all
+                raise
+            # one failed run never stops the others (as under --jobs N): the reason is in its run.json
+            reason = failure_reason(exc)
+            reporter.message(f"{cfg.model} seed {cfg.seed}: failed: {reason}")
+            outcomes.append(RunOutcome(cfg.model, cfg.seed, "failed", getattr(exc, "run_dir", request.results),
+                                       {"error": reason}))
         finally:
             if claim:
                 claim.release()
@@ -156,6 +166,15 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
                             if k in record}
     return run_one(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run,
                    trackers=trackers)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line for run.json ``error``: a ganbench error's own message, else the exception's type and first
+    line (a plugin's error keeps its message)."""
+    if isinstance(exc, GanbenchError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}".rstrip(": ")
 
 
 def has_checkpoint(run: RunDir) -> bool:
@@ -218,23 +237,27 @@ def run_one(
             info += f"  val {tr.val_history[-1]['val_psnr']:.2f} dB"
         reporter.advance(tr.counters.step, info)
 
-    trainer = Trainer(cfg, registry, data, device, metrics, on_step=on_step, stop=stop, checkpoint=checkpoint)
-    if resume is not None and has_checkpoint(resume):
-        trainer.load_state_dict(safe_load(run.path / "state.pt"))
-    if feed is not None:
-        feed.start(cfg.to_dict(), cfg.run_key(), trainer)
     reporter.opened(run.path)  # a grid worker writes this run's log into its folder
-    reporter.start(label, total)
-    reporter.advance(trainer.counters.step)
     try:
+        trainer = Trainer(cfg, registry, data, device, metrics, on_step=on_step, stop=stop, checkpoint=checkpoint)
+        if resume is not None and has_checkpoint(resume):
+            trainer.load_state_dict(safe_load(run.path / "state.pt"))
+        if feed is not None:
+            feed.start(cfg.to_dict(), cfg.run_key(), trainer)
+        reporter.start(label, total)
+        reporter.advance(trainer.counters.step)
         result = trainer.train(total, budget.seconds, cfg.eval_every, cfg.checkpoint_every)
-    except BaseException:
+    except BaseException as exc:
         reporter.finish("failed")
+        stopped = isinstance(exc, (KeyboardInterrupt, StopRequested))
         with contextlib.suppress(GanbenchError):
-            run.update_record(status=RunStatus.INTERRUPTED if (run.path / "state.pt").exists() else RunStatus.FAILED)
+            run.update_record(status=RunStatus.INTERRUPTED if (run.path / "state.pt").exists() else RunStatus.FAILED,
+                              error=None if stopped else failure_reason(exc))
         run.unlock()
         if feed is not None:
             feed.close("failed")
+        with contextlib.suppress(AttributeError):
+            exc.run_dir = run.path  # type: ignore[attr-defined]  # where run_configs' outcome points
         raise
     reporter.finish(result.status)
     if feed is not None:
@@ -263,8 +286,13 @@ def run_one(
         run.write_record(record)  # last: a run is complete only when everything else is on disk
         (run.path / "state.pt").unlink(missing_ok=True)
         return RunOutcome(cfg.model, cfg.seed, "complete", run.path, summary)
-    except BaseException:
+    except BaseException as exc:
         status = "failed" if status == "complete" else status
+        if isinstance(exc, Exception):  # scoring or writing failed (a metric plugin, a full disk): say so
+            with contextlib.suppress(GanbenchError, OSError):
+                run.update_record(status=RunStatus.FAILED, error=failure_reason(exc))
+            with contextlib.suppress(AttributeError):
+                exc.run_dir = run.path  # type: ignore[attr-defined]
         raise
     finally:
         run.unlock()

@@ -15,7 +15,7 @@ from ganbench.core.errors import ResultsError
 from ganbench.report.grouping import Row, group_rows, identity_text
 from ganbench.score.set_level import compare_seed_values
 from ganbench.score.stats import mean_ci
-from ganbench.score.verdicts import MetricInfo, compare_rows
+from ganbench.score.verdicts import MIN_SEEDS, MetricInfo, compare_rows
 from ganbench.store.results import (
     READABLE_SCHEMAS,
     iter_runs,
@@ -116,7 +116,7 @@ def metric_infos(runs: list[RunInfo]) -> list[MetricInfo]:
         described.update(r.metrics.get("metrics", {}))
         names += [n for n in r.record["config"].get("metrics", r.metrics.get("model", {})) if n not in names]
     return [MetricInfo(n, **{k: v for k, v in described.get(n, {}).items()
-                             if k in ("higher_is_better", "unit", "reference_free", "level", "tested")})
+                             if k in ("higher_is_better", "unit", "reference_free", "level", "tested", "ceiling")})
             for n in names]
 
 
@@ -193,12 +193,20 @@ def primary_metric(comp: Comparison) -> str:
 
 
 def _vs_gray_marks(comp: Comparison, metric: str) -> list[str]:
+    """Per table row: 'above gray' / 'below gray' / '≈ gray (n.s.)' for a recipe-level line (MIN_SEEDS seeds);
+    a row with fewer seeds is marked as what it is, a claim about its trained generators
+    ('1 generator: above gray (recipe: needs 3 seeds)')."""
     vs_gray = {s["model"]: s for s in comp.significance if s["versus"] == "gray" and s["metric"] == metric}
     marks = []
     for model in comp.table["model"]:
         s = vs_gray.get(model)
         if s is None or s.get("p") is None:
             marks.append("")
+        elif s.get("claim") == "generator":
+            k = s.get("seeds_a", 1)
+            where = ("≈ gray" if not s.get("generator_significant") else
+                     "above gray" if s["better"] == model else "below gray")
+            marks.append(f"{k} generator{'s' * (k != 1)}: {where} (recipe: needs {MIN_SEEDS} seeds)")
         elif not s["significant"]:
             marks.append("≈ gray (n.s.)")
         else:

@@ -96,7 +96,11 @@ class RichReporter(BaseReporter):
             self.progress = None
 
 
-def print_tables(comps, notes) -> None:
+def print_tables(comps, notes, summary_only: bool = False) -> None:
+    """Each comparison's table and notes, then its significance lines, or (``summary_only``, after ``ganbench
+    run``) a short verdict summary and where the full lines are."""
+    from ganbench.report.comparison import primary_metric
+    from ganbench.report.forest import verdict_summary
     from ganbench.report.tables import console_table, selection_notes, set_significance_lines, significance_lines
 
     console = StdoutConsole()
@@ -110,8 +114,13 @@ def print_tables(comps, notes) -> None:
             style = "dim" if row["model"] in ("gray", "ground truth") else None
             table.add_row(*[str(v) for v in row.values], style=style)
         console.print(table)
-        for line in (selection_notes(comp) + comp.excluded + comp.problems + significance_lines(comp)
-                     + set_significance_lines(comp)):
+        if summary_only:
+            lines = verdict_summary(comp.significance, primary_metric(comp))
+            lines.append(f"{len(comp.significance)} significance lines (every metric, every pair) with their "
+                         "numbers: report.md / index.html, or `ganbench report`")
+        else:
+            lines = significance_lines(comp) + set_significance_lines(comp)
+        for line in selection_notes(comp) + comp.excluded + comp.problems + lines:
             console.print(f"  {line}", highlight=False)
     for n in notes:
         console.print(f"[yellow]note:[/] {n}", highlight=False)

@@ -25,6 +25,7 @@ from ganbench.report.curves import (
     tested_metrics,
 )
 from ganbench.report.tables import img_tag, markdown
+from ganbench.score.verdicts import MIN_SEEDS
 from ganbench.store.results import atomic_write_bytes
 
 
@@ -43,7 +44,7 @@ def curve_table(curve: Curve, metric: str) -> tuple[list[str], list[list[str]]]:
                 continue
             m, ci = p.mean_ci(metric)
             text = number_text(m, d) + (f" ± {number_text(ci, d)}" if math.isfinite(ci) else "")
-            cells.append(text + {"above": " ▲", "below": " ▼"}.get(v, ""))
+            cells.append(text + {"above": " ▲", "below": " ▼", "generator": " (g)"}.get(v, ""))
         a, ci, _ = area(curve, model, metric)
         cells.append(number_text(a, d) + (f" ± {number_text(ci, d)}" if math.isfinite(ci) else ""))
         rows.append(cells)
@@ -164,7 +165,9 @@ def curve_section(comps: list, out: Path) -> CurveSection:
         for metric in curve.metrics:
             header, rows = curve_table(curve, metric)
             frame = _frame(header, rows)
-            md += [f"Test {metric}, mean ± 95% CI over seeds (▲ / ▼ significantly better / worse than gray):", "",
+            md += [f"Test {metric}, mean ± 95% CI over seeds (▲ / ▼ significantly better / worse than gray, "
+                   f"corrected across the curve's points; (g): fewer than {MIN_SEEDS} seeds, no recipe-level "
+                   "claim):", "",
                    markdown(frame), ""]
             parts += [f"<h3>test {html_lib.escape(metric)}</h3>", frame.to_html(index=False, border=0)]
         md += [f"- {s}" for s in sentences] + [""]

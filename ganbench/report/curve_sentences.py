@@ -13,11 +13,11 @@ from ganbench.report.curves import (
     best_at,
     first_above_gray,
     gray_area,
+    gray_tests,
     gray_verdicts,
-    point_test,
     tested_metrics,
 )
-from ganbench.score.verdicts import MIN_PHOTOS
+from ganbench.score.verdicts import MIN_PHOTOS, MIN_SEEDS
 
 
 # --- sentences --------------------------------------------------------------------------------------------
@@ -59,7 +59,8 @@ def _seed_count(s: dict[str, Any]) -> str:
 
 def evidence(s: dict[str, Any] | None, unit: str = "", digits: int = 2) -> str:
     """A test's numbers in words, as the point's own significance line gives them: difference, its 95%
-    interval, p and Holm-adjusted p, seeds and photos (or why it was not tested)."""
+    interval, p, Holm-adjusted p (within the point's table) and the p corrected across the curve's points,
+    seeds and photos (or why it was not tested)."""
     if s is None:
         return "not tested"
     if s.get("p") is None and s.get("untested"):
@@ -69,6 +70,7 @@ def evidence(s: dict[str, Any] | None, unit: str = "", digits: int = 2) -> str:
         text += f" [95% CI {s['ci_low']:+.{digits}f}, {s['ci_high']:+.{digits}f}]"
     if s.get("p") is not None:
         text += f", p = {_p(s['p'])}" + (f", Holm p = {_p(s['p_holm'])}" if s.get("p_holm") is not None else "")
+        text += f", across the curve p = {_p(s['p_curve'])}" if s.get("p_curve") is not None else ""
     photos = s.get("n_photos")
     counts = [c for c in (_seed_count(s), None if photos is None else f"{photos} test photos") if c]
     text += f" ({', '.join(counts)})" if counts else ""
@@ -77,24 +79,35 @@ def evidence(s: dict[str, Any] | None, unit: str = "", digits: int = 2) -> str:
     return text
 
 
+def _generator_only(curve: Curve, model: str, metric: str) -> str:
+    return (f"{model}: no recipe-level claim against gray on {_name(metric)} (fewer than {MIN_SEEDS} seeds at "
+            f"every point run; a curve with --seeds {MIN_SEEDS} can make one)")
+
+
 def gray_sentence(curve: Curve, model: str, metric: str) -> str:
     unit, digits = unit_of(curve, metric), digits_of(curve, metric)
     verdicts = gray_verdicts(curve, model, metric)
+    tests = gray_tests(curve, model, metric)
     first = first_above_gray(curve, model, metric)
     name = _name(metric)
+    recipe = [i for i, v in enumerate(verdicts) if v in ("above", "below", "n.s.")]
+    if not recipe and "generator" in verdicts:
+        return _generator_only(curve, model, metric) + "."
     if first is None:
-        ran = [i for i, v in enumerate(verdicts) if v]
+        ran = recipe
         where = curve.span if len(ran) == len(curve.points) else \
-            f"at {', '.join(curve.labels[i] for i in ran)} (the only points run for it)"
+            f"at {', '.join(curve.labels[i] for i in ran)} (the only points tested for it)"
         text = (f"{model} is not significantly better than gray on {name} {'within ' * (where == curve.span)}{where}"
                 if ran else f"{model}: no test against gray on {name}")
         if ran:
-            last = point_test(curve.points[ran[-1]], model, "gray", metric)
+            last = tests[ran[-1]]
+            assert last is not None
             text += f"; at {curve.labels[ran[-1]]}: {evidence(last, unit, digits)}"
     else:
-        s = point_test(curve.points[first], model, "gray", metric)
-        text = (f"{model} first beats gray significantly on {name} at {curve.labels[first]}: "
-                f"{evidence(s, unit, digits)}")
+        s = tests[first]
+        assert s is not None
+        text = (f"{model} first beats gray significantly on {name} at {curve.labels[first]} (corrected across "
+                f"the curve's points): {evidence(s, unit, digits)}")
         later = [curve.labels[i] for i, v in enumerate(verdicts) if i > first and v and v != "above"]
         if later:
             text += f"; not at {', '.join(later)}"
@@ -114,7 +127,7 @@ def best_sentence(curve: Curve, index: int, metric: str) -> str | None:
     best_point, runner_point = curve.lines[best][index], curve.lines[runner][index] if runner else None
     assert best_point is not None  # best_at ranks only the models run at this point
     mean = best_point.mean_ci(metric)[0]
-    text = f"At {curve.labels[index]} the best on {name} is {best} ({number_text(mean, digits)}{unit})"
+    text = f"At {curve.labels[index]} the highest mean on {name} is {best} ({number_text(mean, digits)}{unit})"
     if runner is None:
         return text + ", the only model there."
     assert runner_point is not None
@@ -124,15 +137,20 @@ def best_sentence(curve: Curve, index: int, metric: str) -> str | None:
     if s.get("p") is None:
         lead = evidence(s, unit, digits)
         return text + f"; its lead over {runner} ({number_text(runner_mean, digits)}{unit}) is {lead}."
-    verdict = "significant" if s.get("significant") else "not significant"
+    if s.get("claim") == "generator":
+        verdict = f"not a recipe-level claim (fewer than {MIN_SEEDS} seeds)"
+    else:
+        verdict = "significant" if s.get("curve_significant") else "not significant"
     return (text + f"; its lead over {runner} ({number_text(runner_mean, digits)}{unit}) is {verdict}: "
             f"{evidence(s, unit, digits)}.")
 
 
 def leader_sentence(curve: Curve, metric: str) -> str | None:
-    """Where the lead changes hands along the axis (the crossovers between models)."""
+    """Where a significant lead changes hands along the axis: only points whose leader is significantly ahead
+    of the runner-up (corrected across the points) count; None when fewer than two such leaders differ."""
     found = [best_at(curve, i, metric) for i in range(len(curve.points))]
-    leaders = [f[0] if f is not None and f[1] is not None else None for f in found]  # a lead needs a runner-up
+    leaders = [f[0] if f is not None and f[2] is not None and f[2].get("curve_significant") else None
+               for f in found]
     runs: list[tuple[str, int, int]] = []
     for i, m in enumerate(leaders):
         if m is None:
@@ -141,11 +159,12 @@ def leader_sentence(curve: Curve, metric: str) -> str | None:
             runs[-1] = (m, runs[-1][1], i)
         else:
             runs.append((m, i, i))
-    if len(runs) < 2:
+    if len({m for m, _, _ in runs}) < 2:
         return None
     name = _name(metric)
     spans = [f"{m} at {curve.labels[a]}" + (f" to {curve.labels[b]}" if b > a else "") for m, a, b in runs]
-    return f"The best mean on {name} changes hands along the axis: {'; '.join(spans)} (each lead's test above)."
+    return (f"The significant lead on {name} changes hands along the axis: {'; '.join(spans)} (each lead's test "
+            "above, corrected across the points).")
 
 
 def area_sentence(curve: Curve, metric: str) -> str:

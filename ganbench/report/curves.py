@@ -24,7 +24,8 @@ import numpy as np
 
 from ganbench.core.budgets import Budget, describe
 from ganbench.core.config import stable_hash
-from ganbench.score.stats import mean_ci
+from ganbench.score.stats import ALPHA, holm, mean_ci
+from ganbench.score.verdicts import MIN_PHOTOS
 
 BUDGET, DATA = "budget", "data"
 #: Budget fields that state its length: points of one budget curve differ in these alone.
@@ -220,15 +221,42 @@ def _better(curve: Curve, metric: str, diff: float) -> bool:
     return diff > 0 if curve.metrics.get(metric, {}).get("higher_is_better", True) else diff < 0
 
 
+def along_curve(tests: list[dict[str, Any] | None]) -> list[dict[str, Any] | None]:
+    """One model's (or one lead's) tests at each point of a curve as one family: each point's Holm p (already
+    corrected within its table) Holm-adjusted again across the points tested (``p_curve``); ``curve_significant``
+    only for a recipe-level line (MIN_SEEDS seeds) under 0.05 there with enough photos. Copies; None stays."""
+    tested = [i for i, s in enumerate(tests) if s is not None and s.get("p_holm") is not None]
+    adjusted = holm([tests[i]["p_holm"] for i in tested]) if tested else []  # type: ignore[index]
+    out: list[dict[str, Any] | None] = [None if s is None else dict(s) for s in tests]
+    for i, p in zip(tested, adjusted, strict=True):
+        s = out[i]
+        assert s is not None
+        s["p_curve"] = p
+        s["curve_significant"] = bool(p < ALPHA and s.get("n_photos", 0) >= MIN_PHOTOS
+                                      and s.get("claim", "recipe") == "recipe")
+    for s in out:
+        if s is not None:
+            s.setdefault("p_curve", None)
+            s.setdefault("curve_significant", False)
+    return out
+
+
+def gray_tests(curve: Curve, model: str, metric: str) -> list[dict[str, Any] | None]:
+    """The model's test against gray at each point, corrected across the curve's points (:func:`along_curve`)."""
+    return along_curve([point_test(comp, model, "gray", metric) for comp in curve.points])
+
+
 def gray_verdicts(curve: Curve, model: str, metric: str) -> list[str]:
-    """Per point: 'above' / 'below' (significantly better / worse than gray), 'n.s.' or '' (not run or not
-    testable)."""
+    """Per point: 'above' / 'below' (significantly better / worse than gray, corrected across the curve's
+    points, recipe-level), 'generator' (fewer than MIN_SEEDS seeds: no recipe-level claim), 'n.s.' or ''
+    (not run or not testable)."""
     out = []
-    for comp in curve.points:
-        s = point_test(comp, model, "gray", metric)
+    for s in gray_tests(curve, model, metric):
         if s is None or s.get("p", 0.0) is None:
             out.append("")
-        elif not s.get("significant"):
+        elif s.get("claim") == "generator":
+            out.append("generator")
+        elif not s["curve_significant"]:
             out.append("n.s.")
         else:
             out.append("above" if _better(curve, metric, s["mean_diff"]) else "below")
@@ -241,17 +269,26 @@ def first_above_gray(curve: Curve, model: str, metric: str) -> int | None:
     return verdicts.index("above") if "above" in verdicts else None
 
 
-def best_at(curve: Curve, index: int, metric: str) -> tuple[str, str | None, dict[str, Any] | None] | None:
-    """(best model, runner-up, the point's test best − runner-up) by the mean over seeds; None without models."""
+def _ranked(curve: Curve, index: int, metric: str) -> list[str]:
     higher = curve.metrics.get(metric, {}).get("higher_is_better", True)
     means = {m: p.mean_ci(metric)[0] for m, pts in curve.lines.items() if (p := pts[index]) is not None}
     means = {m: v for m, v in means.items() if math.isfinite(v)}
-    if not means:
+    return sorted(means, key=lambda m: -means[m] if higher else means[m])
+
+
+def best_at(curve: Curve, index: int, metric: str) -> tuple[str, str | None, dict[str, Any] | None] | None:
+    """(best model, runner-up, the point's test best − runner-up, corrected across the curve's points) by the
+    mean over seeds; None without models."""
+    ranked = _ranked(curve, index, metric)
+    if not ranked:
         return None
-    ranked = sorted(means, key=lambda m: -means[m] if higher else means[m])
     if len(ranked) == 1:
         return ranked[0], None, None
-    return ranked[0], ranked[1], point_test(curve.points[index], ranked[0], ranked[1], metric)
+    leads = []
+    for i in range(len(curve.points)):
+        r = _ranked(curve, i, metric)
+        leads.append(point_test(curve.points[i], r[0], r[1], metric) if len(r) > 1 else None)
+    return ranked[0], ranked[1], along_curve(leads)[index]
 
 
 def area(curve: Curve, model: str, metric: str) -> tuple[float, float, int]:

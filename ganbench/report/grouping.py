@@ -16,8 +16,9 @@ from ganbench.core.config import stable_hash
 from ganbench.core.options import outside_run_key
 
 #: Config entries that do not make a run's results differ (the seed is the row's sample unit; the options
-#: declared outside the run key: checkpoint_every, ...).
-NOT_OPTIONS = ("seed", "recipe", "model", *outside_run_key())
+#: declared outside the run key: checkpoint_every, ...); the identity (recipe hash, plugin versions) decides
+#: current vs superseded, never a second row.
+NOT_OPTIONS = ("seed", "recipe", "model", "identity", *outside_run_key())
 
 
 class _Run(Protocol):

@@ -16,6 +16,7 @@ from ganbench.core.errors import ResultsError
 from ganbench.core.options import RunSettings, default, show
 from ganbench.report.comparison import Comparison, load_comparisons
 from ganbench.report.curve_section import curve_section
+from ganbench.report.forest import plot_forest
 from ganbench.report.tables import (
     SIGNIFICANCE_HEADER,
     display_table,
@@ -60,6 +61,8 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
         chosen = selection_notes(comp)
         md += [f"- {line}" for line in chosen] + ([""] if chosen else [])
         sig = significance_lines(comp)
+        if plot_forest(comp.significance, out / f"forest-{i}.png", comp.title):
+            md += [f"![verdicts: each difference with its 95% CI](forest-{i}.png)", ""]
         if sig:
             md += [SIGNIFICANCE_HEADER, ""] + [f"- {line}" for line in sig] + [""]
         md += [*set_level_note(comp), ""] if set_level_note(comp) else []
@@ -178,6 +181,10 @@ def render_html(comps: list[Comparison], notes: list[str], out: Path, curves_htm
         parts.append("<p>Mean ± 95% CI over seeds; * best per column; gray = input L with a = b = 0.</p>")
         parts += [f"<p>{html.escape(line)}</p>" for line in selection_notes(comp)]
         sig = significance_lines(comp)
+        forest = out / f"forest-{i}.png"
+        if forest.exists():
+            parts.append("<h3>Verdicts at a glance (each difference with its 95% CI)</h3>")
+            parts.append(img_tag(forest, "forest plot of the significance lines"))
         if sig:
             parts.append(f"<p>{html.escape(SIGNIFICANCE_HEADER)}</p>")
             parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sig) + "</ul>")

@@ -112,7 +112,7 @@ def set_reference_scores(metrics: Mapping[str, MetricBase], images: torch.Tensor
 def metric_record(m: MetricBase) -> dict[str, Any]:
     """What metrics.json ``metrics[name]`` says of a metric, so the report needs no plugin to read it."""
     out: dict[str, Any] = {"higher_is_better": m.higher_is_better, "unit": m.unit, "reference_free": m.reference_free,
-                           "level": "set" if is_set_level(m) else "image"}
+                           "level": "set" if is_set_level(m) else "image", "ceiling": getattr(m, "ceiling", None)}
     if is_set_level(m):
         out.update(tested=bool(getattr(m, "tested", True)), split_half=bool(getattr(m, "split_half", True)))
     return out

@@ -54,9 +54,11 @@ def mean_ci(values: Sequence[float | None]) -> tuple[float, float]:
 class PairedTest:
     """The difference a − b averaged over seeds and photos, its 95% interval and two-sided p-value.
 
-    ``p`` is ``None`` when the design cannot support a test (``untested`` says why). ``n_above`` /
-    ``n_below`` / ``n_tied`` count photos whose seed-averaged difference is positive / negative / zero, and
-    ``sign_p`` is the two-sided sign test on them (ties left out).
+    ``p`` is ``None`` when the design cannot support a test (``untested`` says why), among them a difference
+    with no variance at all (every photo and seed the same: nothing to estimate its error from). ``n_above`` /
+    ``n_below`` / ``n_tied`` count photos whose seed-averaged difference is positive / negative / exactly zero:
+    photo counts only, with no test (photos of one seed are not independent draws of the recipe).
+    ``seed_variation`` False: the test is over photos only, a claim about these trained generators.
     """
 
     mean_diff: float
@@ -71,7 +73,6 @@ class PairedTest:
     n_above: int
     n_below: int
     n_tied: int
-    sign_p: float
     untested: str = ""
 
     def to_dict(self) -> dict:
@@ -113,7 +114,11 @@ def sign_test(n_above: int, n_below: int) -> float:
     return min(1.0, 2.0 * float(_special.bdtr(min(n_above, n_below), n, 0.5))) if n else 1.0
 
 
-def paired_test(a, b) -> PairedTest:
+#: A standard error at or below this fraction of the scores' scale is no variance (rounding, not data).
+ZERO_VARIANCE = 1e-12
+
+
+def paired_test(a, b, photos_only: bool = False) -> PairedTest:
     """Test whether a and b differ on average over seeds *and* photos (two-sided, 95%).
 
     ``a`` is a (seeds, photos) matrix; ``b`` is one too, or a (photos,) vector for a fixed reference. The
@@ -121,9 +126,12 @@ def paired_test(a, b) -> PairedTest:
     the photo-to-photo variance of the seed-averaged differences (P − 1 degrees of freedom) and, for each
     seeded side, the variance of its per-seed means (S − 1). The interval scales each component by its own
     Student t quantile and adds them in quadrature (Banerjee's conservative interval; a single component is
-    exactly the paired t-test), and p is the level at which that interval touches zero. A side with one
-    seed has no seed variance to estimate: against a fixed reference the test is then over photos only (a
-    claim about that one trained generator); between two seeded sides there is no test (``p`` None).
+    exactly the paired t-test), and p is the level at which that interval touches zero.
+
+    ``photos_only`` (or a side with one seed) leaves the seed components out: the test is then over photos
+    only, a claim about these trained generators (``seed_variation`` False), never about their recipe.
+    Exact ties stay exact (the difference is taken per seed before averaging), and a difference with no
+    variance is not tested.
     """
     a2, b_arr = _as_seeds(a, "a"), _as_seeds(b, "b")
     a2 = a2[None, :] if a2.ndim == 1 else a2
@@ -131,18 +139,16 @@ def paired_test(a, b) -> PairedTest:
     b2 = b_arr[None, :] if fixed_b else b_arr
     if a2.shape[1] != b2.shape[1]:
         raise ValueError(f"a and b score different photos ({a2.shape[1]} vs {b2.shape[1]})")
-    d = a2.mean(axis=0) - b2.mean(axis=0)
+    # per seed first where seeds pair up: a score equal to b's gives exactly 0, not a rounding residue
+    d = (a2 - b2).mean(axis=0) if fixed_b or a2.shape[0] == b2.shape[0] else a2.mean(axis=0) - b2.mean(axis=0)
     n_photos = d.size
-    mean = float(d.mean())
+    mean = float(d.mean()) if np.any(d) else 0.0
     above, below = int((d > 0).sum()), int((d < 0).sum())
     base = dict(n_photos=n_photos, seeds_a=a2.shape[0], seeds_b=None if fixed_b else b2.shape[0],
-                n_above=above, n_below=below, n_tied=n_photos - above - below, sign_p=sign_test(above, below))
+                n_above=above, n_below=below, n_tied=n_photos - above - below)
     nan = float("nan")
     seeded = [a2] if fixed_b else [a2, b2]
-    seed_variation = all(x.shape[0] > 1 for x in seeded)
-    if not seed_variation and not fixed_b:
-        return PairedTest(mean, nan, nan, nan, None, seed_variation=False,
-                          untested="a model-vs-model test needs at least 2 seeds of each model", **base)
+    seed_variation = not photos_only and all(x.shape[0] > 1 for x in seeded)
     parts = [(float(d.var(ddof=1)) / n_photos, n_photos - 1)] if n_photos > 1 else []
     if seed_variation:
         parts += [(float(x.mean(axis=1).var(ddof=1)) / x.shape[0], x.shape[0] - 1) for x in seeded]
@@ -150,12 +156,61 @@ def paired_test(a, b) -> PairedTest:
         return PairedTest(mean, nan, nan, nan, None, seed_variation=False,
                           untested="one photo of one seed cannot show a difference", **base)
     se = math.sqrt(sum(v for v, _ in parts))
-    if se == 0.0:
-        return PairedTest(mean, mean, mean, 0.0, 1.0 if mean == 0.0 else 0.0, seed_variation=seed_variation,
-                          **base)
+    scale = max(1.0, float(np.abs(a2).max()), float(np.abs(b2).max()))
+    if se <= ZERO_VARIANCE * scale:
+        if mean == 0.0:
+            return PairedTest(0.0, 0.0, 0.0, 0.0, 1.0, seed_variation=seed_variation, **base)
+        return PairedTest(mean, nan, nan, 0.0, None, seed_variation=seed_variation,
+                          untested="the difference has no variance (every photo and seed differs by the same "
+                                   "amount), so there is nothing to judge it against", **base)
     half = _half_width(parts, ALPHA)
     return PairedTest(mean, mean - half, mean + half, se, _p_value(mean, parts), seed_variation=seed_variation,
                       **base)
+
+
+@dataclass(frozen=True)
+class SeedLevelTest:
+    """A difference judged with the seed as the unit: estimate (mean over seeds of model − baseline), its 95%
+    interval, two-sided p and whether it is significant at 5% (``p`` None: not testable, ``why`` says why)."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p: float | None
+    significant: bool
+    why: str = ""
+
+
+def seed_level_test(model: Sequence[float], baseline: Sequence[float] | float,
+                    min_seeds: int = 3) -> SeedLevelTest:
+    """One value per seed for the model and for the baseline (a sequence of per-seed values, or one fixed
+    value such as gray's, which has no seed) -> the seed-level test of their difference.
+
+    Welch's t over seeds (a fixed baseline: the one-sample t): the seed is the unit that repeats, so the
+    interval holds whatever the photos. Fewer than ``min_seeds`` seeds on a seeded side, a non-finite value
+    or a difference with no variance is not tested. This is the seed part of :func:`paired_test` on its own,
+    for values that have no photo axis (set-level metrics: one value per seed)."""
+    m = _finite(np.asarray(model, dtype=np.float64).ravel(), "the model's values")
+    fixed = np.ndim(baseline) == 0
+    b = _finite(np.asarray(baseline, dtype=np.float64).ravel(), "the baseline's values")
+    nan = float("nan")
+    est = float(m.mean() - b.mean()) if m.size and b.size else nan
+    short = [n for n, x in (("model", m), ("baseline", None if fixed else b)) if x is not None and x.size < min_seeds]
+    if short:
+        return SeedLevelTest(est, nan, nan, None, False, f"the {' and '.join(short)} needs at least {min_seeds} seeds")
+    parts = [(float(m.var(ddof=1)) / m.size, m.size - 1)]
+    if not fixed:
+        parts.append((float(b.var(ddof=1)) / b.size, b.size - 1))
+    parts = [(v, dof) for v, dof in parts if v > 0]
+    if not parts:
+        if est == 0.0:
+            return SeedLevelTest(0.0, 0.0, 0.0, 1.0, False)
+        return SeedLevelTest(est, nan, nan, None, False, "no variance between seeds")
+    var = sum(v for v, _ in parts)
+    dof = var**2 / sum(v**2 / d for v, d in parts)  # Welch-Satterthwaite
+    half = t_quantile(dof) * math.sqrt(var)
+    p = float(2 * _special.stdtr(dof, -abs(est) / math.sqrt(var)))
+    return SeedLevelTest(est, est - half, est + half, p, p < ALPHA)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -171,4 +226,5 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
-__all__ = ["LEVEL", "ALPHA", "t_quantile", "mean_ci", "PairedTest", "paired_test", "sign_test", "holm"]
+__all__ = ["LEVEL", "ALPHA", "t_quantile", "mean_ci", "PairedTest", "paired_test", "sign_test", "holm",
+           "SeedLevelTest", "seed_level_test", "ZERO_VARIANCE"]

@@ -23,6 +23,7 @@ import errno
 import fcntl
 import io
 import json
+import math
 import os
 import secrets
 import time
@@ -31,6 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ganbench.core.errors import ResultsError
@@ -83,7 +85,37 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+    """Valid JSON always: a non-finite number (NaN, ±inf) is written as null, with ``<key>_null_reason``
+    beside it in its object (or, in a list, the list's reason under the enclosing key)."""
+    atomic_write_text(path, json.dumps(finite_json(data), indent=2, sort_keys=True, default=_json_default,
+                                       allow_nan=False) + "\n")
+
+
+def _why(x: float) -> str:
+    return "not a number (NaN): the value could not be computed" if math.isnan(x) else \
+        f"{'+' if x > 0 else '-'}infinity: not representable in JSON"
+
+
+def finite_json(data: Any) -> Any:
+    """``data`` with every non-finite float replaced by None and the reason recorded beside it."""
+    if isinstance(data, float | np.floating):
+        return float(data) if math.isfinite(data) else None
+    if isinstance(data, dict):
+        out: dict[Any, Any] = {}
+        for k, v in data.items():
+            if isinstance(v, float | np.floating) and not math.isfinite(v):
+                out[k] = None
+                out.setdefault(f"{k}_null_reason", _why(float(v)))
+            elif isinstance(v, list | tuple) and any(isinstance(x, float | np.floating) and not math.isfinite(x)
+                                                     for x in v):
+                out[k] = [finite_json(x) for x in v]
+                out.setdefault(f"{k}_null_reason", "nulls in this list: values that were not finite numbers")
+            else:
+                out[k] = finite_json(v)
+        return out
+    if isinstance(data, list | tuple):
+        return [finite_json(x) for x in data]
+    return data
 
 
 def _json_default(obj: Any) -> Any:

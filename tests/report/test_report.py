@@ -197,12 +197,15 @@ def test_model_minus_gray_sign_verdict_and_table_mark():
     up = GRAY + np.array([1.1, 0.9, 1.3, 0.8, 1.0, 1.2, 0.7, 1.0])
     comp = _comparison([fake_run("good", 0, up, GRAY), fake_run("bad", 0, GRAY - (up - GRAY), GRAY)])
     good, bad = _line(comp, "good"), _line(comp, "bad")
-    assert good.startswith("good − gray (psnr, dB): +1 [95% CI +0.") and "significant, good is better" in good
-    assert bad.startswith("bad − gray (psnr, dB): -1 [95% CI -1.") and "significant, gray is better" in bad
+    assert good.startswith("good − gray (psnr, dB): +1 [95% CI +0.") \
+        and "generator-level difference, good is better on these photos" in good
+    assert bad.startswith("bad − gray (psnr, dB): -1 [95% CI -1.") \
+        and "generator-level difference, gray is better on these photos" in bad
     marks = dict(zip(comp.table["model"], comp.table["vs_gray"], strict=True))
-    assert marks["good"] == "above gray" and marks["bad"] == "below gray"
-    assert "good better on 8, worse on 0, tied on 0" in good and "1 seed (seed-to-seed variation not included), " \
-        "8 test photos" in good
+    # one seed: a generator-level claim, marked as such (issue 28)
+    assert marks["good"] == "1 generator: above gray (recipe: needs 3 seeds)"
+    assert marks["bad"] == "1 generator: below gray (recipe: needs 3 seeds)"
+    assert "good better on 8, worse on 0, tied on 0" in good and "1 seed, 8 test photos" in good
 
 
 def test_fewer_than_five_photos_are_never_significant():
@@ -210,7 +213,7 @@ def test_fewer_than_five_photos_are_never_significant():
     s = comp.significance[0]
     assert s["p"] < 1e-3 and s["p_holm"] < 0.05 and not s["significant"]  # the data alone would say yes
     assert "not significant (fewer than 5 test photos)" in _line(comp, "m")
-    assert comp.table.set_index("model").loc["m", "vs_gray"] == "≈ gray (n.s.)"
+    assert comp.table.set_index("model").loc["m", "vs_gray"] == "1 generator: ≈ gray (recipe: needs 3 seeds)"
 
 
 def test_significance_is_two_sided_at_95_percent():
@@ -233,7 +236,7 @@ def test_a_mean_that_few_photos_decide_says_so():
     gray = np.tile(GRAY, 3)
     comp = _comparison([fake_run("m", 0, gray + d, gray)])
     line = _line(comp, "m")
-    assert "significant, m is better" in line and "m better on 6, worse on 18, tied on 0" in line
+    assert "generator-level difference, m is better" in line and "m better on 6, worse on 18, tied on 0" in line
     assert "Note: the mean favours m, but it is better on fewer photos than it is worse (6 vs 18)" in line
 
 

@@ -15,7 +15,7 @@ from ganbench.score.verdicts import MIN_PHOTOS, MetricInfo, compare_rows, decide
 def _test(**kw):
     t = dict(model="m", versus="gray", metric="psnr", unit="dB", higher_is_better=True, mean_diff=0.5,
              ci_low=0.1, ci_high=0.9, se=0.2, p=0.02, p_holm=0.04, n_photos=8, seeds_a=3, seeds_b=None,
-             seed_variation=True, n_above=6, n_below=2, n_tied=0, sign_p=0.289, untested="")
+             seed_variation=True, n_above=6, n_below=2, n_tied=0, untested="", claim="recipe")
     t.update(kw)
     return t
 
@@ -28,15 +28,16 @@ def _decided(**kw):
 def test_a_line_against_gray_word_for_word():
     t = _decided(p=0.0004)
     assert line(t) == ("m − gray (psnr, dB): +0.5 [95% CI +0.1, +0.9], p = 0.0004, Holm p = 0.0004: significant, "
-                       "m is better. 3 seeds, 8 test photos: m better on 6, worse on 2, tied on 0 "
-                       "(sign test p = 0.289).")
+                       "m is better. 3 seeds, 8 test photos; photo counts (no test): m better on 6, worse on 2, "
+                       "tied on 0.")
 
 
 def test_one_seed_and_one_photo_are_singular_and_say_what_the_test_leaves_out():
-    t = _decided(seeds_a=1, seed_variation=False, n_photos=1, n_above=1, n_below=0, sign_p=1.0, p=0.5)
-    assert "1 seed (seed-to-seed variation not included), 1 test photo: m better on 1" in line(t)
+    t = _decided(seeds_a=1, seed_variation=False, n_photos=1, n_above=1, n_below=0, p=0.5, claim="generator")
+    assert "about these trained generators, not their recipes: a recipe-level verdict needs 3 seeds" in line(t)
+    assert "1 seed, 1 test photo; photo counts (no test): m better on 1" in line(t)
     t = _decided(seeds_a=2, n_photos=2, n_above=2, n_below=0, p=0.5)
-    assert "2 seeds, 2 test photos: m better on 2" in line(t)
+    assert "2 seeds, 2 test photos; photo counts (no test): m better on 2" in line(t)
 
 
 @pytest.mark.parametrize(("versus", "seeds_a", "seeds_b", "text"), [

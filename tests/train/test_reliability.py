@@ -172,6 +172,36 @@ class NanAfter(AdversarialLoss):
         return -fake.mean()
 
 
+class RaisesAt3(AdversarialLoss):
+    """A plugin loss with a bug: it raises at its 3rd critic call."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def critic_loss(self, real, fake):
+        self.calls += 1
+        if self.calls >= 3:
+            raise ValueError("hinge margin must be positive")
+        return fake.mean() - real.mean()
+
+    def generator_loss(self, fake):
+        return -fake.mean()
+
+
+def test_a_failing_run_under_jobs_1_is_isolated_and_recorded(tmp_path, dcgan_with_loss):
+    """Issue 28: --jobs 1 (the default) used to end the comparison with a traceback, exit 1, the other models
+    never trained and run.json error null; now as under --jobs N: reason recorded, the others complete, exit 6."""
+    with plugin(dcgan_with_loss("raises-at-3", RaisesAt3, "buggy"), name="buggy-plugin"):
+        out = CliRunner().invoke(cli, ["run", "--models", "buggy,l1", "--budget", "smoke,steps=4",
+                                       "--results", str(tmp_path), "-q", "--jobs", "1"])
+    assert out.exit_code == 6, out.output
+    bad = json.loads(next((tmp_path / "runs").glob("*-buggy-*")).joinpath("run.json").read_text())
+    assert bad["status"] in ("failed", "interrupted") and bad["error"] == "ValueError: hinge margin must be positive"
+    good = json.loads(next((tmp_path / "runs").glob("*-l1-*")).joinpath("run.json").read_text())
+    assert good["status"] == "complete"
+    assert "Traceback" not in out.output
+
+
 def test_divergence_marks_the_run_and_the_comparison_continues(tmp_path, dcgan_with_loss):
     with plugin(dcgan_with_loss("nan-after-3", NanAfter, "blows-up"), name="nan-plugin"):
         out = CliRunner().invoke(cli, ["run", "--models", "blows-up,dcgan", "--budget", "smoke,steps=6",
