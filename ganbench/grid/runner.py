@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import torch
 
-from ganbench.core.config import RunConfig
+from ganbench.core.config import RunConfig, scoring_identity
 from ganbench.core.contract import DatasetSplits
 from ganbench.core.errors import GanbenchError, ResultsError
 from ganbench.core.registry import Registry
@@ -23,6 +23,7 @@ from ganbench.core.request import RunRequest
 from ganbench.data.pipeline import PreparedData, prepare_splits
 from ganbench.grid.finish import finish, provenance, spent, throughput, write_history
 from ganbench.grid.plan import plan_comparison
+from ganbench.grid.rerun import rescore, scoring_changes, why_trains_again
 from ganbench.store.results import (
     RunDir,
     atomic_torch_save,
@@ -129,10 +130,24 @@ def train_planned(
             outcomes.append(RunOutcome(cfg.model, cfg.seed, "claimed", request.results))
             continue
         if kind == "skip":
-            claim and claim.release()
-            reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
+            try:
+                changed = scoring_changes(existing.record(), scoring_identity(registry, cfg.metrics)) \
+                    if di.is_main and existing is not None else []
+                if changed:  # a metric plugin changed since it was scored: score it again, do not train it
+                    reporter.message(f"{cfg.model} seed {cfg.seed}: already trained in {path}; metric "
+                                     f"{', '.join(changed)} changed since it was scored: re-scoring its generators")
+                    rescore(existing, registry, cfg, data, scoring_identity(registry, cfg.metrics),
+                            torch.device(cfg.device))
+                else:
+                    reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
+            finally:
+                claim and claim.release()
             outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", Path(path)))
             continue
+        if kind == "new" and di.is_main and not request.rerun:
+            why = why_trains_again(request.results, cfg)
+            if why:
+                reporter.message(f"{cfg.model} seed {cfg.seed}: {why}")
         if kind == "resume":
             reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {path}" if has_checkpoint(RunDir(Path(path)))
                              else restart_message(cfg.to_dict(), Path(path)))
@@ -198,7 +213,7 @@ def execute_run(
         run.write_record(record)
     else:
         record = {**record_base, "key": cfg.run_key(), "identity": cfg.identity, "config": cfg.to_dict(),
-                  "provenance": provenance(device),
+                  "scoring": scoring_identity(registry, cfg.metrics), "provenance": provenance(device),
                   "budget": {**budget.to_dict(), "total_steps": total}}
         run = create_run(results, cfg.model, cfg.seed, record)
 
