@@ -182,11 +182,15 @@ def _resolve_dict(registry: Registry, name: str, config: ConfigFile, sets: dict[
             raise unknown_name("model", name, registry.names("model") + sorted(config.models))
         recipe = _recipe_dict(registry.create("model", name), name)
     recipe = apply_sets(recipe, sets)
-    # validate the names now, before any training starts
-    registry.get("generator", recipe["generator"])
-    registry.get("critic", recipe["critic"])
-    registry.get("loss", recipe["loss"])
-    recipe["regularizers"] = check_regularizer_specs(registry, name, recipe.get("regularizers", []))
+    # validate the names now, before any training starts; the error names the model
+    try:
+        registry.get("generator", recipe["generator"])
+        registry.get("critic", recipe["critic"])
+        registry.get("loss", recipe["loss"])
+        recipe["regularizers"] = check_regularizer_specs(registry, name, recipe.get("regularizers", []))
+    except ConfigError as exc:
+        text = str(exc)
+        raise ConfigError(text if text.startswith(f"model '{name}'") else f"model '{name}': {text}") from None
     warmup = recipe["critic_warmup"]
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ConfigError(f"model '{name}': critic_warmup must be a whole number >= 0 (0 = off), got {warmup!r}")
@@ -218,7 +222,8 @@ def check_models(registry: Registry) -> list[str]:
             resolve_recipe(registry, name)
         except GanbenchError as exc:
             plugin = registry.get("model", name).plugin
-            text = str(exc) if str(exc).startswith("plugin ") else f"model '{name}' (plugin {plugin}): {exc}"
+            text = str(exc).removeprefix(f"model '{name}': ")
+            text = text if text.startswith("plugin ") else f"model '{name}' (plugin {plugin}): {text}"
             problems.append(text)
     return problems
 

@@ -147,3 +147,17 @@ def test_without_a_regularizer_d_reg_is_logged_empty_not_zero(registry):
     tr.train_step()
     tr.flush()
     assert tr.history[-1]["d_reg"] is None and tr.history[-1]["d_loss"] is not None
+
+
+def test_ganbench_plugins_lists_the_regularizers():
+    import json
+
+    from click.testing import CliRunner
+
+    from ganbench.cli import cli
+
+    out = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert out.exit_code == 0, out.output
+    info = {p["name"]: p for p in json.loads(out.output)}["regularizers"]
+    assert info["registers"] == {"regularizer": ["gp", "r1", "r2", "zero-gp"]}
+    assert info["descriptions"]["regularizer"]["r1"].startswith("R1: γ/2·E_real‖∇D‖²")
