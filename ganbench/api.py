@@ -13,12 +13,14 @@ from __future__ import annotations
 from ganbench.core.budgets import parse_duration
 from ganbench.core.contract import (
     AdversarialLoss,
+    CriticInputs,
     DatasetSplits,
     ImageItem,
     ImageSource,
     Metric,
     OptimizerSpec,
     Recipe,
+    Regularizer,
     SetMetric,
     SizeHints,
     Tracker,
@@ -31,12 +33,20 @@ from ganbench.data.color import uint8_to_lab
 from ganbench.data.pipeline import IMAGE_EXTENSIONS, UnusableImage, decode_image, file_item, is_gray, list_images
 from ganbench.track.session import TrackerUnavailable, require
 from ganbench.train.distributed import global_rows, global_scores, rank_slice
+from ganbench.train.penalties import (
+    PENALTY_REDUCTIONS,
+    critic_input_gradient,
+    fp16_autocast_on,
+    gradient_norms,
+    per_image_score,
+)
 
 __all__ = [
     # the hook marker (decorate your register_* functions with it)
     "hookimpl",
     # what plugins implement or return
-    "AdversarialLoss", "OptimizerSpec", "Recipe", "SizeHints", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
+    "AdversarialLoss", "Regularizer", "CriticInputs",
+    "OptimizerSpec", "Recipe", "SizeHints", "DatasetSplits", "ImageItem", "ImageSource", "Metric",
     "SetMetric",
     "Tracker",
     # errors a plugin raises for a user to read (one line, documented exit code)
@@ -52,4 +62,6 @@ __all__ = [
     "require", "TrackerUnavailable",
     # datasets: decode one image file as the built-ins do, and the extensions they read
     "decode_image", "IMAGE_EXTENSIONS",
+    # gradient penalties: a patch critic's per-image score, its input gradient, per-image gradient norms
+    "per_image_score", "critic_input_gradient", "gradient_norms", "fp16_autocast_on", "PENALTY_REDUCTIONS",
 ]

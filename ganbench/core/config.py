@@ -26,7 +26,7 @@ OPTION_GROUPS = {
     "generator_optimizer": "generator_optimizer",
     "critic_optimizer": "critic_optimizer",
 }
-SCALARS = {"n_critic", "critic_warmup", "l1_weight", "lr_decay", "generator", "critic", "loss"}
+SCALARS = {"n_critic", "critic_warmup", "l1_weight", "lr_decay", "generator", "critic", "loss", "regularizers"}
 
 
 def parse_value(text: str) -> Any:
@@ -59,7 +59,8 @@ def check_set_key(key: str) -> None:
         return
     raise ConfigError(
         f"unknown --set key '{key}': use generator.X, critic.X, loss.X, generator_optimizer.X, "
-        f"critic_optimizer.X, n_critic, critic_warmup, l1_weight, lr_decay, generator, critic or loss"
+        f"critic_optimizer.X, n_critic, critic_warmup, l1_weight, lr_decay, generator, critic, loss or regularizers "
+        f"(e.g. regularizers=[{{name=\"r1\", gamma=10}}])"
     )
 
 
@@ -173,14 +174,35 @@ def _resolve_dict(registry: Registry, name: str, config: ConfigFile, sets: dict[
             raise unknown_name("model", name, registry.names("model") + sorted(config.models))
         recipe = _recipe_dict(registry.create("model", name), name)
     recipe = apply_sets(recipe, sets)
-    # validate the names now, before any training starts
-    registry.get("generator", recipe["generator"])
-    registry.get("critic", recipe["critic"])
-    registry.get("loss", recipe["loss"])
+    # validate the names now, before any training starts; the error names the model
+    try:
+        registry.get("generator", recipe["generator"])
+        registry.get("critic", recipe["critic"])
+        registry.get("loss", recipe["loss"])
+        recipe["regularizers"] = check_regularizer_specs(registry, name, recipe.get("regularizers", []))
+    except ConfigError as exc:
+        text = str(exc)
+        raise ConfigError(text if text.startswith(f"model '{name}'") else f"model '{name}': {text}") from None
     warmup = recipe["critic_warmup"]
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ConfigError(f"model '{name}': critic_warmup must be a whole number >= 0 (0 = off), got {warmup!r}")
     return recipe
+
+
+def check_regularizer_specs(registry: Registry, model: str, specs: Any) -> list[dict[str, Any]]:
+    """A recipe's ``regularizers``: a list of tables, each naming a registered regularizer (a bare name is
+    taken as ``{name = NAME}``)."""
+    if not isinstance(specs, list):
+        specs = [specs]
+    out = []
+    for spec in specs:
+        spec = {"name": spec} if isinstance(spec, str) else spec
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ConfigError(f"model '{model}': each regularizer must be a table with a name, e.g. "
+                              f"{{name = \"r1\", gamma = 10}}; got {spec!r}")
+        registry.get("regularizer", spec["name"])
+        out.append(dict(spec))
+    return out
 
 
 def check_models(registry: Registry) -> list[str]:
@@ -192,7 +214,8 @@ def check_models(registry: Registry) -> list[str]:
             resolve_recipe(registry, name)
         except GanbenchError as exc:
             plugin = registry.get("model", name).plugin
-            text = str(exc) if str(exc).startswith("plugin ") else f"model '{name}' (plugin {plugin}): {exc}"
+            text = str(exc).removeprefix(f"model '{name}': ")
+            text = text if text.startswith("plugin ") else f"model '{name}' (plugin {plugin}): {text}"
             problems.append(text)
     return problems
 
@@ -202,13 +225,30 @@ def stable_hash(data: Any, length: int = 12) -> str:
     return hashlib.sha256(blob).hexdigest()[:length]
 
 
-def run_identity(registry: Registry, recipe: Recipe, dataset: str, metrics: list[str]) -> dict[str, Any]:
-    """What built a run beyond its options: a hash of the resolved recipe (what the model's factory, a config
-    file and --set made of it) and ``{distribution: version}`` of every plugin that registered its networks,
-    loss, dataset and metrics (see Registry.identity). Two names for one recipe have one identity."""
-    used = {"generator": [recipe.generator], "critic": [recipe.critic], "loss": [recipe.loss],
-            "dataset": [dataset], "metric": list(metrics)}
-    return {"recipe_hash": stable_hash(recipe.to_dict()), "plugins": registry.identity(used)}
+#: The parts of a run that its identity names, each by the source of the module that defines it.
+IDENTITY_PARTS = ("generator", "critic", "loss", "regularizers", "dataset")
+
+
+def run_identity(registry: Registry, recipe: Recipe, dataset: str, metrics: list[str] | None = None) -> dict[str, Any]:
+    """What built a run beyond its options, a flat readable dict: ``recipe_hash`` (the resolved recipe: what
+    the model's factory, a config file and --set made of it) and, per part (generator, critic, loss,
+    regularizers, dataset), the part's name, its plugin's distribution and version, and the module defining
+    it with a hash of that module's source (``Registry.part_identity``). Metrics are not part of it: a
+    changed metric re-scores a stored generator instead of training it again (``scoring_identity``). Two
+    names for one recipe have one identity."""
+    out: dict[str, Any] = {"recipe_hash": stable_hash(recipe.to_dict())}
+    for kind in ("generator", "critic", "loss"):
+        out[kind] = registry.part_identity(kind, getattr(recipe, kind))
+    if recipe.regularizers:
+        out["regularizers"] = "; ".join(registry.part_identity("regularizer", spec["name"])
+                                        for spec in recipe.regularizers)
+    out["dataset"] = registry.part_identity("dataset", dataset)
+    return out
+
+
+def scoring_identity(registry: Registry, metrics: list[str]) -> dict[str, str]:
+    """``{metric: part identity}``: what scored a run (recorded in run.json, outside its key)."""
+    return {name: registry.part_identity("metric", name) for name in metrics}
 
 
 @dataclass
@@ -227,8 +267,8 @@ class RunConfig(RunSettings):
     precision: str = "fp32"
     eval_every: int = 0
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
-    #: what built it: {"recipe_hash": ..., "plugins": {distribution: version}} (see run_identity); part of
-    #: the run key, so a changed plugin or recipe starts a new run
+    #: what built it: {"recipe_hash": ..., "generator": ..., "critic": ..., "loss": ..., "regularizers": ...,
+    #: "dataset": ...} (see run_identity); part of the run key, so a changed part or recipe starts a new run
     identity: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -30,6 +30,12 @@ def init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+#: What a loss' generator step may ask for besides ``fake_scores`` (``AdversarialLoss.generator_needs``):
+#: the real batch's scores (relativistic losses) and the critic's intermediate features of the fake and the
+#: real batch (feature matching; the critic must declare ``returns_features``).
+GENERATOR_NEEDS = ("real_scores", "features")
+
+
 class AdversarialLoss:
     """An adversarial objective: the critic's loss, the generator's loss, and optional extras.
 
@@ -49,39 +55,65 @@ class AdversarialLoss:
 
     #: True when ``critic_regularizer`` penalises each image's own critic gradient (a gradient penalty).
     #: Such a penalty is ill-defined for a critic that mixes the images of a batch (BatchNorm): the trainer
-    #: refuses that pairing.
+    #: refuses that pairing. (A penalty is better written as a ``Regularizer``, which any loss can take.)
     per_sample_regularizer: bool = False
+
+    #: What :meth:`generator_loss` receives besides ``fake_scores``, as keyword arguments (names from
+    #: ``GENERATOR_NEEDS``): ``"real_scores"`` -> ``real_scores``; ``"features"`` -> ``fake_features`` and
+    #: ``real_features``. A loss that asks for nothing is called with ``fake_scores`` alone and costs no extra
+    #: critic work.
+    generator_needs: frozenset[str] = frozenset()
 
     def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         """The critic's loss (minimised). ``real_scores`` = critic(L, real ab) and ``fake_scores`` =
         critic(L, generator(L)) for the same batch, the generator's ab detached; gradients flow into the critic."""
         raise NotImplementedError
 
-    def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
+    def generator_loss(self, fake_scores: torch.Tensor, **needed: Any) -> torch.Tensor:
         """The generator's adversarial loss (minimised; the trainer adds the L1 term).
 
-        ``fake_scores`` = critic(L, generator(L)) with gradients flowing into the generator (the critic's weights are
-        frozen). Declare a second parameter named ``real_scores`` — ``generator_loss(self, fake_scores,
-        real_scores)`` — and the trainer also passes critic(L, real ab) for the same batch: scored by the same
-        critic (its weights after this step's critic updates), in the same forward pass where the critic
-        normalises per sample (two passes with BatchNorm, as in the critic step), under the same autocast,
-        detached. Losses without that parameter cost no extra critic work.
+        ``fake_scores`` = critic(L, generator(L)) with gradients flowing into the generator (the critic's weights
+        are frozen). What ``generator_needs`` declares comes as keyword arguments, computed by the same critic
+        (its weights after this step's critic updates), under the same autocast, cast to float32:
+
+        - ``real_scores``: critic(L, real ab) for the same batch, detached (in the same forward pass as the
+          fake where the critic normalises per sample; two passes with BatchNorm, as in the critic step);
+        - ``fake_features`` / ``real_features``: lists of the critic's intermediate features of the fake (with
+          gradients to the generator) and of the real batch (detached), layer by layer.
         """
         raise NotImplementedError
 
     @property
-    def generator_sees_real_scores(self) -> bool:
-        """True when :meth:`generator_loss` takes ``real_scores`` (relativistic losses)."""
+    def needs(self) -> frozenset[str]:
+        """What the generator step passes to :meth:`generator_loss`: ``generator_needs``, plus
+        ``real_scores`` for an older loss that only names a ``real_scores`` parameter (deprecated: declare it)."""
         import inspect
+        import warnings
 
-        return "real_scores" in inspect.signature(self.generator_loss).parameters
+        declared = frozenset(self.generator_needs)
+        unknown = sorted(declared - set(GENERATOR_NEEDS))
+        if unknown:
+            raise ConfigError(f"loss {type(self).__name__}: unknown generator_needs {unknown}; "
+                              f"known: {', '.join(GENERATOR_NEEDS)}")
+        if "real_scores" not in declared and "real_scores" in inspect.signature(self.generator_loss).parameters:
+            warnings.warn(f"{type(self).__name__}.generator_loss names a 'real_scores' parameter without "
+                          "declaring it: set generator_needs = frozenset({'real_scores'}) (the name alone will "
+                          "stop working)", DeprecationWarning, stacklevel=2)
+            declared |= {"real_scores"}
+        return declared
+
+    @property
+    def generator_sees_real_scores(self) -> bool:
+        """True when :meth:`generator_loss` receives ``real_scores`` (relativistic losses)."""
+        return "real_scores" in self.needs
 
     def critic_regularizer(
         self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor
     ) -> torch.Tensor | None:
         """A term added to the critic loss that needs the critic itself (e.g. a gradient penalty).
 
-        ``real`` and ``fake`` are the critic's inputs (L and ab concatenated), fake detached.
+        ``real`` and ``fake`` are the critic's inputs (L and ab concatenated), fake detached. (Prefer a
+        ``Regularizer`` plugin: any loss can take it from a recipe.)
         """
         return None
 
@@ -95,6 +127,39 @@ class AdversarialLoss:
 
 #: An optimiser's learning rate when a recipe names none.
 DEFAULT_LR = 2e-4
+
+
+#: What a regularizer may need (``Regularizer.needs``): the critic's real and fake inputs, interpolates
+#: between them, and ``per_image`` (it penalises each image's own critic gradient: BatchNorm critics refused).
+REGULARIZER_NEEDS = ("real", "fake", "interpolates", "per_image")
+
+
+@dataclass
+class CriticInputs:
+    """What a regularizer receives besides the critic: the critic's inputs (L and ab concatenated, this
+    process's rows, detached), only those it declared in ``needs`` (the others are None). ``interpolates`` =
+    ε·real + (1-ε)·fake with one ε ~ U(0, 1) per image, drawn for the global batch (so N data-parallel
+    processes draw what one process draws), at least float32."""
+
+    real: torch.Tensor | None = None
+    fake: torch.Tensor | None = None
+    interpolates: torch.Tensor | None = None
+
+
+class Regularizer:
+    """A term added to the critic's loss in a critic step, composable with any loss: a recipe lists them as
+    ``regularizers = [{name = "r1", gamma = 10}]``. ``penalty(critic, inputs)`` returns a scalar (its weight
+    included); it runs under the step's autocast through the uncompiled critic (``critic(x)`` returns the
+    scores alone, features stripped), so take input gradients with ``torch.autograd.grad(...,
+    create_graph=True)``. Every regularizer also takes the option ``every`` (lazy regularization: the penalty
+    runs every k-th critic step, multiplied by k), which the trainer handles."""
+
+    description: str = ""
+    #: Subset of ``REGULARIZER_NEEDS``.
+    needs: frozenset[str] = frozenset()
+
+    def penalty(self, critic: nn.Module, inputs: CriticInputs) -> torch.Tensor:
+        raise NotImplementedError
 
 
 @dataclass
@@ -157,6 +222,9 @@ class Recipe:
     critic_options: dict[str, Any] = field(default_factory=dict)
     loss: str = "bce"
     loss_options: dict[str, Any] = field(default_factory=dict)
+    #: Penalties added to the critic's loss, any loss: ``[{"name": "r1", "gamma": 10, "every": 16}]`` (a
+    #: registered regularizer's name, its options, and ``every`` for lazy regularization).
+    regularizers: list[dict[str, Any]] = field(default_factory=list)
     generator_optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     critic_optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     n_critic: int = 1
@@ -189,6 +257,8 @@ class Recipe:
                 value = {"name": value.name, "lr": value.lr, **value.options}
             elif isinstance(value, dict):
                 value = dict(value)
+            elif isinstance(value, list):
+                value = [dict(v) for v in value]
             out[f.name] = value
         return out
 

@@ -30,6 +30,12 @@ def register_losses(register):
 
 
 @hookspec
+def register_regularizers(register):
+    """Register critic regularizers: ``factory(**options) -> ganbench.api.Regularizer`` (a penalty any loss can
+    take from a recipe's ``regularizers`` list)."""
+
+
+@hookspec
 def register_models(register):
     """Register model recipes: ``factory() -> ganbench.api.Recipe`` (or a dict of its fields)."""
 

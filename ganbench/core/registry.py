@@ -26,11 +26,12 @@ from ganbench.core.errors import DataError, GanbenchError, PluginError, unknown_
 if TYPE_CHECKING:
     from ganbench.core.contract import Recipe
 
-KINDS = ("generator", "critic", "loss", "model", "dataset", "metric", "executor", "tracker")
+KINDS = ("generator", "critic", "loss", "regularizer", "model", "dataset", "metric", "executor", "tracker")
 HOOK_FOR_KIND = {
     "generator": "register_generators",
     "critic": "register_critics",
     "loss": "register_losses",
+    "regularizer": "register_regularizers",
     "model": "register_models",
     "dataset": "register_datasets",
     "metric": "register_metrics",
@@ -84,6 +85,28 @@ def code_hash(obj: object) -> str:
     return digest.hexdigest()[:12]
 
 
+def source_module(factory: Callable[..., Any]) -> types.ModuleType | None:
+    """The module that defines a factory: a function's or class's own module, a ``functools.partial``'s
+    function's, a callable object's class's."""
+    target = getattr(factory, "func", factory)  # functools.partial
+    module = inspect.getmodule(target)
+    if module is None or not getattr(module, "__file__", None):
+        module = inspect.getmodule(type(target))
+    return module
+
+
+def module_hash(module: types.ModuleType | None) -> str:
+    """sha256 (12 hex digits) of one module's source file; empty without one."""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()[:12]
+    except OSError:
+        return ""
+
+
 class Registry:
     """Everything the loaded plugins registered, by kind and name."""
 
@@ -110,6 +133,18 @@ class Registry:
             version = infos[0].version if infos[0].distribution != "in-process" else "0"
             out[key] = f"{version}+src.{digest}"
         return out
+
+    def part_identity(self, kind: str, name: str) -> str:
+        """What built one part of a run, readable: ``"bce: ganbench 0.1.0, ganbench_plugins.losses@1a2b3c4d5e6f"``
+        -- its name, the distribution and version of the plugin that registered it, and the module that
+        defines its factory with a hash of that module's source. An edit to that module is a new part; an
+        edit elsewhere in the distribution (a metric, another loss, a comment in a sibling) is not."""
+        entry = self.get(kind, name)
+        info = self.plugins[entry.plugin]
+        where = (f"in-process {info.name}" if info.distribution == "in-process"
+                 else f"{info.distribution} {info.version}")
+        module = source_module(entry.factory)
+        return f"{name}: {where}, {getattr(module, '__name__', '?')}@{module_hash(module) or 'no-source'}"
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])

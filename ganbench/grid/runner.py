@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ganbench.core.config import RunConfig
+from ganbench.core.config import RunConfig, scoring_identity
 from ganbench.core.contract import DatasetSplits
 from ganbench.core.errors import GanbenchError, ResultsError
 from ganbench.core.registry import Registry
@@ -27,6 +27,7 @@ from ganbench.data.filelist import open_dataset
 from ganbench.data.pipeline import PreparedData, prepare_splits
 from ganbench.grid.finish import finish, provenance, spent, throughput, write_history
 from ganbench.grid.plan import plan_comparison
+from ganbench.grid.rerun import rescore, scoring_changes, why_trains_again
 from ganbench.store.results import (
     RunDir,
     RunStatus,
@@ -115,11 +116,25 @@ def run_configs(
             outcomes.append(RunOutcome(cfg.model, cfg.seed, "claimed", request.results))
             continue
         if kind == "skip":
-            if claim:
-                claim.release()
-            reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
+            try:
+                changed = scoring_changes(existing.record(), scoring_identity(registry, cfg.metrics)) \
+                    if di.is_main and existing is not None else []
+                if changed and existing is not None:  # a metric plugin changed since it was scored: re-score it
+                    reporter.message(f"{cfg.model} seed {cfg.seed}: already trained in {path}; metric "
+                                     f"{', '.join(changed)} changed since it was scored: re-scoring its generators")
+                    rescore(existing, registry, cfg, data, scoring_identity(registry, cfg.metrics),
+                            torch.device(cfg.device))
+                else:
+                    reporter.message(f"{cfg.model} seed {cfg.seed}: already complete in {path}, skipped")
+            finally:
+                if claim:
+                    claim.release()
             outcomes.append(RunOutcome(cfg.model, cfg.seed, "skipped", Path(path)))
             continue
+        if kind == "new" and di.is_main and not request.rerun:
+            why = why_trains_again(request.results, cfg)
+            if why:
+                reporter.message(f"{cfg.model} seed {cfg.seed}: {why}")
         if kind == "resume":
             reporter.message(f"{cfg.model} seed {cfg.seed}: resuming {path}" if has_checkpoint(RunDir(Path(path)))
                              else restart_message(cfg.to_dict(), Path(path)))
@@ -213,7 +228,7 @@ def run_one(
         run.write_record(record)
     else:
         record = {**record_base, "key": cfg.run_key(), "identity": cfg.identity, "config": cfg.to_dict(),
-                  "provenance": provenance(device),
+                  "scoring": scoring_identity(registry, cfg.metrics), "provenance": provenance(device),
                   "budget": {**budget.to_dict(), "total_steps": total}}
         run = create_run(results, cfg.model, cfg.seed, record)
 

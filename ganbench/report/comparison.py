@@ -95,14 +95,38 @@ def format_ci(mean: float, ci: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {ci:.{digits}f}"
 
 
+def _options_text(options: dict[str, Any]) -> str:
+    return "" if not options else "(" + ", ".join(f"{k}={v}" for k, v in sorted(options.items())) + ")"
+
+
+def _optimizer_text(spec: dict[str, Any]) -> str:
+    extra = {k: v for k, v in spec.items() if k not in ("name", "lr")}
+    betas = extra.pop("betas", None)
+    text = f"{spec.get('name')} {spec.get('lr'):g}" if isinstance(spec.get("lr"), (int, float)) else str(spec)
+    if betas is not None:
+        text += f" ({', '.join(f'{b:g}' for b in betas)})"
+    return text + (" " + _options_text(extra) if extra else "")
+
+
+def recipe_text(recipe: dict[str, Any], uses_critic: bool = True) -> str:
+    """A whole recipe in one line: generator, critic (its options), loss (its options) + regularizers, both
+    optimisers with their learning rates, n_critic -- so two rows that differ in any of them read apart."""
+    generator = f"{recipe.get('generator')}{_options_text(recipe.get('generator_options') or {})}"
+    g_opt = f"G {_optimizer_text(recipe.get('generator_optimizer') or {})}"
+    if not uses_critic:
+        return f"{generator}; no critic; loss {recipe.get('loss')}; {g_opt}"
+    loss = f"{recipe.get('loss')}{_options_text(recipe.get('loss_options') or {})}"
+    for spec in recipe.get("regularizers") or []:
+        loss += f" + {spec.get('name')}{_options_text({k: v for k, v in spec.items() if k != 'name'})}"
+    critic = f"{recipe.get('critic')}{_options_text(recipe.get('critic_options') or {})}"
+    return (f"{generator}; {critic}; {loss}; {g_opt} / D {_optimizer_text(recipe.get('critic_optimizer') or {})}; "
+            f"n_critic {recipe.get('n_critic')}")
+
+
 def _recipe_text(record: dict[str, Any]) -> str:
-    recipe = record["config"]["recipe"]
     spent = record.get("spent", {})
-    if spent.get("generator_steps") and not spent.get("critic_steps"):  # no critic: the regression baseline
-        opt = recipe.get("generator_optimizer", {})
-        return f"{recipe.get('loss')} (no critic), generator {opt.get('name')} {opt.get('lr')}"
-    opt = recipe.get("critic_optimizer", {})
-    return f"{recipe.get('loss')}, {opt.get('name')} {opt.get('lr')}, n_critic {recipe.get('n_critic')}"
+    no_critic = bool(spent.get("generator_steps")) and not spent.get("critic_steps")  # the regression baseline
+    return recipe_text(record["config"]["recipe"], uses_critic=not no_critic)
 
 
 def metric_infos(runs: list[RunInfo]) -> list[MetricInfo]:

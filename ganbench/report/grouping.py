@@ -56,10 +56,13 @@ def seed_of(run: _Run) -> int:
 
 
 def identity_of(record: dict[str, Any]) -> dict[str, Any]:
-    """run.json ``identity``; older runs lack it: their stored recipe is hashed, plugin versions unknown."""
+    """run.json ``identity`` as ``{"recipe_hash", "plugins"}``: ``plugins`` = what built it, per part
+    (``{"generator": "unet: ganbench 0.1.0, ganbench_plugins.unet@…", …}``) or, recorded by an older ganbench,
+    per distribution; older runs still lack it: their stored recipe is hashed, plugin versions unknown."""
     ident = record.get("identity") or {}
     recipe_hash = ident.get("recipe_hash") or stable_hash(record.get("config", {}).get("recipe", {}))
-    return {"recipe_hash": recipe_hash, "plugins": ident.get("plugins")}
+    parts = {k: v for k, v in ident.items() if k not in ("recipe_hash", "plugins")}
+    return {"recipe_hash": recipe_hash, "plugins": parts or ident.get("plugins")}
 
 
 def same_identity(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -33,7 +33,9 @@ def _metric_title(m: MetricInfo, n_images: int | None = None) -> str:
 def display_columns(comp: Comparison) -> list[tuple[str, str]]:
     """(table column, title) as shown: the comparison's own metrics in their order, each reference-free one
     with its gap to the ground truth."""
-    cols = [("model", "model"), ("recipe", "recipe (loss, critic optimiser, n_critic)"), ("budget", "budget")]
+    cols = [("model", "model"),
+            ("recipe", "recipe (generator; critic; loss + regularizers; G / D optimisers; n_critic)"),
+            ("budget", "budget")]
     for m in comp.metrics:
         cols.append((m.name, _metric_title(m, comp.set_n.get(m.name))))
         if m.reference_free:

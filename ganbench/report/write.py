@@ -116,21 +116,25 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     gray_val = None
+    plotted: dict[str, set[str]] = {}
     for row, seed, r in _counted(comp):
         label = f"{row.label} s{seed}"
         hist = r.path / "history.csv"
         val = r.path / "validation.csv"
         if hist.exists() and hist.stat().st_size:
             h = pd.read_csv(hist)
-            y = h["w_estimate"] if h["w_estimate"].notna().any() else h["d_loss"]  # empty: the loss has none
+            wasserstein = "w_estimate" in h and h["w_estimate"].notna().any()  # empty: the loss has none
+            y = h["w_estimate"] if wasserstein else h["d_loss"]
             axes[0].plot(h["step"], y, label=label)
+            what = "Wasserstein estimate" if wasserstein else "critic loss"
+            plotted.setdefault(what, set()).add(str(r.record["config"]["recipe"].get("loss")))
         if val.exists() and val.stat().st_size:
             v = pd.read_csv(val)
             axes[1].plot(v["images"], v["val_psnr"], marker="o", label=label)
             axes[2].plot(v["seconds"], v["val_psnr"], marker="o", label=label)
             if "gray_val_psnr" in v and gray_val is None:
                 gray_val = float(v["gray_val_psnr"].iloc[0])
-    axes[0].set(title="critic: Wasserstein estimate (or BCE loss)", xlabel="generator step")
+    axes[0].set(title=critic_plot_title(plotted), xlabel="generator step")
     axes[1].set(title="validation PSNR vs images seen", xlabel="generator images", ylabel="dB")
     axes[2].set(title="validation PSNR vs training seconds", xlabel="seconds", ylabel="dB")
     if gray_val is not None:
@@ -144,6 +148,14 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     atomic_write_bytes(out / f"curves-{index}.png", buf.getvalue())
+
+
+def critic_plot_title(plotted: dict[str, set[str]]) -> str:
+    """The critic plot's title, naming what it shows per loss: ``critic: Wasserstein estimate (wasserstein);
+    critic loss (bce, hinge)``."""
+    if not plotted:
+        return "critic"
+    return "critic: " + "; ".join(f"{what} ({', '.join(sorted(losses))})" for what, losses in sorted(plotted.items()))
 
 
 def _sample_grid(comp: Comparison, out: Path, index: int) -> None:

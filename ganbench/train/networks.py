@@ -17,6 +17,7 @@ from ganbench.core.contract import AdversarialLoss, Recipe
 from ganbench.core.errors import ConfigError
 from ganbench.core.registry import Registry
 from ganbench.train.distributed import globalize_batchnorm
+from ganbench.train.regularize import RegularizedLoss, build_regularizers, per_image_regularizers
 
 
 @dataclass
@@ -40,12 +41,17 @@ def build_generator(registry: Registry, recipe: Recipe, budget: Budget) -> nn.Mo
 def build_parts(registry: Registry, recipe: Recipe, budget: Budget, model: str,
                 device: torch.device | None = None) -> tuple[nn.Module, nn.Module, AdversarialLoss]:
     """Generator, critic (created on ``device``, default the CPU) and loss, in that order (the order the
-    seeded initialisation draws its random numbers in). A per-image penalty on a BatchNorm critic is refused."""
+    seeded initialisation draws its random numbers in); the loss carries the recipe's regularizers
+    (``RegularizedLoss``). A per-image penalty on a BatchNorm critic is refused, and so is a loss that needs
+    the critic's features with a critic that does not return them."""
     with torch.device(device) if device is not None else contextlib.nullcontext():
         generator = build_generator(registry, recipe, budget)
         critic = registry.build(recipe, "critic", budget.size_hints("critic"))
     loss = registry.build(recipe, "loss", budget.size_hints("loss"))
+    if recipe.regularizers:
+        loss = RegularizedLoss(loss, build_regularizers(registry, recipe.regularizers, model))
     check_penalty_critic(loss, critic, recipe.loss, model)
+    check_features(loss, critic, recipe, model)
     return generator, critic, loss
 
 
@@ -106,9 +112,21 @@ def has_batchnorm(net: nn.Module) -> bool:
 
 
 def check_penalty_critic(loss: AdversarialLoss, critic: nn.Module, loss_name: str, model: str) -> None:
-    """A per-image penalty (``loss.per_sample_regularizer``) needs a critic that scores each image on its
-    own: BatchNorm mixes the images of a batch, so the penalised gradient is not the image's. Refused."""
-    if getattr(loss, "per_sample_regularizer", False) and has_batchnorm(critic):
-        raise ConfigError(f"model '{model}': loss '{loss_name}' penalises each image's critic gradient, but the "
+    """A per-image penalty (``loss.per_sample_regularizer``, a regularizer that needs ``per_image``) needs a
+    critic that scores each image on its own: BatchNorm mixes the images of a batch, so the penalised gradient
+    is not the image's. Refused."""
+    penalties = per_image_regularizers(loss)
+    if penalties and has_batchnorm(critic):
+        what = f"loss '{loss_name}'" if penalties[0] == "loss" else penalties[0]
+        raise ConfigError(f"model '{model}': {what} penalises each image's critic gradient, but the "
                           "critic has BatchNorm, which mixes the images of a batch; use a per-sample norm "
                           "(--set critic.norm=layer, instance or none)")
+
+
+def check_features(loss: AdversarialLoss, critic: nn.Module, recipe: Recipe, model: str) -> None:
+    """A loss that needs the critic's features (``generator_needs`` has ``features``) needs a critic that
+    declares ``returns_features``."""
+    if loss.uses_critic and "features" in loss.needs and not getattr(critic, "returns_features", False):
+        raise ConfigError(f"model '{model}': loss '{recipe.loss}' needs the critic's intermediate features, but "
+                          f"critic '{recipe.critic}' does not return them (it declares no returns_features; "
+                          "the built-in patchgan does with --set critic.features=true)")

@@ -1,8 +1,9 @@
 """The two training steps of an adversarial recipe: a critic step and a generator step (adversarial loss +
 λ_L1 · L1). The trainer runs them, and the FLOP counter counts these very passes (``flops.py``).
 
-The steps know a loss only through ``AdversarialLoss``: regularisers (gradient penalty) and constraints
-(weight clipping) are the loss plugin's business. The statistics they return are named as the run's
+The steps know a loss only through ``AdversarialLoss``: constraints (weight clipping) are the loss plugin's
+business, regularisers (gradient penalties) the loss' or the recipe's (``regularize.py`` composes them into
+the loss' ``critic_regularizer``). The statistics they return are named as the run's
 ``history.csv`` columns (``d_loss``, ``d_reg``: the critic's loss and regulariser; ``g_adv``, ``g_l1``;
 ``w_estimate``).
 """
@@ -20,6 +21,7 @@ from torch import nn
 from ganbench.train.distributed import global_scores
 from ganbench.train.networks import Networks, has_batchnorm
 from ganbench.train.precision import AUTOCAST
+from ganbench.train.regularize import RegularizedLoss, ScoresOnly, has_regularizer, scores_of
 
 
 def _no_forward_buffer_sync_option(ddp: type) -> str:
@@ -45,6 +47,12 @@ class Steps:
         self.autocast_dtype = AUTOCAST[precision]
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
         self.critic_has_batchnorm = has_batchnorm(nets.critic)
+        #: the critic returns (scores, [features]) (it declares ``returns_features``)
+        self.critic_features = bool(getattr(nets.critic, "returns_features", False))
+        #: what the loss' generator_loss receives besides the fake's scores (``AdversarialLoss.needs``)
+        self.generator_needs = nets.loss.needs if nets.loss.uses_critic else frozenset()
+        #: the critic step adds a regularizer (the loss' own or a recipe's); else d_reg is logged empty
+        self.has_regularizer = has_regularizer(nets.loss)
         self.ema, self.ema_decay = ema, ema_decay
         self.has_w_estimate = False  # set by the first critic step whose loss returns a distance estimate
         #: scores over the global batch under torchrun (every rank's rows); a copy outside it keeps its own
@@ -79,7 +87,13 @@ class Steps:
 
     def score(self, x: torch.Tensor, train: bool = True) -> torch.Tensor:
         """The critic's scores of (L, ab); ``train``: the critic's own step (through DDP under torchrun)."""
-        return (self._c_train if train else self._c_plain)(x)
+        return scores_of(self.nets.critic, (self._c_train if train else self._c_plain)(x))
+
+    def score_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The critic's scores and intermediate features of (L, ab) (a critic that declares
+        ``returns_features``), through the plain critic (the generator step's)."""
+        scores, features = self._c_plain(x)
+        return scores, list(features)
 
     def autocast(self):
         """Autocast to the run's precision (nothing for fp32)."""
@@ -87,9 +101,13 @@ class Steps:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def critic_step(self, L: torch.Tensor, ab: torch.Tensor, fake_ab: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One update of the critic on real (L, ab) against (L, fake_ab), fake detached."""
+    def critic_step(self, L: torch.Tensor, ab: torch.Tensor, fake_ab: torch.Tensor,
+                    index: int = 0) -> dict[str, torch.Tensor]:
+        """One update of the critic on real (L, ab) against (L, fake_ab), fake detached; ``index``: the critic
+        steps done before it (when lazy regularizers run)."""
         nets, loss = self.nets, self.loss
+        if isinstance(loss, RegularizedLoss):
+            loss.critic_step = index
         real = torch.cat([L, ab], 1)
         fake = torch.cat([L, fake_ab.detach()], 1)
         with self.autocast():
@@ -101,7 +119,7 @@ class Steps:
         real_s, fake_s = self._gather(real_s), self._gather(fake_s)  # the global batch under torchrun
         critic_loss = loss.critic_loss(real_s, fake_s)
         with self.autocast():  # the uncompiled critic (compiled graphs cannot double-backward)
-            reg = loss.critic_regularizer(nets.critic, real, fake)
+            reg = loss.critic_regularizer(ScoresOnly(nets.critic) if self.critic_features else nets.critic, real, fake)
         reg = None if reg is None else reg.float()
         total = critic_loss if reg is None else critic_loss + reg
         nets.critic_optimizer.zero_grad(set_to_none=True)
@@ -110,8 +128,9 @@ class Steps:
         self.scaler.update()
         loss.after_critic_step(nets.critic)
         w = loss.distance_estimate(real_s.detach(), fake_s.detach())
-        stats = {"d_loss": critic_loss.detach(),
-                 "d_reg": critic_loss.new_zeros(()) if reg is None else reg.detach()}
+        stats = {"d_loss": critic_loss.detach()}
+        if self.has_regularizer:  # a lazy regularizer's off-steps log 0: it added nothing
+            stats["d_reg"] = critic_loss.new_zeros(()) if reg is None else reg.detach()
         if w is not None:
             self.has_w_estimate = True
             stats["w_estimate"] = w.detach()
@@ -127,9 +146,8 @@ class Steps:
         try:
             if loss.uses_critic:
                 with self.autocast():
-                    fake_s, real_s = self.generator_scores(L, ab, fake_ab)
-                g_adv = (loss.generator_loss(fake_s) if real_s is None
-                         else loss.generator_loss(fake_s, real_s))  # type: ignore[call-arg]
+                    fake_s, needed = self.generator_inputs(L, ab, fake_ab)
+                g_adv = loss.generator_loss(fake_s, **needed)
             else:
                 g_adv = torch.zeros((), device=self.device)
             g_l1 = (fake_ab.float() - ab).abs().mean()
@@ -150,21 +168,45 @@ class Steps:
                     eb.copy_(b)
         return {"g_adv": g_adv.detach(), "g_l1": g_l1.detach()}, ratio
 
+    def generator_inputs(self, L: torch.Tensor, ab: torch.Tensor,
+                         fake_ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, object]]:
+        """The generator step's critic outputs (fp32, the global batch under torchrun): the fake's scores, with
+        gradients to the generator, and what the loss declared it needs (``generator_needs``) as keyword
+        arguments: ``real_scores`` (detached); ``fake_features`` (with gradients) and ``real_features``
+        (detached), layer by layer. A loss that needs nothing costs one critic pass over the fake."""
+        needs = self.generator_needs
+        fake = torch.cat([L, fake_ab], 1)
+        if not needs:
+            return self._gather(self.score(fake, train=False).float()), {}
+        real = torch.cat([L, ab], 1)
+        features = "features" in needs
+        if self.critic_has_batchnorm:  # batch statistics: separate passes, as in the critic step
+            fake_s, fake_f = self._critic_outputs(fake, features)
+            with torch.no_grad():
+                real_s, real_f = self._critic_outputs(real, features)
+        else:  # per-sample normalisation: one pass over both
+            both_s, both_f = self._critic_outputs(torch.cat([fake, real], 0), features)
+            fake_s, real_s = both_s.chunk(2)
+            fake_f, real_f = [f.chunk(2)[0] for f in both_f], [f.chunk(2)[1] for f in both_f]
+        needed: dict[str, object] = {}
+        if "real_scores" in needs:
+            needed["real_scores"] = self._gather(real_s.detach().float())
+        if features:
+            needed["fake_features"] = [self._gather(f.float()) for f in fake_f]
+            needed["real_features"] = [self._gather(f.detach().float()) for f in real_f]
+        return self._gather(fake_s.float()), needed
+
+    def _critic_outputs(self, x: torch.Tensor, features: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        if features:
+            return self.score_with_features(x)
+        return self.score(x, train=False), []
+
     def generator_scores(self, L: torch.Tensor, ab: torch.Tensor,
                          fake_ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The generator step's critic scores (fp32, the global batch under torchrun): the fake's, with
-        gradients to the generator, and the real batch's (detached) if the loss' generator_loss takes them."""
-        fake = torch.cat([L, fake_ab], 1)
-        if not self.loss.generator_sees_real_scores:
-            return self._gather(self.score(fake, train=False).float()), None
-        real = torch.cat([L, ab], 1)
-        if self.critic_has_batchnorm:  # batch statistics: separate passes, as in the critic step
-            fake_s = self.score(fake, train=False)
-            with torch.no_grad():
-                real_s = self.score(real, train=False)
-        else:  # per-sample normalisation: one pass over both
-            fake_s, real_s = self.score(torch.cat([fake, real], 0), train=False).chunk(2)
-        return self._gather(fake_s.float()), self._gather(real_s.detach().float())
+        """The fake's scores and, if the loss needs them, the real batch's (see :meth:`generator_inputs`)."""
+        fake_s, needed = self.generator_inputs(L, ab, fake_ab)
+        real_s = needed.get("real_scores")
+        return fake_s, real_s if isinstance(real_s, torch.Tensor) else None
 
     def adversarial_to_l1_ratio(self, g_adv: torch.Tensor, fake_ab: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """‖∂g_adv/∂fake‖ / ‖∂(λ_L1·L1)/∂fake‖ on the generator's output: how hard the adversary pulls the

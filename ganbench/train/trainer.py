@@ -98,7 +98,8 @@ class Trainer:
         estimate when the loss gives none (BCE, hinge). They are logged empty."""
         if not self.nets.loss.uses_critic:
             return ("d_loss", "d_reg", "w_estimate")
-        return () if self.steps.has_w_estimate else ("w_estimate",)
+        absent = () if self.steps.has_w_estimate else ("w_estimate",)
+        return absent if self.steps.has_regularizer else ("d_reg", *absent)
 
     # --- one step -----------------------------------------------------------------------------------
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,7 +137,7 @@ class Trainer:
             with self.steps.autocast(), torch.set_grad_enabled(i == max(n, 1) - 1):
                 fake_ab = self.steps.generate(L)
             if n:
-                stats.update(self.steps.critic_step(L, ab, fake_ab))
+                stats.update(self.steps.critic_step(L, ab, fake_ab, self.counters.critic_steps))
                 self.counters.critic_steps += 1
                 self.counters.critic_images += L.shape[0] * self.dist.world  # budgets count global images
         diagnose = self.diagnostic_every > 0 and (self.counters.step + 1) % self.diagnostic_every == 0

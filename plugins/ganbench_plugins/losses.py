@@ -1,7 +1,10 @@
-"""The built-in adversarial objectives: ``bce`` (DCGAN), ``wasserstein`` (no constraint), ``wasserstein-clip``
-(WGAN), ``wasserstein-gp`` (WGAN-GP) and ``none`` (no adversary: the L1 baselines). Clipping and the gradient
-penalty live here, not in the trainer: the trainer only calls ``critic_regularizer`` and
-``after_critic_step``."""
+"""The built-in adversarial objectives: ``bce`` (DCGAN's non-saturating BCE), ``hinge`` (SNGAN/SAGAN),
+``least-squares`` (LSGAN), ``ragan`` and ``rahinge`` (relativistic average, BCE and hinge), ``wasserstein``
+(no constraint), ``wasserstein-clip`` (WGAN), ``wasserstein-gp`` (the Wasserstein loss with WGAN-GP's penalty
+inside; the ``wgan-gp`` recipe now takes the penalty as the ``gp`` regularizer) and ``none`` (no adversary:
+the L1 baselines). ``bce`` and ``hinge`` take pix2pixHD's feature matching (``feature_matching`` = its
+weight). Clipping lives here, not in the trainer: the trainer only calls ``critic_regularizer`` and
+``after_critic_step``; penalties any loss can take are regularizers (``regularizers.py``)."""
 
 from __future__ import annotations
 
@@ -12,32 +15,152 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.api import AdversarialLoss, global_rows, hookimpl, rank_slice
+from ganbench.api import (
+    PENALTY_REDUCTIONS,
+    AdversarialLoss,
+    critic_input_gradient,
+    fp16_autocast_on,
+    global_rows,
+    hookimpl,
+    per_image_score,
+    rank_slice,
+)
 
 
 def _finite_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-class BCELoss(AdversarialLoss):
-    """DCGAN / pix2pix: binary cross-entropy on logits (the sigmoid lives inside BCE-with-logits)."""
+def feature_matching(fake_features: list[torch.Tensor], real_features: list[torch.Tensor]) -> torch.Tensor:
+    """pix2pixHD's feature-matching loss for one critic (Wang et al. 2018, ``loss_G_GAN_Feat``):
+    4/K · Σ_k mean|F_k(fake) − F_k(real)| over the critic's K intermediate features (pix2pixHD's K = n_layers_D
+    + 1, weight 4/(n_layers_D + 1)), real features detached. The loss' ``feature_matching`` option is
+    pix2pixHD's ``lambda_feat`` (10)."""
+    if not fake_features:
+        raise ValueError("feature matching needs at least one critic feature")
+    weight = 4.0 / len(fake_features)
+    total = fake_features[0].new_zeros(())
+    for fake, real in zip(fake_features, real_features, strict=True):
+        total = total + weight * F.l1_loss(fake, real.detach())
+    return total
+
+
+class FeatureMatchingOption:
+    """A loss' ``feature_matching`` option: weight > 0 adds pix2pixHD's feature matching to the generator loss
+    (and asks the trainer for the critic's features); 0 = off."""
+
+    feature_matching: float = 0.0
+    description: str = ""
+    generator_needs: frozenset[str] = frozenset()
+
+    def _set_feature_matching(self, weight: float) -> None:
+        if not _finite_number(weight) or weight < 0:
+            raise ValueError(f"feature_matching must be a finite number >= 0 (its weight; 0 = off), got {weight!r}")
+        self.feature_matching = float(weight)
+        if self.feature_matching > 0:
+            self.generator_needs = frozenset({"features"})
+            self.description += f" + {self.feature_matching:g}·feature matching"
+
+    def _with_features(self, adversarial: torch.Tensor, needed: dict) -> torch.Tensor:
+        if self.feature_matching <= 0:
+            return adversarial
+        return adversarial + self.feature_matching * feature_matching(needed["fake_features"],
+                                                                      needed["real_features"])
+
+
+class BCELoss(FeatureMatchingOption, AdversarialLoss):
+    """DCGAN / pix2pix: binary cross-entropy on logits (the sigmoid lives inside BCE-with-logits); the generator's
+    loss is the non-saturating one, BCE(D(fake), 1) (Goodfellow et al. 2014)."""
 
     description = "BCE with logits (non-saturating generator loss)"
+
+    def __init__(self, feature_matching: float = 0.0) -> None:
+        self.description = type(self).description
+        self._set_feature_matching(feature_matching)
 
     def critic_loss(self, real_scores, fake_scores):
         return F.binary_cross_entropy_with_logits(
             real_scores, torch.ones_like(real_scores)
         ) + F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores))
 
+    def generator_loss(self, fake_scores, **needed):
+        return self._with_features(F.binary_cross_entropy_with_logits(fake_scores, torch.ones_like(fake_scores)),
+                                   needed)
+
+
+class HingeLoss(FeatureMatchingOption, AdversarialLoss):
+    """The hinge loss (Lim & Ye 2017; SNGAN, Miyato et al. 2018; SAGAN, BigGAN): critic
+    E[relu(1 − D(real))] + E[relu(1 + D(fake))], generator −E[D(fake)], means over images and patches."""
+
+    description = "hinge"
+
+    def __init__(self, feature_matching: float = 0.0) -> None:
+        self.description = type(self).description
+        self._set_feature_matching(feature_matching)
+
+    def critic_loss(self, real_scores, fake_scores):
+        return torch.relu(1.0 - real_scores).mean() + torch.relu(1.0 + fake_scores).mean()
+
+    def generator_loss(self, fake_scores, **needed):
+        return self._with_features(-fake_scores.mean(), needed)
+
+
+class LeastSquaresLoss(AdversarialLoss):
+    """LSGAN (Mao et al. 2017, eq. 2): critic ½E[(D(real) − b)²] + ½E[(D(fake) − a)²], generator
+    ½E[(D(fake) − c)²]; the paper's 0-1 coding a = 0, b = c = 1 by default (``fake_target`` = a,
+    ``real_target`` = b = c)."""
+
+    description = "least squares (LSGAN)"
+
+    def __init__(self, real_target: float = 1.0, fake_target: float = 0.0) -> None:
+        for name, value in (("real_target", real_target), ("fake_target", fake_target)):
+            if not _finite_number(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if real_target == fake_target:
+            raise ValueError("real_target and fake_target must differ")
+        self.real_target, self.fake_target = float(real_target), float(fake_target)
+
+    def critic_loss(self, real_scores, fake_scores):
+        return 0.5 * ((real_scores - self.real_target) ** 2).mean() + 0.5 * (
+            (fake_scores - self.fake_target) ** 2).mean()
+
     def generator_loss(self, fake_scores):
-        return F.binary_cross_entropy_with_logits(fake_scores, torch.ones_like(fake_scores))
+        return 0.5 * ((fake_scores - self.real_target) ** 2).mean()
 
 
-def per_image_score(scores: torch.Tensor) -> torch.Tensor:
-    """One critic score per image: the mean over a patch critic's patch scores (N, 1, h, w) -> (N,); a
-    critic with one score per image already has it. The Wasserstein loss and the gradient penalty both use
-    this score, so the penalty constrains the critic the loss trains, with the same λ at every image size."""
-    return scores.flatten(1).mean(1) if scores.dim() > 1 else scores
+class RelativisticAverageLoss(AdversarialLoss):
+    """The relativistic average GAN (Jolicoeur-Martineau 2018, RaSGAN / RaHingeGAN as in the paper's code),
+    with C = the critic's raw scores and means over the global batch (all patches):
+
+    - ``ragan``: critic ½[BCE(C(real) − mean C(fake), 1) + BCE(C(fake) − mean C(real), 0)]; generator the same
+      with the targets swapped;
+    - ``rahinge``: critic ½[E relu(1 − (C(real) − mean C(fake))) + E relu(1 + (C(fake) − mean C(real)))];
+      generator ½[E relu(1 + (C(real) − mean C(fake))) + E relu(1 − (C(fake) − mean C(real)))].
+    """
+
+    generator_needs = frozenset({"real_scores"})
+
+    def __init__(self, kind: str = "bce") -> None:
+        if kind not in ("bce", "hinge"):
+            raise ValueError(f"unknown relativistic kind '{kind}'; choose bce or hinge")
+        self.kind = kind
+        self.description = f"relativistic average {'BCE (RaSGAN)' if kind == 'bce' else 'hinge (RaHingeGAN)'}"
+
+    def _pair(self, real_scores, fake_scores, real_label: bool) -> torch.Tensor:
+        real_rel = real_scores - fake_scores.mean()
+        fake_rel = fake_scores - real_scores.mean()
+        if self.kind == "bce":
+            bce = F.binary_cross_entropy_with_logits
+            return 0.5 * (bce(real_rel, torch.full_like(real_rel, float(real_label)))
+                          + bce(fake_rel, torch.full_like(fake_rel, float(not real_label))))
+        sign = 1.0 if real_label else -1.0
+        return 0.5 * (torch.relu(1.0 - sign * real_rel).mean() + torch.relu(1.0 + sign * fake_rel).mean())
+
+    def critic_loss(self, real_scores, fake_scores):
+        return self._pair(real_scores, fake_scores, True)
+
+    def generator_loss(self, fake_scores, real_scores):
+        return self._pair(real_scores, fake_scores, False)
 
 
 class WassersteinLoss(AdversarialLoss):
@@ -85,34 +208,6 @@ def clip_parameters(params, clip: float, foreach: bool | None = None) -> None:
             p.clamp_(-clip, clip)
 
 
-#: How the gradient penalty reduces a patch critic's scores before differentiating them.
-PENALTY_REDUCTIONS = ("mean", "sum")
-
-
-def critic_input_gradient(critic: nn.Module, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """∂D(x_i)/∂x_i for every image i of ``x`` (which must require grad), kept differentiable
-    (``create_graph=True``) so a penalty on it trains the critic.
-
-    ``reduction="mean"``: D is :func:`per_image_score` (the mean over patches), the score the Wasserstein
-    loss uses. ``"sum"``: D is the patch scores' sum, as pix2pix's ``cal_gradient_penalty`` -- P times the
-    per-image score for P patches, so a penalty on it asks the loss' critic for gradient norm 1/P.
-    Images are independent (a per-sample critic), so one gradient of the batch total gives every image's.
-    The scores are cast to fp32 before the reduction."""
-    if reduction not in PENALTY_REDUCTIONS:
-        raise ValueError(f"unknown penalty_reduction '{reduction}'; choose one of {', '.join(PENALTY_REDUCTIONS)}")
-    scores = critic(x)
-    scores = scores.to(torch.promote_types(scores.dtype, torch.float32))
-    total = per_image_score(scores).sum() if reduction == "mean" else scores.sum()
-    (grad,) = torch.autograd.grad(total, x, create_graph=True)
-    return grad
-
-
-def _fp16_autocast(device_type: str) -> bool:
-    if not torch.amp.is_autocast_available(device_type):  # e.g. the meta device (shape checks, FLOP counts)
-        return False
-    return torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16
-
-
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor,
                      reduction: str = "mean") -> torch.Tensor:
     """Gulrajani et al. 2017: mean over the batch of (||∇_x D(x)||_2 - 1)^2 at x = eps*real + (1-eps)*fake,
@@ -129,7 +224,7 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     ordinary ``backward()`` (what DistributedDataParallel supports).
     """
     device_type = real.device.type
-    with torch.autocast(device_type, enabled=False) if _fp16_autocast(device_type) else contextlib.nullcontext():
+    with torch.autocast(device_type, enabled=False) if fp16_autocast_on(device_type) else contextlib.nullcontext():
         dtype = torch.promote_types(real.dtype, torch.float32)  # fp32 at least (fp64 in the tests)
         x = (eps * real + (1.0 - eps) * fake).to(dtype).requires_grad_(True)
         grad = critic_input_gradient(critic, x, reduction)
@@ -177,7 +272,11 @@ class NoAdversary(AdversarialLoss):
 
 @hookimpl
 def register_losses(register):
-    register("bce", BCELoss, description=BCELoss.description)
+    register("bce", BCELoss, description=BCELoss.description + "; feature_matching=weight (pix2pixHD, 0 = off)")
+    register("hinge", HingeLoss, description="hinge (SNGAN/SAGAN); feature_matching=weight (pix2pixHD, 0 = off)")
+    register("least-squares", LeastSquaresLoss, description="least squares, LSGAN (real_target=1, fake_target=0)")
+    register("ragan", RelativisticAverageLoss, description="relativistic average BCE (RaSGAN)")
+    register("rahinge", lambda: RelativisticAverageLoss("hinge"), description="relativistic average hinge")
     register("wasserstein", WassersteinLoss, description="Wasserstein, no constraint (needs one of your own)")
     register("wasserstein-clip", WeightClippingLoss, description="Wasserstein + weight clipping (clip=0.01)")
     register("wasserstein-gp", GradientPenaltyLoss,

@@ -1,7 +1,9 @@
-"""PatchGAN critic (pix2pix): scores overlapping patches of (L, ab)."""
+"""PatchGAN critic (pix2pix): scores overlapping patches of (L, ab); options for spectral normalisation
+(SNGAN) and for returning its intermediate features (feature matching)."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ganbench.api import SizeHints, hookimpl, init_weights
@@ -23,10 +25,20 @@ def _norm(kind: str, channels: int) -> nn.Module | None:
 
 class PatchGAN(nn.Module):
     """``layers`` 4x4 stride-2 convs (LeakyReLU 0.2, the chosen norm except on the first), one stride-1
-    conv, then a 1-channel stride-1 conv: raw scores (logits or critic values), one per patch."""
+    conv, then a 1-channel stride-1 conv: raw scores (logits or critic values), one per patch.
 
-    def __init__(self, in_channels: int = 3, base_channels: int = 64, layers: int = 3, norm: str = "batch"):
+    ``spectral_norm``: every convolution's weight divided by its largest singular value (Miyato et al. 2018,
+    one power iteration per training forward, torch's ``spectral_norm`` parametrisation), usually with
+    ``norm="none"``. ``features``: the critic declares ``returns_features`` and returns ``(scores,
+    [features])``, the output of each LeakyReLU (layers + 1 of them, pix2pixHD's intermediate outputs)."""
+
+    def __init__(self, in_channels: int = 3, base_channels: int = 64, layers: int = 3, norm: str = "batch",
+                 spectral_norm: bool = False, features: bool = False):
         super().__init__()
+        for name, flag in (("spectral_norm", spectral_norm), ("features", features)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be true or false, got {flag!r}")
+        self.returns_features = features
         if norm not in NORMS:
             raise ValueError(f"unknown critic norm '{norm}'; choose one of {', '.join(NORMS)}")
         if base_channels < 1 or layers < 0:
@@ -45,9 +57,20 @@ class PatchGAN(nn.Module):
         mods.append(nn.Conv2d(width, 1, 4, 1, 1))
         self.net = nn.Sequential(*mods)
         self.apply(init_weights)
+        if spectral_norm:
+            for i, mod in enumerate(self.net):
+                if isinstance(mod, nn.Conv2d):
+                    self.net[i] = nn.utils.parametrizations.spectral_norm(mod)
 
-    def forward(self, x):
-        return self.net(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        if not self.returns_features:
+            return self.net(x)
+        features = []
+        for mod in self.net:
+            x = mod(x)
+            if isinstance(mod, nn.LeakyReLU):
+                features.append(x)
+        return x, features
 
 
 def patchgan(hints: SizeHints | None = None, **options) -> PatchGAN:
@@ -59,5 +82,6 @@ def patchgan(hints: SizeHints | None = None, **options) -> PatchGAN:
 
 @hookimpl
 def register_critics(register):
-    register("patchgan", patchgan, description="pix2pix PatchGAN; norm = batch | instance | layer | none",
+    register("patchgan", patchgan, description="pix2pix PatchGAN; norm = batch | instance | layer | none, "
+             "spectral_norm = false | true, features = false | true (returns its features)",
              accepts=("hints",))

@@ -1,4 +1,5 @@
-"""The study's three recipes and their L1-only baselines (see docs/recipes.md for the sources of each value)."""
+"""The study's three recipes, their L1-only baselines, and the published settings of the common losses:
+``sngan-hinge``, ``lsgan``, ``ragan``, ``stylegan-r1`` (see docs/recipes.md for the sources of each value)."""
 
 from __future__ import annotations
 
@@ -31,12 +32,72 @@ def wgan() -> Recipe:
 def wgan_gp() -> Recipe:
     return Recipe(
         critic_options={"norm": "layer"},
-        loss="wasserstein-gp",
-        loss_options={"weight": 10.0},
+        loss="wasserstein",
+        regularizers=[{"name": "gp", "weight": 10.0}],
         generator_optimizer=OptimizerSpec("adam", 1e-4, {"betas": (0.0, 0.9)}),
         critic_optimizer=OptimizerSpec("adam", 1e-4, {"betas": (0.0, 0.9)}),
         n_critic=5,
         description="WGAN-GP: Wasserstein + 10·GP, PatchGAN+LayerNorm, Adam 1e-4 (0, 0.9), 5 critic steps",
+    )
+
+
+def sngan_hinge() -> Recipe:
+    """SNGAN's critic and loss (Miyato et al. 2018: spectral norm on every critic layer, no other norm, hinge
+    loss) with the two-time-scale learning rates SAGAN trained them with (Zhang et al. 2019: Adam (0, 0.9),
+    critic 4e-4, generator 1e-4, one critic step; Heusel et al. 2017's TTUR)."""
+    return Recipe(
+        critic_options={"norm": "none", "spectral_norm": True},
+        loss="hinge",
+        generator_optimizer=OptimizerSpec("adam", 1e-4, {"betas": (0.0, 0.9)}),
+        critic_optimizer=OptimizerSpec("adam", 4e-4, {"betas": (0.0, 0.9)}),
+        n_critic=1,
+        description="SNGAN hinge: spectral-norm PatchGAN, TTUR Adam G 1e-4 / D 4e-4 (0, 0.9), 1 critic step",
+    )
+
+
+def lsgan() -> Recipe:
+    """LSGAN (Mao et al. 2017): least squares with the 0-1 coding, the DCGAN networks and Adam 2e-4 (0.5)."""
+    return Recipe(
+        critic_options={"norm": "batch"},
+        loss="least-squares",
+        generator_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)}),
+        critic_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)}),
+        n_critic=1,
+        description="LSGAN: least squares (a=0, b=c=1), PatchGAN+BatchNorm, Adam 2e-4 (0.5, 0.999), 1 critic step",
+    )
+
+
+def ragan() -> Recipe:
+    """RaGAN (Jolicoeur-Martineau 2018): relativistic average BCE on the DCGAN setting the paper uses (Adam
+    2e-4 (0.5, 0.999), one critic step)."""
+    return Recipe(
+        critic_options={"norm": "batch"},
+        loss="ragan",
+        generator_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)}),
+        critic_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)}),
+        n_critic=1,
+        description="RaGAN: relativistic average BCE, PatchGAN+BatchNorm, Adam 2e-4 (0.5, 0.999), 1 critic step",
+    )
+
+
+#: StyleGAN2's lazy R1: every 16th critic step, and Adam's lr and betas scaled by 16/17 for the critic
+STYLEGAN_R1_EVERY = 16
+
+
+def stylegan_r1() -> Recipe:
+    """StyleGAN2's discriminator objective (Karras et al. 2020): non-saturating logistic loss + R1 (γ = 10,
+    Mescheder et al. 2018), lazily every 16 critic steps; Adam lr 0.002, betas (0, 0.99), the critic's lr and
+    betas scaled by 16/17 as the reference code does for a lazily regularized network; no critic norm."""
+    ratio = STYLEGAN_R1_EVERY / (STYLEGAN_R1_EVERY + 1)
+    return Recipe(
+        critic_options={"norm": "none"},
+        loss="bce",
+        regularizers=[{"name": "r1", "gamma": 10.0, "every": STYLEGAN_R1_EVERY}],
+        generator_optimizer=OptimizerSpec("adam", 2e-3, {"betas": (0.0, 0.99)}),
+        critic_optimizer=OptimizerSpec("adam", 2e-3 * ratio, {"betas": (0.0, 0.99**ratio)}),
+        n_critic=1,
+        description="StyleGAN2-style: non-saturating BCE + R1 (γ 10, lazy every 16), PatchGAN no norm, "
+                    "Adam 2e-3 (0, 0.99), 1 critic step",
     )
 
 
@@ -70,6 +131,10 @@ def register_models(register):
     register("dcgan", dcgan)
     register("wgan", wgan)
     register("wgan-gp", wgan_gp)
+    register("sngan-hinge", sngan_hinge)
+    register("lsgan", lsgan)
+    register("ragan", ragan)
+    register("stylegan-r1", stylegan_r1)
     register("l1", l1)
     register("l1-wgan", l1_wgan)
     register("l1-wgan-gp", l1_wgan_gp)

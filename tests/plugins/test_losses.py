@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbench.api import fp16_autocast_on
 from ganbench_plugins.losses import (
     BCELoss,
     GradientPenaltyLoss,
     NoAdversary,
     WassersteinLoss,
     WeightClippingLoss,
-    _fp16_autocast,
     clip_parameters,
     critic_input_gradient,
     gradient_penalty,
@@ -157,12 +157,12 @@ def test_the_penalty_takes_any_finite_weight_from_zero(weight):
 
 # --- where the fp16 rule applies ---------------------------------------------------------------------------
 def test_only_fp16_autocast_turns_the_penalty_to_fp32():
-    assert not _fp16_autocast("cpu")
+    assert not fp16_autocast_on("cpu")
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not _fp16_autocast("cpu")
+        assert not fp16_autocast_on("cpu")
     with torch.autocast("cpu", dtype=torch.float16):
-        assert _fp16_autocast("cpu")
-    assert not _fp16_autocast("meta")
+        assert fp16_autocast_on("cpu")
+    assert not fp16_autocast_on("meta")
 
 
 def test_the_penalty_runs_on_the_meta_device_for_shape_and_flop_counts():

@@ -143,13 +143,18 @@ def test_fp16_autocast_runs_the_penalty_in_fp32_so_small_gradients_do_not_underf
 def test_a_penalty_loss_on_a_batchnorm_critic_is_refused_by_name(registry, tmp_path):
     request = RunRequest(models=["wgan-gp"], budget="smoke", device="cpu", results=tmp_path,
                          sets={"critic.norm": "batch"})
-    with pytest.raises(ConfigError, match=r"loss 'wasserstein-gp' penalises each image's critic gradient.*BatchNorm"):
+    with pytest.raises(ConfigError, match=r"regularizer 'gp' penalises each image's critic gradient.*BatchNorm"):
         plan_comparison(request, registry)
     res = CliRunner().invoke(cli, ["run", "--models", "wgan-gp", "--budget", "smoke", "--set", "critic.norm=batch",
                                    "--results", str(tmp_path)])
     assert res.exit_code == 2 and "Traceback" not in res.output
-    assert res.output.startswith("error: model 'wgan-gp': loss 'wasserstein-gp'")
+    assert res.output.startswith("error: model 'wgan-gp': regularizer 'gp'")
     assert len(res.output.strip().splitlines()) == 1
+    # the same penalty inside a loss (the wasserstein-gp loss) is refused naming the loss
+    sets = {"critic.norm": "batch", "loss": "wasserstein-gp", "regularizers": []}
+    with pytest.raises(ConfigError, match=r"loss 'wasserstein-gp' penalises each image's critic gradient"):
+        plan_comparison(RunRequest(models=["wgan-gp"], budget="smoke", device="cpu", results=tmp_path, sets=sets),
+                        registry)
     # the per-sample norms are accepted, and WGAN's clipping (no penalty) keeps its BatchNorm critic
     for norm in ("layer", "instance", "none"):
         plan_comparison(RunRequest(models=["wgan-gp"], budget="smoke", device="cpu", results=tmp_path,

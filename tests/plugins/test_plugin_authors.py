@@ -67,12 +67,20 @@ class EveryHook:
         register("test-bce", BCELoss)
 
     @hookimpl
+    def register_regularizers(self, register):
+        from ganbench_plugins.regularizers import R1
+
+        register("test-r1", R1)
+
+    @hookimpl
     def register_models(self, register):
         from ganbench_plugins.recipes import dcgan
 
         def recipe():
             r = dcgan()
             r.generator, r.critic, r.loss = "test-unet", "test-critic", "test-bce"
+            r.critic_options = {"norm": "layer"}  # a per-image penalty needs a per-sample critic
+            r.regularizers = [{"name": "test-r1", "gamma": 1.0}]
             return r
 
         register("test-model", recipe)
@@ -126,6 +134,9 @@ def test_every_hook_is_exercised_by_a_run(tmp_path):
     assert (run / "tracked.txt").read_text() == "complete"
     rec = json.loads((run / "run.json").read_text())
     assert rec["config"]["recipe"]["generator"] == "test-unet" and rec["config"]["dataset"] == "test-data"
+    history = (run / "history.csv").read_text().splitlines()
+    d_reg = history[0].split(",").index("d_reg")
+    assert all(float(row.split(",")[d_reg]) > 0 for row in history[1:])  # the regularizer ran in every step
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["model"]["test-metric"] == pytest.approx(metrics["model"]["mae"])
 
@@ -136,7 +147,7 @@ def test_example_losses_train_with_the_testing_helpers():
         import ganbench_extra_losses as extra
 
         with plugin(extra) as reg:
-            for loss in ("hinge", "least-squares"):
+            for loss in ("ex-hinge", "ex-least-squares"):
                 result = train_tiny(reg, loss=loss)
                 assert result.finite and result.generator_changed and result.critic_changed
     finally:
@@ -150,7 +161,7 @@ def test_config_file_recipe_without_python(tmp_path):
         import ganbench_extra_losses as extra
 
         cfg = tmp_path / "my.toml"
-        cfg.write_text('[models.my-hinge]\nbase = "wgan-gp"\nloss = "hinge"\nn_critic = 1\n'
+        cfg.write_text('[models.my-hinge]\nbase = "wgan-gp"\nloss = "ex-hinge"\nn_critic = 1\n'
                        'critic_optimizer = { name = "adam", lr = 2e-4, betas = [0.0, 0.9] }\n')
         with plugin(extra):
             out = CliRunner().invoke(cli, ["run", "--models", "dcgan,my-hinge", "--config", str(cfg), "--budget",
@@ -158,7 +169,7 @@ def test_config_file_recipe_without_python(tmp_path):
         assert out.exit_code == 0, out.output
         run = next((tmp_path / "r" / "runs").glob("*-my-hinge-*"))
         recipe = json.loads((run / "run.json").read_text())["config"]["recipe"]
-        assert recipe["loss"] == "hinge" and recipe["loss_options"] == {} and recipe["n_critic"] == 1
+        assert recipe["loss"] == "ex-hinge" and recipe["loss_options"] == {} and recipe["n_critic"] == 1
         assert recipe["critic_options"]["norm"] == "layer"  # kept from the base recipe
         assert recipe["critic_optimizer"]["lr"] == 2e-4
     finally:
@@ -197,22 +208,22 @@ def test_example_package_installs_lists_runs_reruns_when_edited_and_goes_away(tm
         assert listed.returncode == 0, listed.stderr
         info = {p["name"]: p for p in json.loads(listed.stdout)}["extra_losses"]
         assert info["distribution"] == "ganbench-extra-losses" and info["version"] == "0.2.0"
-        assert info["registers"] == {"loss": ["hinge", "least-squares", "ragan", "r1"],
-                                     "model": ["hinge-gan", "r1-gan", "ragan"]}
-        first = run("dcgan,ragan")
-        assert "ragan" in first.stdout and "gray" in first.stdout
-        assert "already complete" in run("ragan").stderr  # unchanged: skipped
+        assert info["registers"] == {"loss": ["ex-hinge", "ex-least-squares", "ex-ragan", "ex-r1"],
+                                     "model": ["ex-hinge-gan", "ex-r1-gan", "ex-ragan"]}
+        first = run("dcgan,ex-ragan")
+        assert "ex-ragan" in first.stdout and "gray" in first.stdout
+        assert "already complete" in run("ex-ragan").stderr  # unchanged: skipped
         source = package / "ganbench_extra_losses" / "__init__.py"
         source.write_text(source.read_text().replace('description = "relativistic average BCE (RaGAN)"',
                                                      'description = "RaGAN (edited)"'))
         install()  # same version number, edited code
-        again = run("ragan")
+        again = run("ex-ragan")
         assert "already complete" not in again.stderr
-        runs = sorted((tmp_path / "r" / "runs").glob("*-ragan-*"))
+        runs = sorted((tmp_path / "r" / "runs").glob("*-ex-ragan-*"))
         assert len(runs) == 2
-        versions = [json.loads((r / "run.json").read_text())["identity"]["plugins"]["ganbench-extra-losses"]
-                    for r in runs]
-        assert versions[0] != versions[1] and all(v.startswith("0.2.0+src.") for v in versions)
+        losses = [json.loads((r / "run.json").read_text())["identity"]["loss"] for r in runs]
+        assert losses[0] != losses[1]
+        assert all(v.startswith("ex-ragan: ganbench-extra-losses 0.2.0, ganbench_extra_losses@") for v in losses)
     finally:
         shutil.rmtree(target, ignore_errors=True)
     gone = subprocess.run([sys.executable, "-m", "ganbench", "plugins", "--json"], env=env, **quiet)

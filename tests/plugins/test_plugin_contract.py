@@ -190,10 +190,10 @@ def test_a_generator_loss_without_real_scores_still_works_and_costs_no_extra_cri
 
 def test_ragan_and_r1_train_with_the_testing_helpers(extra):
     with plugin(extra) as reg:
-        for loss, model in (("ragan", "ragan"), ("r1", "r1-gan")):
+        for loss, model in (("ex-ragan", "ex-ragan"), ("ex-r1", "ex-r1-gan")):
             result = train_tiny(reg, loss=loss, model=model, steps=2)
             assert result.finite and result.generator_changed and result.critic_changed, loss
-        assert train_tiny(reg, model="r1-gan", steps=1).losses[-1]["d_reg"] > 0  # the penalty is on
+        assert train_tiny(reg, model="ex-r1-gan", steps=1).losses[-1]["d_reg"] > 0  # the penalty is on
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
@@ -262,7 +262,8 @@ def test_a_network_factory_failure_is_not_called_a_shape_error(tmp_path):
 # --- 3. a run's identity --------------------------------------------------------------------------------
 
 
-def test_identity_is_recorded_and_a_changed_plugin_or_recipe_trains_again(tmp_path, dcgan_with_loss):
+def test_identity_is_recorded_and_a_changed_plugin_or_recipe_trains_again(tmp_path, dcgan_with_loss, monkeypatch):
+    from ganbench.core import registry as registry_module
     from ganbench.grid.plan import plan_comparison
 
     def request(**kw):
@@ -273,20 +274,24 @@ def test_identity_is_recorded_and_a_changed_plugin_or_recipe_trains_again(tmp_pa
         assert first.status == "complete"
         record = json.loads((first.run_dir / "run.json").read_text())
         identity = record["identity"]
-        assert set(identity) == {"recipe_hash", "plugins"} and len(identity["recipe_hash"]) == 12
-        assert identity["plugins"]["ganbench"].startswith("0.1.0+src.")  # networks, dataset, metrics
-        assert set(identity["plugins"]) == {"ganbench", "in-process:id-plugin"}  # the loss
+        assert set(identity) == {"recipe_hash", "generator", "critic", "loss", "dataset"}
+        assert len(identity["recipe_hash"]) == 12
+        assert identity["generator"].startswith("unet: ganbench 0.1.0, ganbench_plugins.unet@")
+        assert identity["loss"].startswith("id-loss: in-process id-plugin, ")  # the module defining LegacyLoss
+        assert set(record["scoring"]) == {"psnr", "mae", "ssim", "colorfulness"}  # outside the key
         assert record["config"]["identity"] == identity
         assert run_comparison(request(), reg)[0].status == "skipped"
         [other_recipe] = plan_comparison(request(sets={"l1_weight": 50.0}), reg)
         assert other_recipe.identity["recipe_hash"] != identity["recipe_hash"]
         assert other_recipe.run_key() != record["key"]
-        reg.plugins["id-plugin"].code_hash = "edited"  # the plugin's source changed
+        real_hash = registry_module.module_hash
+        monkeypatch.setattr(registry_module, "module_hash",  # the loss' module's source changed
+                            lambda m: "edited" if m is sys.modules[LegacyLoss.__module__] else real_hash(m))
         [edited] = run_comparison(request(), reg)
     assert edited.status == "complete" and edited.run_dir != first.run_dir
-    plugins = json.loads((edited.run_dir / "run.json").read_text())["identity"]["plugins"]
-    assert plugins["in-process:id-plugin"] != identity["plugins"]["in-process:id-plugin"]
-    assert plugins["ganbench"] == identity["plugins"]["ganbench"]
+    now = json.loads((edited.run_dir / "run.json").read_text())["identity"]
+    assert now["loss"].endswith("@edited") and now["loss"] != identity["loss"]
+    assert {k: v for k, v in now.items() if k != "loss"} == {k: v for k, v in identity.items() if k != "loss"}
 
 
 def test_rerun_flag_on_the_cli(tmp_path):
@@ -443,10 +448,10 @@ def test_ganbench_plugins_shows_descriptions(extra):
         out = CliRunner().invoke(cli, ["plugins", "--json"])
     assert out.exit_code == 0, out.output
     info = {p["name"]: p for p in json.loads(out.output)}["extra"]
-    assert info["descriptions"]["loss"]["ragan"] == "relativistic average BCE (RaGAN)"
+    assert info["descriptions"]["loss"]["ex-ragan"] == "relativistic average BCE (RaGAN)"
     with plugin(extra, name="extra"):
         table = CliRunner().invoke(cli, ["plugins"], env={"COLUMNS": "200"})
-    assert "ragan — relativistic average BCE (RaGAN)" in table.output
+    assert "ex-ragan — relativistic average BCE (RaGAN)" in table.output
 
 
 def test_a_plugin_without_hookimpl_is_an_error_that_says_so():
@@ -492,7 +497,7 @@ def test_the_tutorials_tests_run_as_written(extra, tmp_path):
         exec(compile(block, "docs/plugins.md", "exec"), namespace)
     namespace["test_hinge_trains"]()
     namespace["test_ragan_runs"](tmp_path)
-    assert list((tmp_path / "runs").glob("*-ragan-*"))
+    assert list((tmp_path / "runs").glob("*-ex-ragan-*"))
     from ganbench import cli as cli_module
 
     assert isinstance(cli_module.cli, click.Command) and not isinstance(cli_module.main, click.Command)

@@ -107,7 +107,8 @@ def test_html_is_self_contained(seeded):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in html and "https://" not in html
-    assert "<table" in html and "gray" in html and "wasserstein-gp, adam" in html  # recipe column
+    assert "<table" in html and "gray" in html  # the recipe column names the whole recipe
+    assert "wasserstein + gp(weight=10.0); G adam 0.0001" in html
     from PIL import Image
 
     combined = Image.open(seeded / "report" / "samples-0.png")

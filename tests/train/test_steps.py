@@ -125,10 +125,11 @@ def test_the_critic_step_reports_the_distance_estimate_of_a_wasserstein_loss(reg
     critic = copy.deepcopy(tr.nets.critic)
     with torch.no_grad():
         real_s, fake_s = critic(torch.cat([L, ab], 1)), critic(torch.cat([L, fake_ab], 1))
-    assert tr.absent_stats == ("w_estimate",)  # nothing known before the first critic step
+    # nothing known before the first critic step; neither recipe has a regularizer: d_reg is empty, not 0
+    assert tr.absent_stats == ("d_reg", "w_estimate")
     stats = tr.steps.critic_step(L, ab, fake_ab)
-    assert ("w_estimate" in stats) == estimate == tr.steps.has_w_estimate
-    assert tr.absent_stats == (() if estimate else ("w_estimate",))  # history.csv's empty columns
+    assert ("w_estimate" in stats) == estimate == tr.steps.has_w_estimate and "d_reg" not in stats
+    assert tr.absent_stats == (("d_reg",) if estimate else ("d_reg", "w_estimate"))  # history.csv's empty columns
     if estimate:
         want = real_s.flatten(1).mean(1).mean() - fake_s.flatten(1).mean(1).mean()
         torch.testing.assert_close(stats["w_estimate"], want, rtol=1e-5, atol=1e-6)

@@ -1,19 +1,20 @@
-"""Four losses people ask for, and recipes that use them.
+"""Four losses people ask for, and recipes that use them (ganbench has its own ``hinge``, ``least-squares``,
+``ragan`` and the ``r1`` regularizer now: this package is the tutorial, its names prefixed ``ex-``).
 
-- ``hinge``: the hinge loss of SAGAN/BigGAN (Lim & Ye 2017). Critic: E[relu(1 - D(real))] +
+- ``ex-hinge``: the hinge loss of SAGAN/BigGAN (Lim & Ye 2017). Critic: E[relu(1 - D(real))] +
   E[relu(1 + D(fake))]; generator: -E[D(fake)].
-- ``least-squares``: LSGAN (Mao et al. 2017) with targets a=0 (fake), b=1 (real), c=1:
+- ``ex-least-squares``: LSGAN (Mao et al. 2017) with targets a=0 (fake), b=1 (real), c=1:
   critic: ½E[(D(real) - 1)²] + ½E[D(fake)²]; generator: ½E[(D(fake) - 1)²].
-- ``ragan``: the relativistic average GAN with BCE (RaSGAN, Jolicoeur-Martineau 2018), with C = the
+- ``ex-ragan``: the relativistic average GAN with BCE (RaSGAN, Jolicoeur-Martineau 2018), with C = the
   critic's logits and means over the batch (all patches): critic:
   ½[BCE(C(real) - mean C(fake), 1) + BCE(C(fake) - mean C(real), 0)]; generator: the same with the
   targets swapped, ½[BCE(C(fake) - mean C(real), 1) + BCE(C(real) - mean C(fake), 0)] (the ½ as in the
-  paper's code). The generator loss needs the real scores, so it declares ``real_scores``.
-- ``r1``: the non-saturating loss (BCE) plus the R1 penalty of Mescheder et al. 2018 on the critic,
+  paper's code). The generator loss needs the real scores, so it declares them in ``generator_needs``.
+- ``ex-r1``: the non-saturating loss (BCE) plus the R1 penalty of Mescheder et al. 2018 on the critic,
   γ/2 · mean over real images of ||∇ₓ D(x)||², where D(x) is the image's score (the mean over its patches).
-- models ``hinge-gan``, ``r1-gan``: the WGAN-GP recipe's critic (LayerNorm, per-sample, as a gradient
+- models ``ex-hinge-gan``, ``ex-r1-gan``: the WGAN-GP recipe's critic (LayerNorm, per-sample, as a gradient
   penalty needs) and Adam (1e-4, betas 0/0.9), one critic step per generator step, with the hinge loss
-  and with R1 (γ = 10); ``ragan``: the DCGAN recipe with the ``ragan`` loss.
+  and with R1 (γ = 10); ``ex-ragan``: the DCGAN recipe with the ``ex-ragan`` loss.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class LeastSquaresLoss(AdversarialLoss):
 
 class RelativisticAverageLoss(AdversarialLoss):
     description = "relativistic average BCE (RaGAN)"
+    generator_needs = frozenset({"real_scores"})
 
     def critic_loss(self, real_scores, fake_scores):
         return 0.5 * (F.binary_cross_entropy_with_logits(real_scores - fake_scores.mean(), torch.ones_like(real_scores))
@@ -92,7 +94,7 @@ def _adam(lr, betas):
 def hinge_gan() -> Recipe:
     return Recipe(
         critic_options={"norm": "layer"},
-        loss="hinge",
+        loss="ex-hinge",
         generator_optimizer=_adam(1e-4, (0.0, 0.9)),
         critic_optimizer=_adam(1e-4, (0.0, 0.9)),
         n_critic=1,
@@ -103,7 +105,7 @@ def hinge_gan() -> Recipe:
 def r1_gan() -> Recipe:
     return Recipe(
         critic_options={"norm": "layer"},
-        loss="r1",
+        loss="ex-r1",
         loss_options={"gamma": 10.0},
         generator_optimizer=_adam(1e-4, (0.0, 0.9)),
         critic_optimizer=_adam(1e-4, (0.0, 0.9)),
@@ -115,7 +117,7 @@ def r1_gan() -> Recipe:
 def ragan() -> Recipe:
     return Recipe(
         critic_options={"norm": "batch"},
-        loss="ragan",
+        loss="ex-ragan",
         generator_optimizer=_adam(2e-4, (0.5, 0.999)),
         critic_optimizer=_adam(2e-4, (0.5, 0.999)),
         n_critic=1,
@@ -125,14 +127,14 @@ def ragan() -> Recipe:
 
 @hookimpl
 def register_losses(register):
-    register("hinge", HingeLoss, description=HingeLoss.description)
-    register("least-squares", LeastSquaresLoss, description=LeastSquaresLoss.description)
-    register("ragan", RelativisticAverageLoss, description=RelativisticAverageLoss.description)
-    register("r1", R1Loss, description="non-saturating BCE + R1 penalty (gamma=10)")
+    register("ex-hinge", HingeLoss, description=HingeLoss.description)
+    register("ex-least-squares", LeastSquaresLoss, description=LeastSquaresLoss.description)
+    register("ex-ragan", RelativisticAverageLoss, description=RelativisticAverageLoss.description)
+    register("ex-r1", R1Loss, description="non-saturating BCE + R1 penalty (gamma=10)")
 
 
 @hookimpl
 def register_models(register):
-    register("hinge-gan", hinge_gan, description="hinge loss, LayerNorm critic, Adam 1e-4 (0, 0.9)")
-    register("r1-gan", r1_gan, description="BCE + R1 (gamma 10), LayerNorm critic, Adam 1e-4 (0, 0.9)")
-    register("ragan", ragan, description="RaGAN on the DCGAN recipe")
+    register("ex-hinge-gan", hinge_gan, description="hinge loss, LayerNorm critic, Adam 1e-4 (0, 0.9)")
+    register("ex-r1-gan", r1_gan, description="BCE + R1 (gamma 10), LayerNorm critic, Adam 1e-4 (0, 0.9)")
+    register("ex-ragan", ragan, description="RaGAN on the DCGAN recipe")
