@@ -252,8 +252,7 @@ def data_info(dataset, image_size, cache_dir, as_json, **dataset_flags):
 @click.option("--seconds", type=float, default=2.0, show_default=True, help="Timing per row.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True)
-def data_bench_command(dataset, data_root, test_root, limit, split, small, file_list, sizes, batch_size, workers,
-                       seconds, cache_dir, as_json):
+def data_bench_command(dataset, sizes, batch_size, workers, seconds, cache_dir, as_json, **dataset_flags):
     """Training batches per second from the dataset's photos: images/s per worker and in total at each size,
     and what one worker's rate at the largest size means for a 16-core GPU host against 2,500 images/s."""
     from ganbench.core.request import dataset_options as given_dataset_options
@@ -269,7 +268,7 @@ def data_bench_command(dataset, data_root, test_root, limit, split, small, file_
                           f"{workers!r}") from None
     if any(v < 8 for v in size_list) or any(v < 1 for v in worker_list or []):
         raise ConfigError("--image-size values must be >= 8 and --workers counts >= 1")
-    options = given_dataset_options(data_root, test_root, limit, split, small, file_list)
+    options = given_dataset_options(**dataset_flags)
     result = data_bench(plugin_registry(), dataset or "embedded", options, size_list, batch_size, worker_list,
                         seconds, cache_dir or pipeline.default_cache_dir())
     if as_json:

@@ -135,7 +135,7 @@ class Registry:
         return out
 
     def part_identity(self, kind: str, name: str) -> str:
-        """What built one part of a run, readable: ``"bce: ganbench 0.1.0, ganbench_plugins.losses@1a2b3c4d5e6f"``
+        """What built one part of a run, readable: ``"bce: ganbench 0.1.0, my_plugin.losses@1a2b3c4d5e6f"``
         -- its name, the distribution and version of the plugin that registered it, and the module that
         defines its factory with a hash of that module's source. An edit to that module is a new part; an
         edit elsewhere in the distribution (a metric, another loss, a comment in a sibling) is not."""

@@ -28,7 +28,7 @@ _OPTIONS = ("budget", "dataset_options", "device", "precision", "compile", "eval
 
 
 def _changed_value(old: str | None, new: str | None) -> str:
-    """``bce: ganbench 0.1.0, ganbench_plugins.losses@aaa`` -> ``...@bbb``, shortened to what differs."""
+    """``bce: ganbench 0.1.0, my_plugin.losses@aaa`` -> ``...@bbb``, shortened to what differs."""
     if old is None:
         return f"new: {new}"
     if new is None:

@@ -144,8 +144,8 @@ def run_configs(
         try:
             outcomes.append(run_one(cfg, registry, data, request.results, reporter, record_base, stop,
                                         resume=resume, trackers=request.trackers))
-        except (StopRequested, KeyboardInterrupt):
-            raise
+        except (StopRequested, KeyboardInterrupt, ResultsError):
+            raise  # an interruption, or a results folder that cannot take any run (disk full): exit 130 / 5
         except Exception as exc:
             if di.enabled:  # the other ranks are inside the same run: stop them all
                 raise
@@ -303,7 +303,8 @@ def run_one(
         return RunOutcome(cfg.model, cfg.seed, "complete", run.path, summary)
     except BaseException as exc:
         status = "failed" if status == "complete" else status
-        if isinstance(exc, Exception):  # scoring or writing failed (a metric plugin, a full disk): say so
+        # scoring or writing failed (a metric plugin, a full disk): say so in run.json
+        if isinstance(exc, Exception) and not isinstance(exc, StopRequested):
             with contextlib.suppress(GanbenchError, OSError):
                 run.update_record(status=RunStatus.FAILED, error=failure_reason(exc))
             with contextlib.suppress(AttributeError):

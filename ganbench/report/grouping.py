@@ -57,7 +57,7 @@ def seed_of(run: _Run) -> int:
 
 def identity_of(record: dict[str, Any]) -> dict[str, Any]:
     """run.json ``identity`` as ``{"recipe_hash", "plugins"}``: ``plugins`` = what built it, per part
-    (``{"generator": "unet: ganbench 0.1.0, ganbench_plugins.unet@…", …}``) or, recorded by an older ganbench,
+    (``{"generator": "unet: ganbench 0.1.0, my_plugin.nets@…", …}``) or, recorded by an older ganbench,
     per distribution; older runs still lack it: their stored recipe is hashed, plugin versions unknown."""
     ident = record.get("identity") or {}
     recipe_hash = ident.get("recipe_hash") or stable_hash(record.get("config", {}).get("recipe", {}))

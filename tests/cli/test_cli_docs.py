@@ -17,6 +17,7 @@ def test_cli_reference_is_current():
 def test_cli_reference_lists_every_run_option_with_its_help():
     text = render()
     run_section = text[text.index("## ganbench run\n"):]
+    words = " ".join(run_section.split()).replace("- ", "-")  # click may wrap a line after a hyphen (ab-swd)
     for d in run_options():
         assert d.flag in run_section, d.flag
-        assert " ".join(d.help.split()[:4]) in " ".join(run_section.split()), d.name
+        assert " ".join(d.help.split()[:4]) in words, d.name

@@ -278,7 +278,7 @@ def test_identity_is_recorded_and_a_changed_plugin_or_recipe_trains_again(tmp_pa
         assert len(identity["recipe_hash"]) == 12
         assert identity["generator"].startswith("unet: ganbench 0.1.0, ganbench_plugins.unet@")
         assert identity["loss"].startswith("id-loss: in-process id-plugin, ")  # the module defining LegacyLoss
-        assert set(record["scoring"]) == {"psnr", "mae", "ssim", "colorfulness"}  # outside the key
+        assert set(record["scoring"]) == {"psnr", "mae", "ssim", "colorfulness", "ab-swd", "delta-cf"}  # not in the key
         assert record["config"]["identity"] == identity
         assert run_comparison(request(), reg)[0].status == "skipped"
         [other_recipe] = plan_comparison(request(sets={"l1_weight": 50.0}), reg)

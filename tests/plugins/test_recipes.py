@@ -28,7 +28,8 @@ def test_recipes_match_the_design_table(registry):
     assert r["wgan"].loss == "wasserstein-clip" and r["wgan"].loss_options == {"clip": 0.01}
     assert r["wgan"].critic_optimizer == OptimizerSpec("rmsprop", 5e-5)
     assert r["wgan"].n_critic == 5
-    assert r["wgan-gp"].loss_options == {"weight": 10.0} and r["wgan-gp"].n_critic == 5
+    assert r["wgan-gp"].loss == "wasserstein" and r["wgan-gp"].regularizers == [{"name": "gp", "weight": 10.0}]
+    assert r["wgan-gp"].n_critic == 5
     assert r["wgan-gp"].critic_options["norm"] != "batch"
     assert r["wgan-gp"].critic_optimizer == OptimizerSpec("adam", 1e-4, {"betas": (0.0, 0.9)})
     assert all(x.l1_weight == 100.0 for x in r.values())
@@ -193,8 +194,8 @@ def test_the_gradient_penalty_changes_the_critics_update_by_its_own_gradient(reg
     exactly -lr x (gradient of the Wasserstein loss + gradient of 10 x GP) — the penalty is in the step."""
     lr = 0.05
     sets = {"critic_optimizer.name": "sgd", "critic_optimizer.lr": lr}
-    with_gp, without = make_trainer(registry, "wgan-gp", sets), make_trainer(registry, "wgan-gp", sets)
-    without.nets.loss.weight = 0.0
+    with_gp = make_trainer(registry, "wgan-gp", sets)
+    without = make_trainer(registry, "wgan-gp", {**sets, "regularizers": []})  # the same recipe without gp
     reference = copy.deepcopy(with_gp.nets.critic)  # the common starting point
     L, ab = with_gp.next_batch()
     fake_ab = torch.tanh(torch.randn_like(ab))

@@ -171,5 +171,6 @@ def test_the_l1_baseline_row_in_a_comparison(registry, tmp_path):
     assert 2 * flops["l1"]["generator_forward"] < flops["l1"]["train_step"] < flops["dcgan"]["train_step"]
     _, _, report = write_report(tmp_path)
     md = (report / "report.md").read_text()
-    assert "| l1 | none (no critic), generator adam 0.0002 |" in md
-    assert "| dcgan | bce, adam 0.0002, n_critic 1 |" in md
+    assert "| l1 | unet; no critic; loss none; G adam 0.0002 (0.5, 0.999) |" in md
+    assert "| dcgan | unet; patchgan(norm=batch); bce; G adam 0.0002 (0.5, 0.999) / D adam 0.0002 (0.5, 0.999); " \
+           "n_critic 1 |" in md
