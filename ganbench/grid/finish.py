@@ -110,6 +110,44 @@ def write_history(run: RunDir, result: TrainResult) -> None:
     atomic_write_text(run.path / "validation.csv", csv_text(result.val_history))
 
 
+Scored = tuple[dict[str, Any], torch.Tensor]  # a generator's per-image scores and its uint8 predictions
+
+
+def write_scores(run: RunDir, data: PreparedData, metrics, model: Scored, last: Scored, refs: dict[str, Any],
+                 selected: str) -> dict[str, Any]:
+    """The scores of a run's selected (``model``) and last generator beside gray's and the truth's: per-image
+    means and set-level scores (one per set: model, last, best, gray, the truth's split-half) under the same
+    keys of metrics.json; writes per_image.csv (per-image metrics only) and returns metrics.json's score part.
+    Used when a run finishes and when a changed metric re-scores it (``rerun.rescore``)."""
+    (scores, pred), (last_scores, last_pred) = model, last
+    last_set = score_sets(metrics, last_pred, data.test)
+    model_set = last_set if pred is last_pred else score_sets(metrics, pred, data.test)
+    set_refs = set_reference_scores(metrics, data.test, data.test_keys)
+    rows = []
+    for i, key in enumerate(data.test_keys):
+        row: dict[str, Any] = {"image": key}
+        for name in image_level(metrics):
+            row[f"model_{name}"] = float(scores[name][i])
+            row[f"last_{name}"] = float(last_scores[name][i])
+            row[f"gray_{name}"] = float(refs["gray"][name][i])
+        for name, values in refs["truth"].items():
+            row[f"truth_{name}"] = float(values[i])
+        rows.append(row)
+    atomic_write_text(run.path / "per_image.csv", csv_text(rows))
+    model_summary = {**summarize(scores), **model_set}
+    last_summary = {**summarize(last_scores), **last_set}
+    return {
+        "model": model_summary,
+        "last": last_summary,
+        "best": model_summary if selected == "best" else last_summary,
+        "gray": {**summarize(refs["gray"]), **set_refs["gray"]},
+        "truth": {**summarize(refs["truth"]), **set_refs["truth"]},
+        "n_test_images": int(data.test.shape[0]),
+        "set_level": set_info(metrics, set_refs["n_images"], set_refs["n_split_half"]),
+        "metrics": {n: metric_record(m) for n, m in metrics.items()},
+    }
+
+
 def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedData, metrics, device) -> dict:
     """Score the last and the selected (``selection.py``) generator on the test crops; write metrics,
     per-image scores, weights and the sample grid."""
@@ -125,40 +163,14 @@ def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDat
         gen.load_state_dict(last_state)
         selected, best_step = "best", result.best["step"]
         scores, pred, state = best_scores, best_pred, result.best["state"]
-    else:
-        best_scores = last_scores
-    # set-level metrics: one score per set (model, last, best, gray, the truth's split-half), stored beside the
-    # per-image means under the same keys; no per_image.csv column
-    last_set = score_sets(metrics, last_pred, data.test)
-    model_set = last_set if pred is last_pred else score_sets(metrics, pred, data.test)
-    best_set = model_set if selected == "best" else last_set
-    set_refs = set_reference_scores(metrics, data.test, data.test_keys)
     summary = {
         "selected": selected,
         "selection_rule": selection_rule(trainer.validation.floor),
         "best_step": best_step,
         "best_meets_floor": None if result.best is None else bool(result.best.get("meets_floor", True)),
-        "model": {**summarize(scores), **model_set},
-        "last": {**summarize(last_scores), **last_set},
-        "best": {**summarize(best_scores), **best_set},
-        "gray": {**summarize(refs["gray"]), **set_refs["gray"]},
-        "truth": {**summarize(refs["truth"]), **set_refs["truth"]},
-        "n_test_images": int(data.test.shape[0]),
-        "set_level": set_info(metrics, set_refs["n_images"], set_refs["n_split_half"]),
+        **write_scores(run, data, metrics, (scores, pred), (last_scores, last_pred), refs, selected),
         "adversary": adversary_summary(result.history),
-        "metrics": {n: metric_record(m) for n, m in metrics.items()},
     }
-    rows = []
-    for i, key in enumerate(data.test_keys):
-        row: dict[str, Any] = {"image": key}
-        for name in image_level(metrics):
-            row[f"model_{name}"] = float(scores[name][i])
-            row[f"last_{name}"] = float(last_scores[name][i])
-            row[f"gray_{name}"] = float(refs["gray"][name][i])
-        for name, values in refs["truth"].items():
-            row[f"truth_{name}"] = float(values[i])
-        rows.append(row)
-    atomic_write_text(run.path / "per_image.csv", csv_text(rows))
     atomic_torch_save(run.path / "generator.pt", state)
     atomic_torch_save(run.path / "generator_last.pt", last_state)
     k = min(trainer.cfg.samples, data.test.shape[0])  # the first test crops, in the dataset's stable order

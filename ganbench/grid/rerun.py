@@ -17,9 +17,9 @@ import torch
 from ganbench.core.config import RunConfig
 from ganbench.core.registry import Registry
 from ganbench.data.pipeline import PreparedData
-from ganbench.grid.finish import csv_text
-from ganbench.score.evaluate import evaluate_images, reference_scores, summarize
-from ganbench.store.results import RunDir, atomic_write_json, atomic_write_text, iter_runs, read_json, safe_load
+from ganbench.grid.finish import write_scores
+from ganbench.score.evaluate import evaluate_images, reference_scores
+from ganbench.store.results import RunDir, atomic_write_json, iter_runs, read_json, safe_load
 from ganbench.train.networks import build_generator
 
 #: config fields whose change retrains a run, as a user names them
@@ -84,11 +84,10 @@ def scoring_changes(record: dict[str, Any], scoring: dict[str, str]) -> list[str
 
 
 def _scores(registry: Registry, cfg: RunConfig, weights: Path, data: PreparedData, metrics: dict,
-            device: torch.device) -> dict[str, Any]:
+            device: torch.device) -> tuple[dict[str, Any], torch.Tensor]:
     generator = build_generator(registry, cfg.recipe, cfg.budget)
     generator.load_state_dict(safe_load(weights))
-    scores, _ = evaluate_images(generator.to(device).eval(), data.test, metrics, device)
-    return scores
+    return evaluate_images(generator.to(device).eval(), data.test, metrics, device)
 
 
 def rescore(run: RunDir, registry: Registry, cfg: RunConfig, data: PreparedData, scoring: dict[str, str],
@@ -99,21 +98,8 @@ def rescore(run: RunDir, registry: Registry, cfg: RunConfig, data: PreparedData,
     summary = read_json(run.path / "metrics.json")
     model = _scores(registry, cfg, run.path / "generator.pt", data, metrics, device)
     last = _scores(registry, cfg, run.path / "generator_last.pt", data, metrics, device)
-    refs = reference_scores(metrics, data.test)
-    summary.update(model=summarize(model), best=summarize(model) if summary.get("selected") == "best"
-                   else summarize(last), last=summarize(last), gray=summarize(refs["gray"]),
-                   truth=summarize(refs["truth"]))
-    rows = []
-    for i, key in enumerate(data.test_keys):
-        row: dict[str, Any] = {"image": key}
-        for name in metrics:
-            row[f"model_{name}"] = float(model[name][i])
-            row[f"last_{name}"] = float(last[name][i])
-            row[f"gray_{name}"] = float(refs["gray"][name][i])
-        for name, values in refs["truth"].items():
-            row[f"truth_{name}"] = float(values[i])
-        rows.append(row)
-    atomic_write_text(run.path / "per_image.csv", csv_text(rows))
+    summary.update(write_scores(run, data, metrics, model, last, reference_scores(metrics, data.test),
+                                summary.get("selected", "last")))
     atomic_write_json(run.path / "metrics.json", summary)
     record = run.record()
     record["scoring"] = scoring

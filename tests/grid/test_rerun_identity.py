@@ -119,7 +119,7 @@ def test_editing_a_loss_retrains_only_the_runs_that_use_it_and_says_why(editable
 
 def test_editing_a_metric_rescores_the_stored_generators_without_training(editable, tmp_path):
     folder, load = editable
-    metrics = ["psnr", "mean-red"]
+    metrics = ["psnr", "mean-red", "ab-swd"]  # a set-level metric too: re-scored as a set, no per-image column
     first, _ = _run(load, tmp_path / "r", models="dcgan", metrics=metrics)
     run = first["dcgan"].run_dir
     weights = (run / "generator.pt").read_bytes()
@@ -134,7 +134,9 @@ def test_editing_a_metric_rescores_the_stored_generators_without_training(editab
     assert after["model"]["mean-red"] == pytest.approx(2 * before["model"]["mean-red"])
     assert after["gray"]["mean-red"] == pytest.approx(2 * before["gray"]["mean-red"])
     assert after["model"]["psnr"] == pytest.approx(before["model"]["psnr"])  # the same generator, rescored
+    assert after["model"]["ab-swd"] == pytest.approx(before["model"]["ab-swd"])
+    assert after["set_level"] == before["set_level"] and after["gray"]["ab-swd"] == before["gray"]["ab-swd"]
     rows = (run / "per_image.csv").read_text().splitlines()
-    assert "model_mean-red" in rows[0]
+    assert "model_mean-red" in rows[0] and "ab-swd" not in rows[0]
     _, unchanged = _run(load, tmp_path / "r", models="dcgan", metrics=metrics)
     assert any("already complete" in m for m in unchanged)  # scored with today's metrics: nothing to do
