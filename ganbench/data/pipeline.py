@@ -25,14 +25,11 @@ from PIL import Image, ImageFile, ImageOps
 from ganbench.core.contract import DatasetSplits, ImageItem
 from ganbench.core.errors import DataError
 from ganbench.data.store import DiskImages, build_store, item_identity, use_disk
+from ganbench.data.unusable import UnusableImage
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: Pillow refuses images above this many pixels by default (decompression bomb); photos are far smaller.
 Image.MAX_IMAGE_PIXELS = 200_000_000
-
-
-class UnusableImage(Exception):
-    """An image that cannot train a colourizer; the message is the reason shown to the user."""
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ganbench.core.contract import ImageItem
+from ganbench.data.unusable import UnusableImage
 
 STORE_VERSION = "v1"
 #: ``--data-store auto`` keeps the training photos on disk above this many decoded bytes (GiB).
@@ -123,7 +124,6 @@ def build_store(
     ``decode`` (one photo in memory at a time). Returns the usable photos' keys, their pixels and the skipped
     (key, reason); photos ``decode`` rejects raise ``UnusableImage`` and are skipped. Without ``cache_dir``, or
     for photos that cannot be keyed, the store is built in a temporary folder removed at exit."""
-    from ganbench.data.pipeline import UnusableImage
 
     key = store_key(items, short) if cache_dir is not None else None
     final = cache_dir / "stores" / key if key is not None and cache_dir is not None else None
