@@ -24,6 +24,10 @@ def _isolate(monkeypatch, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")  # beside the test's tmp_path: tests list what they write there
     monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "ganbench")
     monkeypatch.setenv("GANBENCH_CACHE", str(cache))
+    # `ganbench run --data-workers/--data-store` keep their value in the environment for the processes a run
+    # starts; a test that runs the command in-process must not pass it on to the tests after it
+    for name in ("GANBENCH_DATA_WORKERS", "GANBENCH_DATA_STORE"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

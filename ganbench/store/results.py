@@ -190,10 +190,12 @@ class RunDir:
             fh.close()
             return False
         self._lock_fh = fh
+        _LOCK_FDS.add(fh.fileno())
         return True
 
     def unlock(self) -> None:
         if self._lock_fh is not None:
+            _LOCK_FDS.discard(self._lock_fh.fileno())
             fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
             self._lock_fh.close()
             self._lock_fh = None
@@ -235,6 +237,26 @@ def create_run(results: Path, model: str, seed: int, record: dict[str, Any]) -> 
     raise ResultsError(f"could not create a unique run folder under {root}")
 
 
+#: Descriptors of the locks this process holds (run claims, run locks). A forked child (a data-loader worker)
+#: points its copies at /dev/null at once: an flock belongs to the open file, so a child that outlives a
+#: killed holder would otherwise keep the run claimed ("another process is training it") until it exits.
+_LOCK_FDS: set[int] = set()
+
+
+def _drop_inherited_locks() -> None:
+    if not _LOCK_FDS:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in _LOCK_FDS:
+        with contextlib.suppress(OSError):
+            os.dup2(null, fd)  # the fd number stays valid (closing it later is harmless); the lock is not ours
+    os.close(null)
+    _LOCK_FDS.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
+
+
 class Claim:
     """An exclusive claim on one run key, held by one process for as long as it trains that run.
 
@@ -250,6 +272,7 @@ class Claim:
 
     def release(self) -> None:
         if self._fh is not None:
+            _LOCK_FDS.discard(self._fh.fileno())
             with contextlib.suppress(OSError):
                 self._fh.truncate(0)
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
@@ -290,6 +313,7 @@ def claim_run(results: Path, run_key: str, holder: dict[str, Any] | None = None)
         fh.truncate(0)
         fh.write(json.dumps(holder or {}) + "\n")
         fh.flush()
+    _LOCK_FDS.add(fh.fileno())
     return Claim(root / f"{run_key}.lock", fh)
 
 
