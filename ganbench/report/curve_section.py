@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from ganbench.report.curves import (
 )
 from ganbench.report.tables import img_tag, markdown
 from ganbench.score.verdicts import MIN_SEEDS
-from ganbench.store.results import atomic_write_bytes
+from ganbench.store.images import save_plot
 
 
 # --- tables, plots and the report section ----------------------------------------------------------------
@@ -90,11 +89,7 @@ def plot_curve(curve: Curve, path: Path) -> None:
             if row == 0 and col == 0:
                 ax.legend(fontsize=7)
     fig.suptitle(curve.title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_plot(fig, path, dpi=80)
 
 
 def curve_record(curve: Curve, sentences: list[str]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ looks like a recipe verdict."""
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ def plot_forest(significance: list[dict[str, Any]], path: Path, title: str = "")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ganbench.store.results import atomic_write_bytes
+    from ganbench.store.images import save_plot
 
     rows = max(sum(1 for s in significance if s["metric"] == m) for m in metrics)
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 1.5, 0.45 * rows + 1.6), squeeze=False)
@@ -68,11 +67,7 @@ def plot_forest(significance: list[dict[str, Any]], path: Path, title: str = "")
     fig.suptitle((title + "\n" if title else "") + f"● significant (Holm) ○ not   ◆ ◇ generator-level (fewer than "
                  f"{MIN_SEEDS} seeds: about these trained generators, no recipe claim), filled when its photos-only "
                  "test is significant", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_plot(fig, path)
     return True
 
 

@@ -4,13 +4,12 @@ its 95% CIs over seeds on both axes, the gray baseline and the regression baseli
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
 
 from ganbench.report.comparison import Comparison, primary_metric
-from ganbench.store.results import atomic_write_bytes
+from ganbench.store.images import save_plot
 
 #: The row drawn as the regression baseline (no critic) when the comparison has it.
 REGRESSION = "l1"
@@ -69,9 +68,5 @@ def tradeoff_plot(comp: Comparison, path: Path) -> bool:
                   "is less distortion")
     ax.set_title("perception–distortion: one point per model, 95% CI over seeds", fontsize=10)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_plot(fig, path)
     return True

@@ -4,7 +4,6 @@ images embedded), plots and sample grids, and the curves across comparisons."""
 from __future__ import annotations
 
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,8 @@ from ganbench.report.tables import (
 from ganbench.report.tradeoff import tradeoff_plot
 from ganbench.score import diagnostics
 from ganbench.score.set_level import SET_HEADER
+from ganbench.store.images import save_plot
 from ganbench.store.results import (
-    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
 )
@@ -143,11 +142,7 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
     for ax in axes:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    atomic_write_bytes(out / f"curves-{index}.png", buf.getvalue())
+    save_plot(fig, out / f"curves-{index}.png")
 
 
 def critic_plot_title(plotted: dict[str, set[str]]) -> str:

@@ -1,8 +1,10 @@
-"""Picture helpers: sample grids with column titles."""
+"""Picture helpers: sample grids with column titles, and plots written as PNG files."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -36,3 +38,14 @@ def save_png(image: Image.Image, path: Path) -> None:
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=False)
     atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def save_plot(fig: Any, path: Path, dpi: int = 90) -> None:
+    """A matplotlib figure laid out, written atomically as a PNG, and closed (its memory freed)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
