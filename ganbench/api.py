@@ -30,7 +30,16 @@ from ganbench.core.errors import ConfigError, DataError, GanbenchError, PluginEr
 from ganbench.core.hookspecs import hookimpl
 from ganbench.core.reporting import BaseReporter, Reporter
 from ganbench.data.color import uint8_to_lab
-from ganbench.data.pipeline import IMAGE_EXTENSIONS, UnusableImage, decode_image, file_item, is_gray, list_images
+from ganbench.data.pipeline import (
+    IMAGE_EXTENSIONS,
+    UnusableImage,
+    decode_image,
+    file_item,
+    hold_out,
+    is_gray,
+    key_bucket,
+    list_images,
+)
 from ganbench.track.session import TrackerUnavailable, require
 from ganbench.train.distributed import global_rows, global_scores, rank_slice
 from ganbench.train.penalties import (
@@ -62,6 +71,8 @@ __all__ = [
     "require", "TrackerUnavailable",
     # datasets: decode one image file as the built-ins do, and the extensions they read
     "decode_image", "IMAGE_EXTENSIONS",
+    # datasets: a split that depends on each photo's key alone
+    "key_bucket", "hold_out",
     # gradient penalties: a patch critic's per-image score, its input gradient, per-image gradient norms
     "per_image_score", "critic_input_gradient", "gradient_norms", "fp16_autocast_on", "PENALTY_REDUCTIONS",
 ]

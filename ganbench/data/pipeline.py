@@ -108,6 +108,22 @@ def resize_short_side(arr: np.ndarray, short: int) -> np.ndarray:
     return np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))
 
 
+def key_bucket(key: str) -> float:
+    """A stable pseudo-random number in [0, 1) for a photo's key (its first 8 SHA-1 bytes): ranking by it gives a
+    split that depends on the photo alone, not on the listing's order or on other photos."""
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") / 2**64
+
+
+def hold_out(items: list[ImageItem], fraction: float) -> tuple[list[ImageItem], list[ImageItem]]:
+    """A deterministic by-photo split: the ``fraction`` of ``items`` with the lowest :func:`key_bucket` of their
+    key is held out (at least one, none from a single item); both parts keep the items' order."""
+    if len(items) < 2:
+        return list(items), []
+    k = max(1, round(fraction * len(items)))
+    held = {it.key for it in sorted(items, key=lambda it: key_bucket(it.key))[:k]}
+    return [it for it in items if it.key not in held], [it for it in items if it.key in held]
+
+
 def list_images(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     """Every image file below ``root`` (by extension, case-insensitive), in a stable order; other files
     are reported as skipped."""

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
-from ganbench.api import DataError, DatasetSplits, ImageItem, UnusableImage, file_item, hookimpl, is_gray, list_images
+from ganbench.api import (
+    DataError,
+    DatasetSplits,
+    ImageItem,
+    UnusableImage,
+    file_item,
+    hookimpl,
+    is_gray,
+    key_bucket,
+    list_images,
+)
 
 # --- embedded -----------------------------------------------------------------------------------------
 # Natural colour photos shipped inside scikit-image and scikit-learn wheels (no download). Split by photo:
@@ -55,9 +64,6 @@ def embedded() -> DatasetSplits:
 # --- folder -------------------------------------------------------------------------------------------
 
 
-def _bucket(key: str) -> float:
-    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") / 2**64
-
 
 def _check_root(root, what: str) -> Path:
     if root is None:
@@ -87,7 +93,7 @@ def _split_by_hash(paths: list[Path], root: Path, fraction: float) -> tuple[list
     (at least one when there are two or more files)."""
     if len(paths) < 2:
         return list(paths), []
-    ranked = sorted(paths, key=lambda p: _bucket(p.relative_to(root).as_posix()))
+    ranked = sorted(paths, key=lambda p: key_bucket(p.relative_to(root).as_posix()))
     k = max(1, round(fraction * len(paths)))
     held = set(ranked[:k])
     return [p for p in paths if p not in held], [p for p in paths if p in held]
@@ -170,8 +176,8 @@ def _spread(paths: list[Path], root: Path, limit: int) -> list[Path]:
     groups: dict[str, list[int]] = {}
     for i, p in enumerate(paths):
         groups.setdefault(p.parent.relative_to(root).as_posix(), []).append(i)
-    queues = [sorted(idx, key=lambda i: _bucket(paths[i].relative_to(root).as_posix()))
-              for _, idx in sorted(groups.items(), key=lambda kv: _bucket(kv[0]))]
+    queues = [sorted(idx, key=lambda i: key_bucket(paths[i].relative_to(root).as_posix()))
+              for _, idx in sorted(groups.items(), key=lambda kv: key_bucket(kv[0]))]
     picked: list[int] = []
     for rank in range(max(map(len, queues), default=0)):
         picked += [q[rank] for q in queues if rank < len(q)][: limit - len(picked)]
@@ -213,7 +219,7 @@ def places365(
     if split == "val":
         # train and evaluate within the val list: a deterministic by-file split of it
         val_paths = [root / val_dir / n for n in val_names]
-        ranked = sorted(val_paths, key=lambda p: _bucket(p.name))
+        ranked = sorted(val_paths, key=lambda p: key_bucket(p.name))
         n_eval = max(2, len(ranked) // 5)
         held = set(ranked[:n_eval])
         train_paths = [p for p in val_paths if p not in held]

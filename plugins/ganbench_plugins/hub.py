@@ -11,25 +11,14 @@ of the training split; validation on ``validation`` when it is not the test spli
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
-from ganbench.api import DataError, DatasetSplits, ImageItem, decode_image, hookimpl
+from ganbench.api import DataError, DatasetSplits, ImageItem, decode_image, hold_out, hookimpl
 
 WHAT = "--dataset huggingface"
 
 
-def _bucket(key: str) -> float:
-    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") / 2**64
-
-
-def _hold_out(items: list[ImageItem], fraction: float) -> tuple[list[ImageItem], list[ImageItem]]:
-    if len(items) < 2:
-        return list(items), []
-    k = max(1, round(fraction * len(items)))
-    held = {it.key for it in sorted(items, key=lambda it: _bucket(it.key))[:k]}
-    return [it for it in items if it.key not in held], [it for it in items if it.key in held]
 
 
 def _load(source: str) -> tuple[Any, str]:
@@ -106,14 +95,14 @@ def huggingface(
     if test_name is not None:
         test = items(test_name)
     else:
-        rest, test = _hold_out(rest, test_fraction)
+        rest, test = hold_out(rest, test_fraction)
     val_name = "validation" if "validation" in splits and test_name != "validation" and train_name != "validation" \
         else None
     if val_name is not None:
         val = items(val_name)
         train = rest
     else:
-        train, val = _hold_out(rest, val_fraction)
+        train, val = hold_out(rest, val_fraction)
     if not test:
         raise DataError(f"{WHAT}: {data_root} has too few photos to hold any out; need two or more")
     if not val:

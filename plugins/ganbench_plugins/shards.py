@@ -12,12 +12,11 @@ decoded, like any other.
 from __future__ import annotations
 
 import glob
-import hashlib
 import re
 import tarfile
 from pathlib import Path
 
-from ganbench.api import IMAGE_EXTENSIONS, DataError, DatasetSplits, ImageItem, decode_image, hookimpl
+from ganbench.api import IMAGE_EXTENSIONS, DataError, DatasetSplits, ImageItem, decode_image, hold_out, hookimpl
 
 _BRACES = re.compile(r"\{([^{}]*)\}")
 
@@ -110,17 +109,6 @@ def list_shard(shard: Path, base: str) -> tuple[list[ImageItem], list[tuple[str,
     return items, skipped
 
 
-def _bucket(key: str) -> float:
-    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") / 2**64
-
-
-def _hold_out(items: list[ImageItem], fraction: float) -> tuple[list[ImageItem], list[ImageItem]]:
-    """A deterministic by-sample split (the ``fraction`` with the lowest hash of their key), order kept."""
-    if len(items) < 2:
-        return list(items), []
-    k = max(1, round(fraction * len(items)))
-    held = {it.key for it in sorted(items, key=lambda it: _bucket(it.key))[:k]}
-    return [it for it in items if it.key not in held], [it for it in items if it.key in held]
 
 
 def _list(pattern: str) -> tuple[list[ImageItem], list[tuple[str, str]]]:
@@ -155,10 +143,10 @@ def webdataset(
         skipped += tskipped
         rest = items
     else:
-        rest, test = _hold_out(items, test_fraction)
+        rest, test = hold_out(items, test_fraction)
     if not test:
         raise DataError(f"{what}: {data_root} holds {len(items)} usable sample(s); need two or more, or --test-root")
-    train, val = _hold_out(rest, val_fraction)
+    train, val = hold_out(rest, val_fraction)
     if not val:
         val = test[:1]
     if limit is not None:
