@@ -139,10 +139,13 @@ class ParallelBatches:
         assert self._iter is not None
         try:
             batch = next(self._iter)
-        except RuntimeError as exc:  # "DataLoader worker (pid(s) ...) exited unexpectedly" and the like
+        # "DataLoader worker (pid(s) ...) exited unexpectedly" and the like (RuntimeError); a worker that dies while
+        # the batch's shared memory is being handed over resets that connection (ConnectionResetError, EOFError)
+        except (RuntimeError, OSError, EOFError) as exc:
             self.close()
             self.workers = 0
-            message = f"a data worker failed ({str(exc).splitlines()[0]}); building batches in the training process"
+            why = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+            message = f"a data worker failed ({why}); building batches in the training process"
             if self.on_failure is not None:
                 self.on_failure(message)
             return self.sampler.batch(index, self.rows)

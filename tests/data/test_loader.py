@@ -74,6 +74,33 @@ def test_a_dead_worker_is_one_message_and_the_batches_stay_the_same():
     assert not any(p in descendants(os.getpid()) for p in workers)
 
 
+@pytest.mark.parametrize("error", [ConnectionResetError(104, "Connection reset by peer"), EOFError()])
+def test_a_worker_dying_while_it_hands_a_batch_over_is_the_same_one_message(error):
+    # a worker killed while the training process receives a batch's shared memory from it breaks that
+    # connection (CI saw ConnectionResetError from multiprocessing.resource_sharer); it is a dead worker too
+    sampler = _sampler()
+    failures: list[str] = []
+    source = ParallelBatches(_sampler(), workers=2, on_failure=failures.append)
+    try:
+        assert torch.equal(source(0), sampler.batch(0))
+        workers = [w.pid for w in source._iter._workers]  # type: ignore[union-attr]
+
+        class Broken:
+            _shutdown_workers = source._iter._shutdown_workers  # type: ignore[union-attr]
+
+            def __next__(self):
+                raise error
+
+        source._iter = Broken()  # type: ignore[assignment]
+        for k in range(1, 4):
+            assert torch.equal(source(k), sampler.batch(k)), k
+    finally:
+        source.close()
+    assert len(failures) == 1 and failures[0].startswith("a data worker failed (")
+    assert "()" not in failures[0]  # an exception with no message is named by its type
+    assert source.workers == 0 and not any(p in descendants(os.getpid()) for p in workers)
+
+
 def test_worker_count(monkeypatch):
     assert auto_workers("cuda", 1, cores=16) == 15
     assert auto_workers("cuda", 8, cores=64) == 7
