@@ -33,6 +33,7 @@ from ganbench.core.request import RunRequest
 from ganbench.grid.plan import plan_comparison
 from ganbench.grid.runner import RunOutcome, run_configs
 from ganbench.store.results import (
+    RunDir,
     atomic_write_json,
     ensure_writable,
     find_existing,
@@ -66,7 +67,7 @@ def run_label(cfg: RunConfig) -> str:
 def is_complete(results: Path, cfg: RunConfig) -> bool:
     """A complete run with this key is in the results folder (re-issuing the grid skips it)."""
     existing = find_existing(results, cfg.run_key())
-    return existing is not None and existing.record().get("status") == "complete"
+    return existing is not None and existing.record().complete
 
 
 class Executor:
@@ -290,9 +291,7 @@ def run_member(request: RunRequest, cfg: RunConfig, send=None, log: bool = True,
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
         if reporter.run_dir is not None:
             with contextlib.suppress(GanbenchError, OSError):
-                record = read_json(reporter.run_dir / "run.json")
-                record["error"] = reason
-                atomic_write_json(reporter.run_dir / "run.json", record)
+                RunDir(reporter.run_dir).update_record(error=reason)
         outcome = RunOutcome(cfg.model, cfg.seed, "failed", reporter.run_dir or request.results,
                              {"error": reason})
         if isinstance(exc, KeyboardInterrupt):

@@ -126,7 +126,7 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
             y = h["w_estimate"] if wasserstein else h["d_loss"]
             axes[0].plot(h["step"], y, label=label)
             what = "Wasserstein estimate" if wasserstein else "critic loss"
-            plotted.setdefault(what, set()).add(str(r.record["config"]["recipe"].get("loss")))
+            plotted.setdefault(what, set()).add(str(r.record.recipe.get("loss")))
         if val.exists() and val.stat().st_size:
             v = pd.read_csv(val)
             axes[1].plot(v["images"], v["val_psnr"], marker="o", label=label)

@@ -102,15 +102,16 @@ def test_a_claimed_run_is_left_to_its_holder_and_status_says_where(registry, tmp
 
 def test_status_names_failed_interrupted_and_not_started_runs(registry, tmp_path):
     from ganbench.grid.execute import GridPlan, write_manifest
+    from ganbench.store.records import RunRecord
     from ganbench.store.results import create_run
 
     req = RunRequest(models=["l1"], seeds=[0, 1, 2], budget="smoke", device="cpu", results=tmp_path)
     configs = plan_comparison(req, registry)
     write_manifest(GridPlan(req, configs), make_executor(registry, "local", {}))
-    failed = create_run(tmp_path, "l1", 0, {"key": configs[0].run_key(), "config": configs[0].to_dict()})
+    failed = create_run(tmp_path, "l1", 0, RunRecord(key=configs[0].run_key(), config=configs[0].to_dict()))
     failed.update_record(status="failed", error="CUDA out of memory")
     failed.unlock()
-    stopped = create_run(tmp_path, "l1", 1, {"key": configs[1].run_key(), "config": configs[1].to_dict()})
+    stopped = create_run(tmp_path, "l1", 1, RunRecord(key=configs[1].run_key(), config=configs[1].to_dict()))
     stopped.update_record(status="interrupted")
     (stopped.path / "state.pt").write_bytes(b"")
     stopped.unlock()

@@ -131,8 +131,7 @@ def test_curves_are_computed_from_the_stored_runs(scaled):
     stored: dict[tuple[str, int, int], float] = {}
     for comp in comps:
         for r in comp.runs:
-            cfg = r.record["config"]
-            stored[(cfg["model"], cfg["seed"], r.record["spent"]["images"])] = r.metrics["model"]["psnr"]
+            stored[(r.record.model, r.record.seed, r.record.spent["images"])] = r.metrics.model["psnr"]
     for model, points in curve.lines.items():
         assert points[1].seeds[1]["psnr"] == stored[(model, 1, 16)]
         per_seed = [(stored[(model, s, 8)] + stored[(model, s, 16)]) / 2 for s in (0, 1)]
