@@ -139,8 +139,8 @@ def test_curves_are_computed_from_the_stored_runs(scaled):
         assert n == 2 and mean == pytest.approx(np.mean(per_seed)) and math.isfinite(ci)
     report = json.loads((results / "report" / "report.json").read_text())
     assert report["curves"][0]["sentences"] == curve_sentences(curve)
-    assert (results / "report" / "curve-0.png").stat().st_size > 10_000
-    assert "curve-0.png" in (results / "report" / "report.md").read_text()
+    assert (results / "report" / "quality-curve-0.png").stat().st_size > 10_000
+    assert "quality-curve-0.png" in (results / "report" / "report.md").read_text()
     rows = pd.read_csv(results / "report" / "curves.csv")
     assert len(rows) == 2 * 2 * len(curve.metrics)
 
