@@ -12,7 +12,7 @@ from ganbench.core.config import RunConfig
 from ganbench.core.registry import Registry
 from ganbench.core.request import RunRequest
 from ganbench.data.filelist import open_dataset
-from ganbench.grid.execute import Executor, GridPlan, plan_grid, run_label
+from ganbench.grid.executors import Executor, GridPlan, plan_grid, run_label
 from ganbench.grid.status import run_records
 from ganbench.store.results import runs_root
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ganbench.core.errors import GanbenchError, ResultsError
 from ganbench.core.registry import Registry
-from ganbench.grid.execute import grid_root, make_executor, read_manifests
+from ganbench.grid.executors import grid_root, make_executor, read_manifests
 from ganbench.store.records import RunRecord
 from ganbench.store.results import (
     READABLE_SCHEMAS,

@@ -164,7 +164,7 @@ def test_which_batches_the_generator_trains_on(registry, model, batches):
 
 def test_metrics_json_records_the_adversary(registry, tmp_path):
     from ganbench.core.request import RunRequest
-    from ganbench.grid.runner import run_comparison
+    from ganbench.grid.in_process import run_comparison
 
     outs = run_comparison(RunRequest(models=["dcgan"], budget="smoke,steps=10", results=tmp_path, device="cpu"),
                           registry)

@@ -17,7 +17,7 @@ from PIL import Image
 from ganbench.cli import cli
 from ganbench.core.errors import ConfigError
 from ganbench.core.request import RunRequest
-from ganbench.grid.scale import parse_scale, scale_requests
+from ganbench.grid.points import parse_scale, scale_requests
 from ganbench.report.comparison import load_comparisons
 from ganbench.report.curve_sentences import curve_sentences
 from ganbench.report.curves import area, best_at, build_curves, first_above_gray

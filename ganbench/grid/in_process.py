@@ -1,7 +1,7 @@
 """Driving the runs of a planned comparison in this process: each run claimed by its key, skipped when
 complete, resumed when interrupted, else trained (data -> train), then scored and stored (``finish.py``).
 
-``ganbench run`` reaches :func:`train_planned` through an executor (``ganbench.grid.execute.execute_grid``:
+``ganbench run`` reaches :func:`run_configs` through an executor (``ganbench.grid.executors.run_grid``:
 ``local`` calls it in this process for ``--jobs 1``, each grid worker through ``run_member``);
 :func:`run_comparison` (plan, then train here) is the same without the executor, for tests and library use;
 ``ganbench run --resume RUN_DIR`` is :func:`resume_run`.

@@ -33,9 +33,9 @@ def run(sets, config_path, resume, quiet, dry_run, **flags):
     from ganbench.core.config import load_config_file
     from ganbench.core.request import run_request
     from ganbench.grid.dry_run import dry_run as grid_dry_run
-    from ganbench.grid.execute import make_executor, run_grid
-    from ganbench.grid.runner import resume_run
-    from ganbench.grid.scale import run_points, scale_requests
+    from ganbench.grid.executors import make_executor, run_grid
+    from ganbench.grid.in_process import resume_run
+    from ganbench.grid.points import run_points, scale_requests
     from ganbench.train.distributed import init_from_env
     from ganbench.train.signals import StopFlag
 

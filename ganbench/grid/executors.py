@@ -30,8 +30,8 @@ from ganbench.core.options import ExecutorOptions, declared
 from ganbench.core.registry import Registry, load_registry
 from ganbench.core.reporting import SilentReporter, as_reporter
 from ganbench.core.request import RunRequest
+from ganbench.grid.in_process import RunOutcome, run_configs
 from ganbench.grid.plan import plan_comparison
-from ganbench.grid.runner import RunOutcome, run_configs
 from ganbench.store.results import (
     RunDir,
     atomic_write_json,
@@ -74,7 +74,7 @@ class Executor:
     """Where the runs of a grid execute. Subclass it in a plugin and register a factory that takes the
     executor's options as keyword arguments (``--jobs`` for local; ``--slurm-*`` for slurm).
 
-    ``run`` trains (or submits) every run of ``plan`` and returns one :class:`ganbench.grid.runner.RunOutcome`
+    ``run`` trains (or submits) every run of ``plan`` and returns one :class:`ganbench.grid.in_process.RunOutcome`
     per run (status complete, diverged, failed, skipped, claimed, queued or interrupted). Each run must go
     through :func:`run_member` (in whatever process or node), which claims, resumes and logs it.
     """
