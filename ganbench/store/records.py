@@ -93,7 +93,7 @@ class RunRecord(_Record):
 
     OPTIONAL: ClassVar[tuple[str, ...]] = (
         "identity", "scoring", "provenance", "budget", "data", "spent", "throughput", "set_level", "divergence",
-        "error", "resumed", "restarted", "finished", "command", "dataset_description", "comparison", "key")
+        "error", "resumed", "restarted", "finished")
 
     config: dict[str, Any] = field(default_factory=dict)
     status: RunStatus | str = RunStatus.RUNNING

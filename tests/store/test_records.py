@@ -61,7 +61,8 @@ def test_an_old_record_without_the_newer_keys_loads_with_defaults():
     assert record.identity == {} and record.scoring == {} and record.throughput == {}
     assert record.images_per_s is None and record.peak_mem_mb is None and record.divergence is None
     assert record.key == "" and record.resumed == 0 and record.error is None
-    assert record.to_json() == old_run  # rewriting it adds nothing
+    # rewriting it adds only the keys every run.json has, empty; nothing it never had a value for
+    assert record.to_json() == {**old_run, "key": "", "comparison": "", "command": None, "dataset_description": ""}
     old_metrics = MetricsRecord.from_json({"model": {"psnr": 18.0}, "gray": {"psnr": 17.0}})
     assert old_metrics.selected == "last" and old_metrics.truth == {} and old_metrics.metrics == {}
     assert old_metrics.adversary is None and old_metrics.score("truth", "psnr") is None
@@ -77,8 +78,8 @@ def test_the_run_folder_reads_and_writes_typed_records(tmp_path):
     run = create_run(tmp_path, "dcgan", 0, RunRecord(key="k1", config={"model": "dcgan", "seed": 0}))
     try:
         on_disk = json.loads(run.record_path.read_text())
-        assert on_disk == {"schema_version": 1, "status": "running", "key": "k1",
-                           "config": {"model": "dcgan", "seed": 0}}
+        assert on_disk == {"schema_version": 1, "status": "running", "key": "k1", "comparison": "", "command": None,
+                           "dataset_description": "", "config": {"model": "dcgan", "seed": 0}}
         run.update_record(status="diverged", divergence={"step": 3, "losses": ["d_loss"]}, note="kept")
         record = run.record()
         assert record.status is RunStatus.DIVERGED and record.divergence == {"step": 3, "losses": ["d_loss"]}
