@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from ganbench import __version__
 from ganbench.core.errors import EXIT_CODES, GanbenchError
+from ganbench.core.version import __version__
 
 
 class GanbenchGroup(click.Group):

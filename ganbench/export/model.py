@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganbench import __version__
 from ganbench.core.budgets import Budget
 from ganbench.core.contract import Recipe
 from ganbench.core.errors import ConfigError, ResultsError
 from ganbench.core.registry import Registry
+from ganbench.core.version import __version__
 from ganbench.store.records import RunRecord
 from ganbench.store.results import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganbench import __version__
+from ganbench.core.version import __version__
 from ganbench.data.pipeline import PreparedData
 from ganbench.score.diagnostics import adversary_summary
 from ganbench.score.evaluate import (
