@@ -1,9 +1,10 @@
 """A run's two records as typed objects: :class:`RunRecord` (``run.json``) and :class:`MetricsRecord`
 (``metrics.json``).
 
-The JSON files keep the format they always had: ``to_json`` writes the same keys, ``from_json`` reads a file
-an older ganbench wrote (a key it did not write takes its default) and keeps every key it does not know
-(``extra``), so a record read and written again loses nothing. Readers ask the record (``record.model``,
+The JSON files keep the format they always had: ``to_json`` writes the same keys (an optional one, such as
+``divergence`` or ``error``, only when it holds something), ``from_json`` reads a file an older ganbench wrote
+(a key it did not write takes its default) and keeps every key it does not know (``extra``), so a record read
+and written again loses nothing. Readers ask the record (``record.model``,
 ``record.images_per_s``, ``metrics.score("model", "psnr")``) instead of looking up nested string keys.
 """
 
