@@ -1,20 +1,18 @@
-"""KID and FID (set-level) through torchmetrics, the optional extra ``pip install -e ".[perceptual]"``.
+"""KID and FID (set-level) through torchmetrics, the optional extra ``pip install -e ".[perceptual]"``, which also
+registers LPIPS (per image, ``lpips.py``).
 
-The feature network is the FID Inception-v3 (the TensorFlow 2015-12-05 graph ported by pytorch-fid),
-written here in plain torch because torchvision does not import beside
-this torch. Its weights are never downloaded: they are read from ``$TORCH_HOME/hub/checkpoints`` (or the file
-or folder ``$GANBENCH_WEIGHTS`` names), checked by sha256, and loaded strictly (every tensor's name and shape
-must match the architecture). LPIPS is not offered: its backbones (VGG/AlexNet) and torchmetrics' LPIPS need
-torchvision (docs/metrics.md). The arithmetic (Fréchet distance, the polynomial-kernel MMD) is torchmetrics'.
+The feature network is the FID Inception-v3 (the TensorFlow 2015-12-05 graph ported by pytorch-fid), written here
+in plain torch because torchvision's wheels on the package index need the CUDA torch and do not import beside the
+CPU one; its body equals torch-fidelity's FeatureExtractorInceptionV3 with the same weights (tested where
+torch-fidelity is installed). Its weights are never downloaded: they are read from ``$TORCH_HOME/hub/checkpoints``
+(or the file or folder ``$GANBENCH_WEIGHTS`` names), checked by sha256 (weights.py), and loaded strictly (every
+tensor's name and shape must match the architecture). The arithmetic (Fréchet distance, the polynomial-kernel MMD)
+is torchmetrics'.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,20 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.api import PluginError, SetMetric, hookimpl
+from ganbench_plugins.lpips import LPIPS
+from ganbench_plugins.weights import WeightsFile, hub_checkpoints, locate_weights, sha256_of, verified
 
-
-@dataclass(frozen=True)
-class WeightsFile:
-    """A pretrained file ganbench reads but never downloads."""
-
-    file: str
-    url: str
-    sha256: str
-
-
-#: pytorch-fid's port of the TensorFlow FID Inception (torch hub name: the sha256's first 8 digits). The full
-#: sha256 is the one published for torch-fidelity's copy of the same weights (same hub prefix 6726825d); it could
-#: not be checked against the file on the development machine (no download there): docs/metrics.md.
+#: pytorch-fid's port of the TensorFlow FID Inception (torch hub name: the sha256's first 8 digits). Its full sha256
+#: is the one independent projects pin for this file and for torch-fidelity's byte-identical copy
+#: (weights-inception-2015-12-05-6726825d.pth, 95,628,359 bytes); not recomputed here (no download): docs/metrics.md.
 FID_INCEPTION = WeightsFile(
     "pt_inception-2015-12-05-6726825d.pth",
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
@@ -43,37 +33,6 @@ FID_INCEPTION = WeightsFile(
 )
 #: Below this many test images FID's bias (which depends on N and on the model) dominates: prefer KID.
 FID_MIN_IMAGES = 2048
-
-
-def hub_checkpoints() -> Path:
-    return Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch") / "hub" / "checkpoints"
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def locate_weights(spec: WeightsFile) -> Path:
-    """The verified path of ``spec``: ``$GANBENCH_WEIGHTS`` (a file, or a folder holding it), else the torch hub
-    cache. Missing: a PluginError naming the file, its URL, its sha256 and where to put it; a file of another
-    sha256 is refused."""
-    user = os.environ.get("GANBENCH_WEIGHTS")
-    if user:
-        path = Path(user).expanduser()
-        path = path / spec.file if path.is_dir() else path
-    else:
-        path = hub_checkpoints() / spec.file
-    if not path.is_file():
-        raise PluginError(f"{spec.file} not found at {path}: ganbench never downloads weights; fetch {spec.url} "
-                          f"(sha256 {spec.sha256}) into {hub_checkpoints()} or set GANBENCH_WEIGHTS to its path")
-    digest = sha256_of(path)
-    if digest != spec.sha256:
-        raise PluginError(f"{path} has sha256 {digest}, not {spec.sha256} ({spec.file} from {spec.url}): refused")
-    return path
 
 
 # --- the FID Inception-v3, plain torch (names and shapes of torchvision's Inception3 / pytorch-fid) ---------
@@ -206,7 +165,11 @@ class FIDInceptionV3(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float() / 255.0
         x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False)
-        x = 2 * x - 1
+        return self.body(2 * x - 1)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The network on an input already resized and scaled to [-1, 1] (checked against torch-fidelity's
+        FeatureExtractorInceptionV3 with the same weights: tests/plugins/test_perceptual.py)."""
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = F.max_pool2d(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)), 3, stride=2)
@@ -324,8 +287,9 @@ class KID(_FeatureSetMetric):
 
 @hookimpl
 def register_metrics(register: Any) -> None:
-    for cls in (KID, FID):
+    for cls in (KID, FID, LPIPS):
         register(cls.name, cls, description=(cls.__doc__ or "").split("\n")[0])
 
 
-__all__ = ["KID", "FID", "FIDInceptionV3", "WeightsFile", "FID_INCEPTION", "locate_weights", "sha256_of"]
+__all__ = ["KID", "FID", "LPIPS", "FIDInceptionV3", "WeightsFile", "FID_INCEPTION", "locate_weights", "sha256_of",
+           "hub_checkpoints", "verified"]
