@@ -15,7 +15,7 @@ import torchmetrics.functional.image.lpips as tm_lpips  # noqa: E402
 
 from ganbench.cli import cli  # noqa: E402
 from ganbench.core.errors import PluginError  # noqa: E402
-from ganbench_plugins.lpips import (  # noqa: E402
+from ganbench_plugins.perceptual import (  # noqa: E402
     ALEXNET,
     CHANNELS,
     LPIPS,
