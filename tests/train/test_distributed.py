@@ -50,11 +50,19 @@ def assert_equal_within_one_step(a, b, w0, rtol=1e-3):
     assert moved >= len(_float_keys(w0)) // 2  # most tensors really moved: the comparison is not vacuous
 
 
+#: pix2pixHD's feature matching on SNGAN's spectral-norm critic: the generator's loss sees the critic's
+#: intermediate features of the fake (with gradients) and of the real batch (detached), gathered over the
+#: global batch under torchrun
+FEATURE_MATCHING = ("--set", "critic.features=true", "--set", "loss.feature_matching=10")
+
+
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
-@pytest.mark.parametrize("model", ["dcgan", "wgan", "wgan-gp"])
-def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, model):
+@pytest.mark.parametrize(("model", "extra"), [("dcgan", ()), ("wgan", ()), ("wgan-gp", ()),
+                                              ("sngan-hinge", FEATURE_MATCHING)],
+                         ids=["dcgan", "wgan", "wgan-gp", "sngan-hinge-feature-matching"])
+def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, model, extra):
     # SGD makes the weights after a step a linear function of the gradients: equal weights <=> equal gradients
-    args = ["--models", model, "--budget", "smoke,steps=2", "--precision", "fp32", *spy_sets(model),
+    args = ["--models", model, "--budget", "smoke,steps=2", "--precision", "fp32", *spy_sets(model), *extra,
             "--set", "generator_optimizer.name=sgd", "--set", "critic_optimizer.name=sgd",
             "--set", "generator_optimizer.lr=1e-4", "--set", "critic_optimizer.lr=1e-4",
             "--set", "generator.dropout=0"]  # dropout masks are per process; the gradients are the point here
@@ -68,6 +76,9 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, mo
     [two] = list((tmp_path / "two" / "runs").iterdir())  # only rank 0 wrote a run folder
     rec = json.loads((two / "run.json").read_text())
     assert rec["status"] == "complete" and rec["spent"]["images"] == 2 * 4  # global images
+    if extra:  # the recipe really trained with feature matching on a feature-returning critic
+        recipe = rec["config"]["recipe"]
+        assert recipe["loss_options"]["feature_matching"] == 10 and recipe["critic_options"]["features"] is True
     assert {"metrics.json", "per_image.csv", "samples.png", "generator.pt"} <= {p.name for p in two.iterdir()}
 
     single = torch.load(tmp_path / "one" / "rank0.pt")
