@@ -102,7 +102,7 @@ def comparison_section(comp: Comparison, out: Path, i: int) -> Section:
     blocks += [Text(line) for line in set_level_note(comp)]
     blocks.append(Lines(set_significance_lines(comp), heading=SET_HEADER))
     if tradeoff_plot(comp, out / f"tradeoff-{i}.png"):
-        blocks.append(Figure(f"tradeoff-{i}.png", "Perception–distortion", "perception–distortion plot"))
+        blocks.append(Figure(f"tradeoff-{i}.png", "Perception–distortion", "perception-distortion plot"))
     blocks.append(Lines(row_notes(comp), heading="Rows:", console_lines=comp.excluded + comp.problems))
     blocks.append(Lines(adversary, console_lines=[]))
     if _training_plot(comp, out / f"training-curves-{i}.png"):

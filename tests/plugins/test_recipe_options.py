@@ -112,9 +112,12 @@ def test_the_gradient_ratio_is_logged_every_few_steps_and_summarised(registry):
 
 
 def _run(model, recipe, critic_steps, ratio=None):
+    from ganbench.store.records import MetricsRecord, RunRecord
+
     metrics = {"adversary": None if ratio is None else {"adv_to_l1_grad_median": ratio}}
     record = {"config": {"model": model, "recipe": recipe}, "spent": {"critic_steps": critic_steps}}
-    return SimpleNamespace(status="complete", metrics=metrics, record=record)
+    return SimpleNamespace(status="complete", metrics=MetricsRecord.from_json(metrics),
+                           record=RunRecord.from_json(record))
 
 
 def test_report_lines_show_the_pull_and_what_each_critic_adds(registry):
