@@ -3,13 +3,9 @@
 ``ganbench.colorize(images, run=...)`` colourizes PIL images or numpy arrays with a trained run
 (``ganbench.inference``); ``ganbench.Colorizer`` keeps one generator loaded for many calls."""
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("ganbench")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0.0.0+unknown"
+from ganbench.core.version import __version__
 
 __all__ = ["__version__", "colorize", "Colorizer"]
 

@@ -1,6 +1,6 @@
 """The ``ganbench`` command: a thin click layer over plain functions of the package's parts. ``cli`` (the click
-group) and ``main`` (the console script) are public; the commands live in ``flow.py`` (run, report, status) and
-``side.py`` (plugins, budgets, evaluate, bench, colorize, data info)."""
+group) and ``main`` (the console script) are public; the commands live in ``benchmark.py`` (run, report, status) and
+``tools.py`` (plugins, budgets, evaluate, bench, colorize, data info)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from ganbench import __version__
 from ganbench.core.errors import EXIT_CODES, GanbenchError
+from ganbench.core.version import __version__
 
 
 class GanbenchGroup(click.Group):
@@ -67,6 +67,6 @@ def main() -> None:
     cli(prog_name="ganbench")
 
 
-from ganbench.cli import export, flow, side  # noqa: E402,F401  (registers the commands)
+from ganbench.cli import benchmark, export, tools  # noqa: E402,F401  (registers the commands)
 
 __all__ = ["cli", "main"]

@@ -338,7 +338,7 @@ class PointOptions:
 
 @dataclass(kw_only=True)
 class ExecutorOptions:
-    """Where the runs of a grid execute (ganbench/grid/execute.py): the executor plugin and its options."""
+    """Where the runs of a grid execute (ganbench/grid/executors.py): the executor plugin and its options."""
 
     executor: str = option("local", "Where runs execute: local (default) or slurm, or a plugin's.")
     jobs: int | None = option(None, "local: N runs at once, one process each (cuda:0..N-1, or the CPU cores "

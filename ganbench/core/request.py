@@ -21,7 +21,7 @@ class RunRequest(RequestOptions, RunSettings):
     :mod:`ganbench.core.options`; the fields below are what the command adds."""
 
     dataset_options: dict[str, Any] = field(default_factory=dict)
-    #: one point's budget (``--budget`` and ``--scale`` give one request per point: grid/scale.py)
+    #: one point's budget (``--budget`` and ``--scale`` give one request per point: grid/points.py)
     budget: str | None = None
     sets: dict[str, Any] = field(default_factory=dict)
     config: ConfigFile = field(default_factory=ConfigFile)

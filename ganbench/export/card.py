@@ -9,26 +9,26 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.core.errors import ResultsError
-from ganbench.store.results import read_json
+from ganbench.store.records import RunRecord
+from ganbench.store.results import RunDir
 
 
 def _yaml_value(value: Any) -> str:
     return json.dumps(value)  # a JSON scalar or list is valid YAML
 
 
-def _seed_rows(run_dir: Path, record: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+def _seed_rows(run_dir: Path, record: RunRecord) -> list[tuple[int, dict[str, Any]]]:
     """This model's complete runs of the same comparison in the same results folder, by seed (this run's included)."""
     rows: dict[int, dict[str, Any]] = {}
     for sibling in sorted(run_dir.parent.iterdir()):
         try:
-            other = read_json(sibling / "run.json")
-            metrics = read_json(sibling / "metrics.json")
+            other = RunDir(sibling).record()
+            metrics = RunDir(sibling).metrics()
         except ResultsError:
             continue
-        if (other.get("status") == "complete" and other.get("comparison") == record.get("comparison")
-                and other["config"]["model"] == record["config"]["model"]
-                and other.get("identity") == record.get("identity")):
-            rows.setdefault(int(other["config"]["seed"]), metrics["model"])
+        if (other.complete and other.comparison == record.comparison and other.model == record.model
+                and other.identity == record.identity):
+            rows.setdefault(other.seed, metrics.model)
     return sorted(rows.items())
 
 
@@ -36,14 +36,14 @@ def _fmt(value: Any) -> str:
     return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def model_card(run_dir: Path, record: dict[str, Any], config: dict[str, Any], formats: list[str]) -> str:
+def model_card(run_dir: Path, record: RunRecord, config: dict[str, Any], formats: list[str]) -> str:
     run_dir = Path(run_dir)
-    metrics = read_json(run_dir / "metrics.json")
-    cfg = record["config"]
-    recipe, budget = cfg["recipe"], record.get("budget", cfg["budget"])
-    names = list(metrics["model"])
-    model = cfg["model"]
-    index = [{"name": n, "type": n, "value": round(float(v), 4)} for n, v in metrics["model"].items()]
+    metrics = RunDir(run_dir).metrics()
+    cfg = record.config
+    recipe, budget = record.recipe, record.budget or cfg["budget"]
+    names = list(metrics.model)
+    model = record.model
+    index = [{"name": n, "type": n, "value": round(v, 4)} for n, v in metrics.scores("model").items()]
     front = [
         "---",
         "library_name: ganbench",
@@ -56,24 +56,22 @@ def model_card(run_dir: Path, record: dict[str, Any], config: dict[str, Any], fo
         "          type: image-to-image",
         "          name: automatic image colourization",
         "        dataset:",
-        f"          name: {_yaml_value(record.get('dataset_description') or cfg['dataset'])}",
+        f"          name: {_yaml_value(record.dataset_description or record.dataset)}",
         f"          type: {_yaml_value(cfg['dataset'])}",
         "        metrics:",
         *[f"          - {{name: {_yaml_value(m['name'])}, type: {_yaml_value(m['type'])}, value: {m['value']}}}"
           for m in index],
         "---",
     ]
-    data = record.get("data", {})
-    spent = record.get("spent", {})
-    prov = record.get("provenance", {})
+    data, spent, prov = record.data, record.spent, record.provenance
     table = ["| row | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    rows = [(f"**{model}** (selected generator, step {metrics.get('best_step')})", metrics["model"]),
-            ("last generator", metrics.get("last", {})), ("gray (the input as is)", metrics.get("gray", {})),
-            ("ground truth", metrics.get("truth", {}))]
+    rows = [(f"**{model}** (selected generator, step {metrics.best_step})", metrics.model),
+            ("last generator", metrics.last), ("gray (the input as is)", metrics.gray),
+            ("ground truth", metrics.truth)]
     for label, values in rows:
         table.append(f"| {label} | " + " | ".join(_fmt(values.get(n)) for n in names) + " |")
     units = ", ".join(f"{n}: {'higher' if m.get('higher_is_better', True) else 'lower'} is better"
-                      + (f" ({m['unit']})" if m.get("unit") else "") for n, m in metrics.get("metrics", {}).items())
+                      + (f" ({m['unit']})" if m.get("unit") else "") for n, m in metrics.metrics.items())
     seeds = _seed_rows(run_dir, record)
     seed_table = []
     if seeds:
@@ -110,16 +108,16 @@ def model_card(run_dir: Path, record: dict[str, Any], config: dict[str, Any], fo
         f"- budget `{budget.get('name')}`: {budget.get('image_size')}x{budget.get('image_size')} crops, batch "
         f"{budget.get('batch_size')}, {spent.get('generator_steps', budget.get('total_steps'))} generator steps "
         f"({spent.get('images', '?')} images), {spent.get('train_seconds', '?')} s of training",
-        f"- data: {record.get('dataset_description') or cfg['dataset']} — {data.get('train_images', '?')} training "
+        f"- data: {record.dataset_description or record.dataset} — {data.get('train_images', '?')} training "
         f"photos, {data.get('val_crops', '?')} validation crops, {data.get('test_crops', '?')} test crops",
         f"- seed {cfg['seed']}, precision {cfg['precision']}, device {prov.get('device_name') or cfg['device']}; "
         f"ganbench {prov.get('ganbench_version', '?')} (commit {prov.get('git_commit') or '?'}), torch "
         f"{prov.get('torch_version', '?')}",
-        f"- selection: {metrics.get('selection_rule', '')}",
+        f"- selection: {metrics.selection_rule}",
         "",
         "## Evaluation",
         "",
-        f"On the run's {metrics.get('n_test_images', '?')} test crops ({units}):",
+        f"On the run's {metrics.n_test_images if metrics.n_test_images is not None else '?'} test crops ({units}):",
         "",
         *table,
         "",
@@ -151,10 +149,10 @@ def model_card(run_dir: Path, record: dict[str, Any], config: dict[str, Any], fo
         "## Reproduce",
         "",
         "```bash",
-        record.get("command") or f"ganbench run --models {model} --budget {budget.get('name')} --seeds {cfg['seed']}",
+        record.command or f"ganbench run --models {model} --budget {budget.get('name')} --seeds {cfg['seed']}",
         "```",
         "",
-        f"(run key `{record.get('key')}`: the same command with the same plugins finds this run again.)",
+        f"(run key `{record.key}`: the same command with the same plugins finds this run again.)",
         "",
     ]
     return "\n".join(front + [""] + body)

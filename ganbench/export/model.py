@@ -12,11 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganbench import __version__
 from ganbench.core.budgets import Budget
 from ganbench.core.contract import Recipe
 from ganbench.core.errors import ConfigError, ResultsError
 from ganbench.core.registry import Registry
+from ganbench.core.version import __version__
+from ganbench.store.records import RunRecord
 from ganbench.store.results import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
 
 FORMATS = ("safetensors", "onnx", "card")
@@ -45,10 +46,10 @@ def stride(generator: nn.Module) -> int:
     return 2 ** int(depth) if isinstance(depth, int) and depth > 0 else 1
 
 
-def generator_config(record: dict[str, Any], generator: nn.Module) -> dict[str, Any]:
+def generator_config(record: RunRecord, generator: nn.Module) -> dict[str, Any]:
     """What rebuilds the generator without pickle: the registered generator's name and options, the recipe
     and budget it was built from (the budget's size hints reach its factory), and the input and output."""
-    cfg = record["config"]
+    cfg = record.config
     return {
         "format": FORMAT_NAME, "format_version": 1, "ganbench_version": __version__,
         "model": cfg["model"], "generator": cfg["recipe"]["generator"],
@@ -57,7 +58,7 @@ def generator_config(record: dict[str, Any], generator: nn.Module) -> dict[str, 
         "parameters": sum(p.numel() for p in generator.parameters()),
         "input": "L of CIE Lab scaled to [-1, 1] (L / 50 - 1), float32 (N, 1, H, W); H and W multiples of stride",
         "output": "ab of CIE Lab divided by 110 (tanh, [-1, 1]), float32 (N, 2, H, W)",
-        "run_key": record.get("key"), "seed": cfg.get("seed"),
+        "run_key": record.key or None, "seed": cfg.get("seed"),
     }
 
 
@@ -174,8 +175,8 @@ def export_model(registry: Registry, run_dir: Path, formats: list[str], out_dir:
         raise ConfigError(f"unknown export format(s) {', '.join(unknown) or '(none)'}: use {', '.join(FORMATS)}")
     run = open_run(run_dir)
     record = run.record()
-    if record.get("status") != "complete" or not (run.path / "generator.pt").is_file():
-        raise ResultsError(f"{run.path} is not a complete run (status {record.get('status')}); nothing to export")
+    if not record.complete or not (run.path / "generator.pt").is_file():
+        raise ResultsError(f"{run.path} is not a complete run (status {record.status}); nothing to export")
     generator, cfg = load_generator(registry, run.path)
     out_dir = Path(out_dir) if out_dir is not None else run.path / "export"
     try:

@@ -12,7 +12,7 @@ from ganbench.core.config import RunConfig
 from ganbench.core.registry import Registry
 from ganbench.core.request import RunRequest
 from ganbench.data.filelist import open_dataset
-from ganbench.grid.execute import Executor, GridPlan, plan_grid, run_label
+from ganbench.grid.executors import Executor, GridPlan, plan_grid, run_label
 from ganbench.grid.status import run_records
 from ganbench.store.results import runs_root
 
@@ -57,7 +57,7 @@ def projected_times(plan: GridPlan, registry: Registry, slots: int | None, threa
         proj.seconds[cfg.run_key()], proj.source[cfg.run_key()] = seconds, source
     records = run_records(plan.request.results) if runs_root(plan.request.results).is_dir() else {}
     left = [t for k, t in proj.seconds.items()
-            if "complete" not in {r.get("status") for _, r in records.get(k, [])}]  # what is left to train
+            if not any(r.complete for _, r in records.get(k, []))]  # what is left to train
     times = [t for t in left if t is not None]
     if slots and len(times) == len(left):
         lanes = [0.0] * max(1, slots)
@@ -78,9 +78,9 @@ def _step_rate(plan: GridPlan, cfg: RunConfig, registry: Registry, threads: int 
                measure: bool) -> tuple[float | None, str]:
     this = cfg.to_dict()
     for path, record in (p for runs in run_records(plan.request.results).values() for p in runs):
-        c = record.get("config", {})
-        rate = (record.get("throughput") or {}).get("generator_steps_per_s")
-        if (record.get("status") == "complete" and rate and c.get("model") == cfg.model
+        c = record.config
+        rate = record.generator_steps_per_s
+        if (record.complete and rate and record.model == cfg.model
                 and c.get("recipe") == this["recipe"] and c.get("budget") == this["budget"]
                 and c.get("device") == cfg.device and c.get("precision") == cfg.precision):
             return float(rate), f"finished run {path.name}"
@@ -134,14 +134,13 @@ def dry_run_lines(plan: GridPlan, executor: Executor, projection: Projection) ->
     for cfg in plan.configs:
         key = cfg.run_key()
         found = records.get(key, [])
-        statuses = {r.get("status") for _, r in found}
-        state = "complete: skipped" if "complete" in statuses else (
+        state = "complete: skipped" if any(r.complete for _, r in found) else (
             "resumes from its checkpoint" if any((p / "state.pt").exists() for p, _ in found) else "new")
         seconds = projection.seconds.get(key)
         when = f"~{format_seconds(seconds)}" if seconds is not None else "time unknown"
         lines.append(f"  {run_label(cfg):<20} key {key}  {state:<28} {when} ({projection.source.get(key, '')})")
     todo_or_unknown = [projection.seconds.get(c.run_key()) for c in plan.configs
-                       if "complete" not in {r.get("status") for _, r in records.get(c.run_key(), [])}]
+                       if not any(r.complete for _, r in records.get(c.run_key(), []))]
     todo = [t for t in todo_or_unknown if t is not None]
     if len(todo) == len(todo_or_unknown):
         lines.append(f"projected: {format_seconds(sum(todo))} of training for the {len(todo)} runs to do"

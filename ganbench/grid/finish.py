@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganbench import __version__
+from ganbench.core.version import __version__
 from ganbench.data.pipeline import PreparedData
 from ganbench.score.diagnostics import adversary_summary
 from ganbench.score.evaluate import (
@@ -31,7 +31,8 @@ from ganbench.score.evaluate import (
     summarize,
 )
 from ganbench.store.images import grid, save_png
-from ganbench.store.results import RunDir, atomic_torch_save, atomic_write_bytes, atomic_write_json, atomic_write_text
+from ganbench.store.records import MetricsRecord
+from ganbench.store.results import RunDir, atomic_torch_save, atomic_write_bytes, atomic_write_text
 from ganbench.train.flops import flops_spent
 from ganbench.train.machine import device_name, kernel_info
 from ganbench.train.selection import selection_rule
@@ -149,7 +150,8 @@ def write_scores(run: RunDir, data: PreparedData, metrics, model: Scored, last: 
     }
 
 
-def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedData, metrics, device) -> dict:
+def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedData, metrics,
+           device) -> MetricsRecord:
     """Score the last and the selected (``selection.py``) generator on the test crops; write metrics,
     per-image scores, weights and the sample grid."""
     gen = trainer.eval_generator
@@ -164,14 +166,14 @@ def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDat
         gen.load_state_dict(last_state)
         selected, best_step = "best", result.best["step"]
         scores, pred, state = best_scores, best_pred, result.best["state"]
-    summary = {
+    summary = MetricsRecord.from_json({
         "selected": selected,
         "selection_rule": selection_rule(trainer.validation.floor),
         "best_step": best_step,
         "best_meets_floor": None if result.best is None else bool(result.best.get("meets_floor", True)),
         **write_scores(run, data, metrics, (scores, pred), (last_scores, last_pred), refs, selected),
         "adversary": adversary_summary(result.history),
-    }
+    })
     atomic_torch_save(run.path / "generator.pt", state)
     atomic_torch_save(run.path / "generator_last.pt", last_state)
     k = min(trainer.cfg.samples, data.test.shape[0])  # the first test crops, in the dataset's stable order
@@ -183,5 +185,5 @@ def finish(run: RunDir, trainer: Trainer, result: TrainResult, data: PreparedDat
     np.savez_compressed(buf, gray=columns["gray input"], pred=columns[trainer.cfg.model], truth=columns["truth"],
                         keys=np.array(data.test_keys[:k]))
     atomic_write_bytes(run.path / "samples.npz", buf.getvalue())
-    atomic_write_json(run.path / "metrics.json", summary)
+    run.write_metrics(summary)
     return summary

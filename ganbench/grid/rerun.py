@@ -19,7 +19,8 @@ from ganbench.core.registry import Registry
 from ganbench.data.pipeline import PreparedData
 from ganbench.grid.finish import write_scores
 from ganbench.score.evaluate import evaluate_images, reference_scores
-from ganbench.store.results import RunDir, atomic_write_json, iter_runs, read_json, safe_load
+from ganbench.store.records import RunRecord
+from ganbench.store.results import RunDir, iter_runs, safe_load
 from ganbench.train.networks import build_generator
 
 #: config fields whose change retrains a run, as a user names them
@@ -53,32 +54,32 @@ def identity_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def why_trains_again(results: Path, cfg: RunConfig) -> str | None:
     """Why this run, with no stored run of its key, trains although the same model and seed were trained
     before: what changed since the newest such run (its parts, recipe or options); None when none exists."""
-    newest: dict[str, Any] | None = None
+    newest: tuple[Path, RunRecord] | None = None
     for run in iter_runs(results):
         try:
             record = run.record()
         except Exception:  # noqa: BLE001  (an unreadable run.json is not this run's business)
             continue
-        config = record.get("config") or {}
-        if config.get("model") != cfg.model or config.get("seed") != cfg.seed or record.get("key") == cfg.run_key():
+        if record.model != cfg.model or record.config.get("seed") != cfg.seed or record.key == cfg.run_key():
             continue
-        if newest is None or run.path.name > newest["_path"].name:
-            newest = {**record, "_path": run.path}
+        if newest is None or run.path.name > newest[0].name:
+            newest = (run.path, record)
     if newest is None:
         return None
-    changes = identity_changes(newest.get("identity") or {}, cfg.identity)
+    path, record = newest
+    changes = identity_changes(record.identity, cfg.identity)
     now = cfg.to_dict()
-    changes += [f"{key} changed" for key in _OPTIONS if newest["config"].get(key) != now.get(key)]
+    changes += [f"{key} changed" for key in _OPTIONS if record.config.get(key) != now.get(key)]
     if not changes:
         return None
-    return f"trains again: {'; '.join(changes)} since {newest['_path'].name}"
+    return f"trains again: {'; '.join(changes)} since {path.name}"
 
 
-def scoring_changes(record: dict[str, Any], scoring: dict[str, str]) -> list[str]:
+def scoring_changes(record: RunRecord, scoring: dict[str, str]) -> list[str]:
     """The metrics whose plugin changed since the run was scored (its recorded ``scoring``); a run scored
     before ``scoring`` was recorded has none (nothing to compare)."""
-    recorded = record.get("scoring")
-    if not isinstance(recorded, dict):
+    recorded = record.scoring
+    if not recorded:
         return []
     return sorted(name for name, ident in scoring.items() if name in recorded and recorded[name] != ident)
 
@@ -95,12 +96,10 @@ def rescore(run: RunDir, registry: Registry, cfg: RunConfig, data: PreparedData,
     """Score a complete run's stored generators (selected and last) again with today's metric plugins, on its
     test crops, and rewrite its scores (metrics.json, per_image.csv) and ``scoring``; the weights stay."""
     metrics = {name: registry.create("metric", name) for name in cfg.metrics}
-    summary = read_json(run.path / "metrics.json")
+    summary = run.metrics()
     model = _scores(registry, cfg, run.path / "generator.pt", data, metrics, device)
     last = _scores(registry, cfg, run.path / "generator_last.pt", data, metrics, device)
-    summary.update(write_scores(run, data, metrics, model, last, reference_scores(metrics, data.test),
-                                summary.get("selected", "last")))
-    atomic_write_json(run.path / "metrics.json", summary)
-    record = run.record()
-    record["scoring"] = scoring
-    run.write_record(record)
+    summary.update(**write_scores(run, data, metrics, model, last, reference_scores(metrics, data.test),
+                                  summary.selected))
+    run.write_metrics(summary)
+    run.update_record(scoring=scoring)

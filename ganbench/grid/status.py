@@ -4,25 +4,34 @@ why), read from the results folder, the grids' manifests and, for submitted jobs
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
 from ganbench.core.errors import GanbenchError, ResultsError
 from ganbench.core.registry import Registry
-from ganbench.grid.execute import grid_root, make_executor, read_manifests
-from ganbench.store.results import READABLE_SCHEMAS, RunStatus, claim_holder, held_claims, iter_runs, runs_root
+from ganbench.grid.executors import grid_root, make_executor, read_manifests
+from ganbench.store.records import RunRecord
+from ganbench.store.results import (
+    READABLE_SCHEMAS,
+    RunDir,
+    RunStatus,
+    claim_holder,
+    held_claims,
+    iter_runs,
+    runs_root,
+)
 
 
-def run_records(results: Path) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
-    by_key: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+def run_records(results: Path) -> dict[str, list[tuple[Path, RunRecord]]]:
+    """Run key -> (folder, record) of every readable run folder under ``results``, oldest first."""
+    by_key: dict[str, list[tuple[Path, RunRecord]]] = {}
     for run in iter_runs(results):
         try:
             record = run.record()
         except ResultsError:
             continue
-        if record.get("schema_version") in READABLE_SCHEMAS and record.get("key"):
-            by_key.setdefault(record["key"], []).append((run.path, record))
+        if record.schema_version in READABLE_SCHEMAS and record.key:
+            by_key.setdefault(record.key, []).append((run.path, record))
     return by_key
 
 
@@ -54,8 +63,8 @@ def grid_status(results: Path, registry: Registry | None = None) -> list[dict[st
                 row["job"], row["executor"] = r["job"], manifest.get("executor")
                 jobs_by_executor.setdefault(manifest.get("executor", ""), set()).add(r["job"])
     for key, found in records.items():
-        cfg = found[0][1].get("config", {})
-        rows.setdefault(key, {"key": key, "model": cfg.get("model"), "seed": cfg.get("seed")})
+        first = found[0][1]
+        rows.setdefault(key, {"key": key, "model": first.model, "seed": first.config.get("seed")})
     for key, holder in held_claims(results).items():  # being trained, no folder yet (or by a plain run)
         rows.setdefault(key, {"key": key, "model": holder.get("model"), "seed": holder.get("seed")})
     states: dict[str, tuple[str, str]] = {}
@@ -69,17 +78,17 @@ def grid_status(results: Path, registry: Registry | None = None) -> list[dict[st
     return sorted(rows.values(), key=lambda r: (str(r["model"]), int(r["seed"] or 0)))
 
 
-def _state_of(results: Path, key: str, found: list[tuple[Path, dict[str, Any]]],
+def _state_of(results: Path, key: str, found: list[tuple[Path, RunRecord]],
               job: tuple[str, str] | None) -> dict[str, Any]:
     holder = claim_holder(results, key)
-    best = max(found, key=lambda f: _RANK.get(str(f[1].get("status")), -1), default=None)
-    status = best[1].get("status") if best else None
+    best = max(found, key=lambda f: _RANK.get(str(f[1].status), -1), default=None)
+    status = best[1].status if best else None
     out: dict[str, Any] = {"run_dir": str(best[0]) if best else None, "reason": "", "where": ""}
-    if best and status == "complete":
+    if best and status == RunStatus.COMPLETE:
         psnr = _psnr(best[0])
         return {**out, "state": "complete", "reason": f"PSNR {psnr:.2f} dB" if psnr is not None else ""}
-    if best and status == "diverged":
-        d = best[1].get("divergence") or {}
+    if best and status == RunStatus.DIVERGED:
+        d = best[1].divergence or {}
         return {**out, "state": "diverged",
                 "reason": f"step {d.get('step')}: {', '.join(d.get('losses', []))} not finite"}
     if holder is not None:
@@ -91,7 +100,7 @@ def _state_of(results: Path, key: str, found: list[tuple[Path, dict[str, Any]]],
         return {**out, "state": "queued", "where": "", "reason": job[1]}
     if job is not None and job[0] in ("RUNNING", "COMPLETING"):
         return {**out, "state": "running", "reason": "starting"}
-    reason = (best[1].get("error") or "") if best else ""
+    reason = (best[1].error or "") if best else ""
     if job is not None and job[0] not in ("COMPLETED",):
         reason = reason or f"job {job[0].lower()}{': ' + job[1] if job[1] and job[1] != 'None' else ''}"
     if best is None:
@@ -99,7 +108,7 @@ def _state_of(results: Path, key: str, found: list[tuple[Path, dict[str, Any]]],
         if log.exists():
             return {**out, "state": "failed", "reason": reason or _last_line(log)}
         return {**out, "state": "not started", "reason": reason}
-    if status == "failed" or best[1].get("error"):
+    if status == RunStatus.FAILED or best[1].error:
         return {**out, "state": "failed", "reason": reason or _last_line(best[0] / "log.txt")}
     has_state = (best[0] / "state.pt").exists()
     return {**out, "state": "interrupted" if has_state else "failed",
@@ -109,6 +118,6 @@ def _state_of(results: Path, key: str, found: list[tuple[Path, dict[str, Any]]],
 
 def _psnr(run_dir: Path) -> float | None:
     try:
-        return float(json.loads((run_dir / "metrics.json").read_text())["model"]["psnr"])
-    except (OSError, KeyError, ValueError, TypeError):
+        return RunDir(run_dir).metrics().score("model", "psnr")
+    except ResultsError:
         return None

@@ -17,18 +17,18 @@ from ganbench.score.evaluate import split_half_shown
 from ganbench.score.set_level import compare_seed_values
 from ganbench.score.stats import mean_ci
 from ganbench.score.verdicts import MIN_SEEDS, MetricInfo, compare_rows
-from ganbench.store.results import (
-    READABLE_SCHEMAS,
-    iter_runs,
-    read_json,
-)
+from ganbench.store.records import MetricsRecord, RunRecord, RunStatus
+from ganbench.store.results import READABLE_SCHEMAS, iter_runs
 
 
 @dataclass
 class RunInfo:
+    """One run folder as the report reads it: its records, its per-image scores (complete runs only) and
+    its status for the report (``incomplete`` for one still running or stopped, or unreadable)."""
+
     path: Path
-    record: dict[str, Any]
-    metrics: dict[str, Any] | None
+    record: RunRecord
+    metrics: MetricsRecord | None
     per_image: pd.DataFrame | None
     status: str
     problem: str = ""
@@ -67,25 +67,26 @@ def load_runs(results: Path) -> tuple[list[RunInfo], list[str]]:
     runs, notes = [], []
     for run in iter_runs(results):
         try:
-            record = read_json(run.record_path)
+            record = run.record()
         except ResultsError as exc:
             notes.append(f"skipped {run.path.name}: {exc}")
             continue
-        schema = record.get("schema_version")
+        schema = record.schema_version
         if schema not in READABLE_SCHEMAS:
             notes.append(f"skipped {run.path.name}: results schema version {schema!r} is not readable by this "
                          f"ganbench (reads {sorted(READABLE_SCHEMAS)})")
             continue
-        status = record.get("status", "unknown")
-        metrics = per_image = None
-        if status == "complete":
+        status = str(record.status)
+        metrics: MetricsRecord | None = None
+        per_image: pd.DataFrame | None = None
+        if record.complete:
             try:
-                metrics = read_json(run.path / "metrics.json")
+                metrics = run.metrics()
                 per_image = pd.read_csv(run.path / "per_image.csv")
             except (ResultsError, OSError, pd.errors.ParserError) as exc:
                 status = "incomplete"
                 notes.append(f"{run.path.name}: marked complete but unreadable ({exc})")
-        elif status in ("running", "interrupted"):
+        elif record.status in (RunStatus.RUNNING, RunStatus.INTERRUPTED):
             status = "incomplete"
         runs.append(RunInfo(run.path, record, metrics, per_image, status))
     return runs, notes
@@ -127,10 +128,8 @@ def recipe_text(recipe: dict[str, Any], uses_critic: bool = True) -> str:
             f"n_critic {recipe.get('n_critic')}")
 
 
-def _recipe_text(record: dict[str, Any]) -> str:
-    spent = record.get("spent", {})
-    no_critic = bool(spent.get("generator_steps")) and not spent.get("critic_steps")  # the regression baseline
-    return recipe_text(record["config"]["recipe"], uses_critic=not no_critic)
+def _recipe_text(record: RunRecord) -> str:
+    return recipe_text(record.recipe, uses_critic=record.uses_critic)
 
 
 def metric_infos(runs: list[RunInfo]) -> list[MetricInfo]:
@@ -141,8 +140,8 @@ def metric_infos(runs: list[RunInfo]) -> list[MetricInfo]:
     for r in runs:
         if r.metrics is None:
             continue
-        described.update(r.metrics.get("metrics", {}))
-        names += [n for n in r.record["config"].get("metrics", r.metrics.get("model", {})) if n not in names]
+        described.update(r.metrics.metrics)
+        names += [n for n in r.record.config.get("metrics", r.metrics.model) if n not in names]
     return [MetricInfo(n, **{k: v for k, v in described.get(n, {}).items()
                              if k in ("higher_is_better", "unit", "reference_free", "level", "tested", "ceiling")})
             for n in names]
@@ -165,9 +164,9 @@ def _row_status(row: Row) -> str:
     statuses = sorted(set(row.seed_status().values()))
     if row.counted:
         return "complete" if statuses == ["complete"] else "/".join(statuses)
-    div = [r.record.get("divergence") for r in row.runs if r.record.get("divergence")]
+    div = [r.record.divergence for r in row.runs if r.record.divergence]
     if div:
-        return f"diverged at step {div[0]['step']} ({', '.join(div[0]['losses'])})"
+        return f"diverged at step {div[0].get('step')} ({', '.join(div[0].get('losses', []))})"
     return "/".join(statuses)
 
 
@@ -175,33 +174,30 @@ def _model_row(row: Row, metrics: list[MetricInfo], problems: list[str]) -> dict
     done = row.counted
     first = row.runs[0].record
     out: dict[str, Any] = {"model": row.label, "recipe": _recipe_text(first),
-                           "budget": first.get("budget", {}).get("name"), "seeds": len(done),
+                           "budget": first.budget.get("name"), "seeds": len(done),
                            "status": _row_status(row), "identity": identity_text(row.identity)}
     for m in metrics:
-        mean, ci, n = _seed_mean(row, {s: r.metrics["model"].get(m.name) for s, r in done.items()}, m.name,
+        mean, ci, n = _seed_mean(row, {s: r.metrics.model.get(m.name) for s, r in done.items()}, m.name,
                                  problems)
         out[m.name], out[f"{m.name}_ci"], out[f"{m.name}_n"] = mean, ci, n
         if m.reference_free:
-            truth, _, _ = _seed_mean(row, {s: r.metrics.get("truth", {}).get(m.name) for s, r in done.items()},
+            truth, _, _ = _seed_mean(row, {s: r.metrics.truth.get(m.name) for s, r in done.items()},
                                      f"truth {m.name}", problems)
             out[f"{m.name}_gap"] = mean - truth if math.isfinite(truth) else float("nan")
-    for key, values in (("images_per_s", {s: r.record.get("throughput", {}).get("images_per_s")
-                                          for s, r in done.items()}),
-                        ("peak_mem_mb", {s: (r.record.get("throughput", {}).get("peak_cuda_max_allocated_mb")
-                                             or r.record.get("throughput", {}).get("peak_cpu_rss_mb"))
-                                         for s, r in done.items()}),
-                        ("images_seen", {s: r.record.get("spent", {}).get("images") for s, r in done.items()})):
+    for key, values in (("images_per_s", {s: r.record.images_per_s for s, r in done.items()}),
+                        ("peak_mem_mb", {s: r.record.peak_mem_mb for s, r in done.items()}),
+                        ("images_seen", {s: r.record.images_seen for s, r in done.items()})):
         out[key], _, _ = _seed_mean(row, values, key, problems)
-    out["selected"] = ",".join(sorted({r.metrics.get("selected", "") for r in done.values()})) or "—"
+    out["selected"] = ",".join(sorted({r.metrics.selected for r in done.values()})) or "—"
     return out
 
 
 def _reference_rows(complete: list[RunInfo], metrics: list[MetricInfo]) -> list[dict[str, Any]]:
     first = complete[0].metrics
     assert first is not None  # complete runs have their metrics
-    gray = first["gray"]
-    sets = first.get("set_level", {})  # the truth's split-half value only where enough photos make it a yardstick
-    truth = {n: v for n, v in first.get("truth", {}).items() if n not in sets or split_half_shown(sets[n])}
+    gray = first.gray
+    sets = first.set_level  # the truth's split-half value only where enough photos make it a yardstick
+    truth = {n: v for n, v in first.truth.items() if n not in sets or split_half_shown(sets[n])}
     grow: dict[str, Any] = {"model": "gray", "recipe": "baseline: input L, a = b = 0", "budget": "—",
                             "seeds": "—", "status": "baseline"}
     trow: dict[str, Any] = {"model": "ground truth", "recipe": "the test photos themselves", "budget": "—",
@@ -246,9 +242,9 @@ def _vs_gray_marks(comp: Comparison, metric: str) -> list[str]:
 def build_comparison(key: str, runs: list[RunInfo]) -> Comparison:
     comp = Comparison(key, runs)
     first = runs[0].record
-    budget = first.get("budget", {})
-    comp.title = (f"{first.get('dataset_description', first['config']['dataset'])} · budget {budget.get('name')} "
-                  f"({budget.get('image_size')}px, batch {budget.get('batch_size')}) · {first['config']['device']}")
+    budget = first.budget
+    comp.title = (f"{first.dataset_description or first.dataset} · budget {budget.get('name')} "
+                  f"({budget.get('image_size')}px, batch {budget.get('batch_size')}) · {first.device}")
     comp.metrics = metric_infos(runs)
     comp.rows, comp.excluded = group_rows(sorted(runs, key=lambda r: r.path.name))
     table = [_model_row(row, comp.metrics, comp.problems) for row in comp.rows]
@@ -261,14 +257,14 @@ def build_comparison(key: str, runs: list[RunInfo]) -> Comparison:
     tested_sets = [m for m in comp.set_metrics() if m.tested]
     if complete and tested_sets:
         comp.set_significance = compare_seed_values(
-            {row.label: {s: r.metrics["model"] for s, r in row.counted.items()} for row in comp.rows if row.counted},
-            complete[0].metrics.get("gray", {}), tested_sets)
+            {row.label: {s: r.metrics.model for s, r in row.counted.items()} for row in comp.rows if row.counted},
+            complete[0].metrics.gray, tested_sets)
     split_n: dict[str, Any] = {}
     for r in complete:
-        for name, info in r.metrics.get("set_level", {}).items():
+        for name, info in r.metrics.set_level.items():
             comp.set_n.setdefault(name, info.get("n_images"))
             split_n.setdefault(name, info.get("n_split_half") if split_half_shown(info) else None)
-            if not split_half_shown(info) and name in r.metrics.get("truth", {}):
+            if not split_half_shown(info) and name in r.metrics.truth:
                 comp.split_half_hidden.setdefault(name, info.get("split_half_photos", info.get("n_split_half")))
     for m in comp.set_metrics():  # the N each set-level cell was computed on (per half for the truth's floor)
         comp.table[f"{m.name}_images"] = [split_n.get(m.name) if model == "ground truth" else comp.set_n.get(m.name)
@@ -280,7 +276,7 @@ def build_comparison(key: str, runs: list[RunInfo]) -> Comparison:
 def group_comparisons(runs: list[RunInfo]) -> list[Comparison]:
     groups: dict[str, list[RunInfo]] = {}
     for r in runs:
-        groups.setdefault(r.record.get("comparison", "?"), []).append(r)
+        groups.setdefault(r.record.comparison or "?", []).append(r)
     comps = [build_comparison(k, v) for k, v in groups.items()]
     comps.sort(key=lambda c: max(r.path.name for r in c.runs), reverse=True)  # newest first
     return comps

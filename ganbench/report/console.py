@@ -96,34 +96,33 @@ class RichReporter(BaseReporter):
             self.progress = None
 
 
-def print_tables(comps, notes, summary_only: bool = False) -> None:
-    """Each comparison's table and notes, then its significance lines, or (``summary_only``, after ``ganbench
-    run``) a short verdict summary and where the full lines are."""
+def rich_table(title: str, df) -> Table:
+    """A display table for the terminal: text columns left, numbers right, the reference rows dimmed."""
+    table = Table(title=title, title_justify="left")
+    for col in df.columns:
+        left = col in ("model", "status") or str(col).startswith("vs gray")
+        table.add_column(str(col), justify="left" if left else "right", overflow="fold")
+    for _, row in df.iterrows():
+        style = "dim" if row.iloc[0] in ("gray", "ground truth") else None
+        table.add_row(*[str(v) for v in row.values], style=style)
+    return table
+
+
+def print_summary(comps) -> None:
+    """After ``ganbench run``: each comparison's table, its selection notes, runs left out, cells left empty and
+    a short verdict summary with where the full lines are (``ganbench report`` prints the whole report)."""
     from ganbench.report.comparison import primary_metric
     from ganbench.report.forest import verdict_summary
-    from ganbench.report.tables import console_table, selection_notes, set_significance_lines, significance_lines
+    from ganbench.report.tables import console_table, selection_notes
 
     console = StdoutConsole()
     for comp in comps:
-        df = console_table(comp)
-        table = Table(title=comp.title, title_justify="left")
-        for col in df.columns:
-            left = col in ("model", "status") or col.startswith("vs gray")
-            table.add_column(col, justify="left" if left else "right", overflow="fold")
-        for _, row in df.iterrows():
-            style = "dim" if row["model"] in ("gray", "ground truth") else None
-            table.add_row(*[str(v) for v in row.values], style=style)
-        console.print(table)
-        if summary_only:
-            lines = verdict_summary(comp.significance, primary_metric(comp))
-            lines.append(f"{len(comp.significance)} significance lines (every metric, every pair) with their "
-                         "numbers: report.md / index.html, or `ganbench report`")
-        else:
-            lines = significance_lines(comp) + set_significance_lines(comp)
+        console.print(rich_table(comp.title, console_table(comp)))
+        lines = verdict_summary(comp.significance, primary_metric(comp))
+        lines.append(f"{len(comp.significance)} significance lines (every metric, every pair) with their "
+                     "numbers: report.md / index.html, or `ganbench report`")
         for line in selection_notes(comp) + comp.excluded + comp.problems + lines:
             console.print(f"  {line}", highlight=False)
-    for n in notes:
-        console.print(f"[yellow]note:[/] {n}", highlight=False)
 
 
 def print_curves(comps, run_dirs=None) -> None:

@@ -23,7 +23,7 @@ from ganbench.report.curves import (
     gray_verdicts,
     tested_metrics,
 )
-from ganbench.report.tables import img_tag, markdown
+from ganbench.report.document import Block, Figure, Lines, Section, Table
 from ganbench.score.verdicts import MIN_SEEDS
 from ganbench.store.images import save_plot
 
@@ -131,43 +131,33 @@ def curve_rows(curve: Curve) -> list[dict[str, Any]]:
 
 @dataclass
 class CurveSection:
-    """What the report adds for its curves: Markdown lines, JSON records, HTML, CSV rows."""
+    """What the report adds for its curves: one report section per curve, and curves.csv's rows."""
 
     curves: list[Curve]
-    markdown: list[str]
-    records: list[dict[str, Any]]
-    html: str
+    sections: list[Section]
     rows: list[dict[str, Any]]
 
 
 def curve_section(comps: list, out: Path) -> CurveSection:
-    """Find the curves among the report's comparisons, draw each to ``curve-<i>.png`` in ``out`` and
-    return the report's text for them (empty when there is no curve)."""
-    import html as html_lib
-
-
+    """Find the curves among the report's comparisons, draw each to ``quality-curve-<i>.png`` in ``out`` and
+    return the report's sections for them (none when there is no curve)."""
     curves = build_curves(comps)
-    md: list[str] = []
-    parts: list[str] = []
-    records = []
+    sections = []
     for i, curve in enumerate(curves):
-        png = out / f"curve-{i}.png"
+        png = out / f"quality-curve-{i}.png"
         plot_curve(curve, png)
         sentences = curve_sentences(curve)
-        records.append(curve_record(curve, sentences))
-        md += [f"## {curve.title}", "", f"![curves]({png.name})", ""]
-        parts += [f"<h2>{html_lib.escape(curve.title)}</h2>", img_tag(png, "quality curves")]
+        blocks: list[Block] = [Figure(png.name, "", "quality curves: each model's test metrics against "
+                                      f"{'compute' if curve.axis == BUDGET else 'training photos'}")]
         for metric in curve.metrics:
             header, rows = curve_table(curve, metric)
-            frame = _frame(header, rows)
-            md += [f"Test {metric}, mean ± 95% CI over seeds (▲ / ▼ significantly better / worse than gray, "
-                   f"corrected across the curve's points; (g): fewer than {MIN_SEEDS} seeds, no recipe-level "
-                   "claim):", "",
-                   markdown(frame), ""]
-            parts += [f"<h3>test {html_lib.escape(metric)}</h3>", frame.to_html(index=False, border=0)]
-        md += [f"- {s}" for s in sentences] + [""]
-        parts.append("<ul>" + "".join(f"<li>{html_lib.escape(s)}</li>" for s in sentences) + "</ul>")
-    return CurveSection(curves, md, records, "\n".join(parts), [r for c in curves for r in curve_rows(c)])
+            blocks.append(Table(_frame(header, rows), caption=(
+                f"Test {metric}, mean ± 95% CI over seeds (▲ / ▼ significantly better / worse than gray, "
+                f"corrected across the curve's points; (g): fewer than {MIN_SEEDS} seeds, no recipe-level "
+                "claim):")))
+        blocks.append(Lines(sentences))
+        sections.append(Section(curve.title, "curve", blocks, curve_record(curve, sentences)))
+    return CurveSection(curves, sections, [r for c in curves for r in curve_rows(c)])
 
 
 def _frame(header: list[str], rows: list[list[str]]):

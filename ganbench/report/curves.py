@@ -78,7 +78,7 @@ class Curve:
 
 # --- finding the curves in the stored comparisons --------------------------------------------------------
 def _settings(comp) -> dict[str, Any]:
-    cfg = comp.runs[0].record["config"]
+    cfg = comp.runs[0].record.config
     return copy.deepcopy({k: cfg.get(k) for k in ("dataset", "dataset_options", "budget", "device", "precision")})
 
 
@@ -107,8 +107,8 @@ def point_value(comp, axis: str) -> float:
     data axis: the number of training photos."""
     runs = _complete(comp) or comp.runs
     if axis == BUDGET:
-        return _mean([r.record.get("spent", {}).get("images") for r in runs])
-    return _mean([r.record.get("data", {}).get("train_images") for r in runs])
+        return _mean([r.record.images_seen for r in runs])
+    return _mean([r.record.train_images for r in runs])
 
 
 def point_label(comp, axis: str) -> str:
@@ -117,7 +117,7 @@ def point_label(comp, axis: str) -> str:
     value = point_value(comp, axis)
     if axis == DATA:
         return f"{value:,.0f} photo{'s' * (value != 1)}" if math.isfinite(value) else "? photos"
-    budget = comp.runs[0].record["config"]["budget"]
+    budget = comp.runs[0].record.config.get("budget") or {}
     if budget.get("seconds") is None and math.isfinite(value):
         return f"{value:,.0f} images"
     try:
@@ -128,15 +128,15 @@ def point_label(comp, axis: str) -> str:
 
 def _title(comp, axis: str) -> str:
     rec = comp.runs[0].record
-    cfg, budget = rec["config"], rec["config"]["budget"]
-    data = rec.get("dataset_description", cfg["dataset"])
+    cfg, budget = rec.config, rec.config.get("budget") or {}
+    data = rec.dataset_description or rec.dataset
     if axis == BUDGET:
         limit = cfg.get("dataset_options", {}).get("limit")
         data += f" ({limit} training photos at most)" if limit else ""
         what = f"against compute ({budget.get('image_size')}px, batch {budget.get('batch_size')})"
     else:
         what = f"against training photos (budget {point_label(comp, BUDGET)}, {budget.get('image_size')}px)"
-    return f"Quality {what} · {data} · {cfg['device']} {cfg['precision']}"
+    return f"Quality {what} · {data} · {rec.device} {cfg.get('precision')}"
 
 
 def _metric_info(points) -> dict[str, dict[str, Any]]:
@@ -156,13 +156,12 @@ def _point_stats(comp) -> dict[str, PointStats]:
         if not row.counted:
             continue
         runs = list(row.counted.values())
-        seeds = {seed: {k: float(v) for k, v in r.metrics["model"].items() if isinstance(v, (int, float))}
-                 for seed, r in row.counted.items()}
-        spent = [r.record.get("spent", {}) for r in runs]
+        seeds = {seed: r.metrics.scores("model") for seed, r in row.counted.items()}
+        spent = [r.record.spent for r in runs]
         out[row.label] = PointStats(
             row.label, seeds, images=_mean(s.get("images") for s in spent),
             flops=_mean(s.get("flops") for s in spent), seconds=_mean(s.get("train_seconds") for s in spent),
-            photos=_mean(r.record.get("data", {}).get("train_images") for r in runs))
+            photos=_mean(r.record.train_images for r in runs))
     return out
 
 
@@ -174,7 +173,7 @@ def make_curve(axis: str, key: str, points: list) -> Curve:
     models = list(dict.fromkeys(m for s in stats for m in s))
     curve.lines = {m: [s.get(m) for s in stats] for m in models}
     for name in curve.metrics:
-        curve.gray[name] = [_mean(r.metrics.get("gray", {}).get(name) for r in _complete(c)) for c in points]
+        curve.gray[name] = [_mean(r.metrics.gray.get(name) for r in _complete(c)) for c in points]
     return curve
 
 

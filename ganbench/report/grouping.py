@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ganbench.core.config import stable_hash
 from ganbench.core.options import outside_run_key
+from ganbench.store.records import RunRecord
 
 #: Config entries that do not make a run's results differ (the seed is the row's sample unit; the options
 #: declared outside the run key: checkpoint_every, ...); the identity (recipe hash, plugin versions) decides
@@ -23,7 +24,7 @@ NOT_OPTIONS = ("seed", "recipe", "model", "identity", *outside_run_key())
 
 class _Run(Protocol):
     path: Any
-    record: dict[str, Any]
+    record: RunRecord
     status: str
 
 
@@ -52,15 +53,15 @@ class Row:
 
 
 def seed_of(run: _Run) -> int:
-    return int(run.record["config"].get("seed", 0))
+    return run.record.seed
 
 
-def identity_of(record: dict[str, Any]) -> dict[str, Any]:
+def identity_of(record: RunRecord) -> dict[str, Any]:
     """run.json ``identity`` as ``{"recipe_hash", "plugins"}``: ``plugins`` = what built it, per part
     (``{"generator": "unet: ganbench 0.1.0, my_plugin.nets@…", …}``) or, recorded by an older ganbench,
     per distribution; older runs still lack it: their stored recipe is hashed, plugin versions unknown."""
-    ident = record.get("identity") or {}
-    recipe_hash = ident.get("recipe_hash") or stable_hash(record.get("config", {}).get("recipe", {}))
+    ident = record.identity
+    recipe_hash = ident.get("recipe_hash") or stable_hash(record.config.get("recipe", {}))
     parts = {k: v for k, v in ident.items() if k not in ("recipe_hash", "plugins")}
     return {"recipe_hash": recipe_hash, "plugins": parts or ident.get("plugins")}
 
@@ -78,9 +79,8 @@ def identity_text(ident: dict[str, Any]) -> str:
     return f"recipe {ident['recipe_hash']}; {versions}"
 
 
-def options_of(record: dict[str, Any]) -> dict[str, Any]:
-    cfg = record.get("config", {})
-    return {k: v for k, v in cfg.items() if k not in NOT_OPTIONS}
+def options_of(record: RunRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.config.items() if k not in NOT_OPTIONS}
 
 
 def _option_label(options: dict[str, Any], differing: list[str]) -> str:
@@ -91,8 +91,7 @@ def group_rows(runs: list[_Run]) -> tuple[list[Row], list[str]]:
     """Rows in order of first appearance (``runs`` oldest first) and one note per run left out."""
     variants: dict[tuple[str, str], list[_Run]] = {}
     for r in runs:
-        cfg = r.record["config"]
-        variants.setdefault((cfg["model"], stable_hash(options_of(r.record))), []).append(r)
+        variants.setdefault((r.record.model, stable_hash(options_of(r.record))), []).append(r)
     rows, notes = [], []
     for (model, _), group in variants.items():
         newest = identity_of(max(group, key=lambda r: r.path.name).record)

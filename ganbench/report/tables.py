@@ -124,7 +124,7 @@ def set_level_note(comp: Comparison) -> list[str]:
         return []
     names = ", ".join(m.name for m in comp.set_metrics())
     warnings = sorted({f"{name}: {info['warning']}" for row in comp.rows for r in row.counted.values()
-                       for name, info in (r.metrics or {}).get("set_level", {}).items() if info.get("warning")})
+                       for name, info in (r.metrics.set_level if r.metrics else {}).items() if info.get("warning")})
     floor = (f"the ground-truth row shows the truth's split-half value (half the test photos against the other "
              f"half, from {SPLIT_HALF_MIN_PHOTOS} photos per half): differences below it are within what a different "
              "test set would give")
@@ -151,17 +151,17 @@ def selection_notes(comp: Comparison) -> list[str]:
     missed: dict[str, list[int]] = {}
     for row in comp.rows:
         for seed, r in row.counted.items():
-            if r.metrics.get("best_meets_floor") is False:
+            if r.metrics.best_meets_floor is False:
                 missed.setdefault(row.label, []).append(seed)
     return [floor_missed_note(model, seeds) for model, seeds in sorted(missed.items())]
 
 
 def provenance(comp: Comparison) -> dict[str, Any]:
     rec = comp.runs[0].record
-    p = rec.get("provenance", {})
+    p = rec.provenance
     return {"ganbench": p.get("ganbench_version"), "git commit": p.get("git_commit"), "torch": p.get("torch_version"),
             "device": f"{p.get('device')} ({p.get('device_name')})", "date": p.get("date"),
-            "command": rec.get("command")}
+            "command": rec.command}
 
 
 SIGNIFICANCE_HEADER = (

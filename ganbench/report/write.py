@@ -1,9 +1,12 @@
-"""The report on disk: ``<out>/report.md``, ``report.csv``, ``report.json`` and ``index.html`` (self-contained:
-images embedded), plots and sample grids, and the curves across comparisons."""
+"""The report on disk: the report's sections built once (``document.py``) from the stored comparisons and
+rendered (``render.py``) to ``<out>/report.md``, ``index.html`` (self-contained: images embedded) and
+``report.json``; ``report.csv`` and ``curves.csv`` hold the tables' numbers. Pictures, per comparison ``i``:
+``forest-i.png`` (each verdict with its CI), ``tradeoff-i.png`` (perception–distortion),
+``training-curves-i.png`` (losses and validation PSNR over training), ``samples-i.png`` (every model on the same
+test crops); per curve across comparisons: ``quality-curve-i.png`` (test metrics against compute or photos)."""
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
@@ -15,12 +18,13 @@ from ganbench.core.errors import ResultsError
 from ganbench.core.options import RunSettings, default, show
 from ganbench.report.comparison import Comparison, load_comparisons
 from ganbench.report.curve_section import curve_section
+from ganbench.report.document import Block, Figure, Gallery, Lines, Report, Section, Table, Text
 from ganbench.report.forest import plot_forest
+from ganbench.report.render import to_html, to_json, to_markdown
 from ganbench.report.tables import (
     SIGNIFICANCE_HEADER,
+    console_table,
     display_table,
-    img_tag,
-    markdown,
     provenance,
     row_notes,
     selection_notes,
@@ -42,6 +46,15 @@ FLOOR = show(default(RunSettings, "colorfulness_floor"))
 
 
 def write_report(results: Path, out: Path | None = None) -> tuple[list[Comparison], list[str], Path]:
+    """Read every run under ``results``, build the report once (:func:`build_report`) and write it to ``out``
+    (default ``results/report``) as report.md, index.html and report.json, with report.csv and curves.csv."""
+    comps, notes, out, _ = write_report_document(results, out)
+    return comps, notes, out
+
+
+def write_report_document(results: Path, out: Path | None = None
+                          ) -> tuple[list[Comparison], list[str], Path, Report]:
+    """:func:`write_report`, returning the report document too (what ``ganbench report`` prints)."""
     results = Path(results)
     comps, notes = load_comparisons(results)
     out = Path(out) if out else results / "report"
@@ -50,50 +63,70 @@ def write_report(results: Path, out: Path | None = None) -> tuple[list[Compariso
     except OSError as exc:
         raise ResultsError(f"cannot create {out}: {exc.strerror}") from None
     curves = curve_section(comps, out)  # quality against budget and data, across comparisons (curves.py)
-    md, csv_frames, js = ["# ganbench report", "", *curves.markdown], [], []
-    for i, comp in enumerate(comps):
-        disp = display_table(comp)
-        md += [f"## {comp.title}", "", markdown(disp), "",
-               "Mean ± 95% confidence interval over seeds; * best model per column; the table uses the generator "
-               "selected on the validation photos (not the test photos): by default the highest validation "
-               f"PSNR among those at least {FLOOR} as colourful as the photos (rule in each run's metrics.json).", ""]
-        chosen = selection_notes(comp)
-        md += [f"- {line}" for line in chosen] + ([""] if chosen else [])
-        sig = significance_lines(comp)
-        if plot_forest(comp.significance, out / f"forest-{i}.png", comp.title):
-            md += [f"![verdicts: each difference with its 95% CI](forest-{i}.png)", ""]
-        if sig:
-            md += [SIGNIFICANCE_HEADER, ""] + [f"- {line}" for line in sig] + [""]
-        md += [*set_level_note(comp), ""] if set_level_note(comp) else []
-        set_sig = set_significance_lines(comp)
-        if set_sig:
-            md += [SET_HEADER, ""] + [f"- {line}" for line in set_sig] + [""]
-        if tradeoff_plot(comp, out / f"tradeoff-{i}.png"):
-            md += [f"![perception–distortion](tradeoff-{i}.png)", ""]
-        md += ["Rows:", ""] + [f"- {line}" for line in row_notes(comp)] + [""]
-        md += [f"- {line}" for line in diagnostics.report_lines(comp)] + [""]
-        md += ["Provenance: " + ", ".join(f"{k} {v}" for k, v in provenance(comp).items()), ""]
-        frame = comp.table.copy()
-        frame.insert(0, "comparison", comp.key)
-        csv_frames.append(frame)
-        js.append({"comparison": comp.key, "title": comp.title, "rows": _records(comp.table),
-                   "significance": comp.significance, "set_significance": comp.set_significance,
-                   "set_level_images": comp.set_n, "selection_notes": chosen,
-                   "adversary": diagnostics.report_lines(comp),
-                   "provenance": provenance(comp), "row_notes": row_notes(comp),
-                   "runs": [str(r.path) for r in comp.runs],
-                   "counted_runs": {row.label: {s: str(r.path) for s, r in row.counted.items()} for row in comp.rows}})
-        _plots(comp, out, i)
-        _sample_grid(comp, out, i)
-    if notes:
-        md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    atomic_write_text(out / "report.md", "\n".join(md))
-    atomic_write_text(out / "report.csv", pd.concat(csv_frames).to_csv(index=False))
-    atomic_write_json(out / "report.json", {"comparisons": js, "curves": curves.records, "notes": notes})
+    report = build_report(comps, notes, out, curves.sections)
+    atomic_write_text(out / "report.md", to_markdown(report))
+    atomic_write_text(out / "report.csv", pd.concat([_csv_frame(c) for c in comps]).to_csv(index=False))
+    atomic_write_json(out / "report.json", to_json(report))
     if curves.rows:
         atomic_write_text(out / "curves.csv", pd.DataFrame(curves.rows).to_csv(index=False))
-    atomic_write_text(out / "index.html", render_html(comps, notes, out, curves.html))
-    return comps, notes, out
+    atomic_write_text(out / "index.html", to_html(report, out))
+    return comps, notes, out, report
+
+
+def build_report(comps: list[Comparison], notes: list[str], out: Path, curve_sections: list[Section]) -> Report:
+    """The report's sections: the curves, one per comparison (drawing its figures into ``out``), the notes."""
+    report = Report("ganbench report", list(curve_sections))
+    report.sections += [comparison_section(comp, out, i) for i, comp in enumerate(comps)]
+    if notes:
+        report.sections.append(Section("Notes", "notes", [Lines(notes)], notes))
+    return report
+
+
+#: What the comparison table shows, under it.
+TABLE_TEXT = ("Mean ± 95% confidence interval over seeds; * best model per column; gray = input L with a = b = 0; "
+              "the table uses the generator selected on the validation photos (not the test photos): by default "
+              f"the highest validation PSNR among those at least {FLOOR} as colourful as the photos (rule in each "
+              "run's metrics.json).")
+
+
+def comparison_section(comp: Comparison, out: Path, i: int) -> Section:
+    """One comparison: its table, verdicts, figures (drawn into ``out`` as ``*-<i>.png``), notes and provenance."""
+    chosen = selection_notes(comp)
+    adversary = diagnostics.report_lines(comp)
+    blocks: list[Block] = [Table(display_table(comp), console=console_table(comp)), Text(TABLE_TEXT),
+                           Lines(chosen)]
+    if plot_forest(comp.significance, out / f"forest-{i}.png", comp.title):
+        blocks.append(Figure(f"forest-{i}.png", "Verdicts at a glance (each difference with its 95% CI)",
+                             "verdicts: each difference with its 95% CI"))
+    blocks.append(Lines(significance_lines(comp), heading=SIGNIFICANCE_HEADER))
+    blocks += [Text(line) for line in set_level_note(comp)]
+    blocks.append(Lines(set_significance_lines(comp), heading=SET_HEADER))
+    if tradeoff_plot(comp, out / f"tradeoff-{i}.png"):
+        blocks.append(Figure(f"tradeoff-{i}.png", "Perception–distortion", "perception-distortion plot"))
+    blocks.append(Lines(row_notes(comp), heading="Rows:", console_lines=comp.excluded + comp.problems))
+    blocks.append(Lines(adversary, console_lines=[]))
+    if _training_plot(comp, out / f"training-curves-{i}.png"):
+        blocks.append(Figure(f"training-curves-{i}.png", "Training curves",
+                             "critic loss or Wasserstein estimate over steps; validation PSNR against images "
+                             "and seconds"))
+    if _sample_grid(comp, out / f"samples-{i}.png"):
+        blocks.append(Figure(f"samples-{i}.png", "Samples on fixed test crops (gray input | each model | truth)",
+                             "sample grid"))
+    blocks.append(Gallery("Per-run sample grids", [(r.path.name, r.path / "samples.png")
+                                                   for _, _, r in _counted(comp) if (r.path / "samples.png").exists()]))
+    blocks.append(Text("Provenance: " + ", ".join(f"{k} {v}" for k, v in provenance(comp).items())))
+    data = {"comparison": comp.key, "title": comp.title, "rows": _records(comp.table),
+            "significance": comp.significance, "set_significance": comp.set_significance,
+            "set_level_images": comp.set_n, "selection_notes": chosen, "adversary": adversary,
+            "provenance": provenance(comp), "row_notes": row_notes(comp), "runs": [str(r.path) for r in comp.runs],
+            "counted_runs": {row.label: {s: str(r.path) for s, r in row.counted.items()} for row in comp.rows}}
+    return Section(comp.title, "comparison", blocks, data)
+
+
+def _csv_frame(comp: Comparison) -> pd.DataFrame:
+    frame = comp.table.copy()
+    frame.insert(0, "comparison", comp.key)
+    return frame
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -106,8 +139,11 @@ def _counted(comp: Comparison):
     return [(row, seed, row.counted[seed]) for row in comp.rows for seed in row.seeds]
 
 
-def _plots(comp: Comparison, out: Path, index: int) -> None:
-    """Losses / Wasserstein estimate over steps and validation PSNR against images and seconds."""
+def _training_plot(comp: Comparison, path: Path) -> bool:
+    """Losses / Wasserstein estimate over steps and validation PSNR against images and seconds, of every run the
+    table counts; False (nothing drawn) when it counts none."""
+    if not _counted(comp):
+        return False
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,7 +162,7 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
             y = h["w_estimate"] if wasserstein else h["d_loss"]
             axes[0].plot(h["step"], y, label=label)
             what = "Wasserstein estimate" if wasserstein else "critic loss"
-            plotted.setdefault(what, set()).add(str(r.record["config"]["recipe"].get("loss")))
+            plotted.setdefault(what, set()).add(str(r.record.recipe.get("loss")))
         if val.exists() and val.stat().st_size:
             v = pd.read_csv(val)
             axes[1].plot(v["images"], v["val_psnr"], marker="o", label=label)
@@ -142,7 +178,8 @@ def _plots(comp: Comparison, out: Path, index: int) -> None:
     for ax in axes:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    save_plot(fig, out / f"curves-{index}.png")
+    save_plot(fig, path)
+    return True
 
 
 def critic_plot_title(plotted: dict[str, set[str]]) -> str:
@@ -153,76 +190,25 @@ def critic_plot_title(plotted: dict[str, set[str]]) -> str:
     return "critic: " + "; ".join(f"{what} ({', '.join(sorted(losses))})" for what, losses in sorted(plotted.items()))
 
 
-def _sample_grid(comp: Comparison, out: Path, index: int) -> None:
-    """gray input | each model (its first complete seed) | truth, on the same fixed test crops."""
+def _sample_grid(comp: Comparison, path: Path) -> bool:
+    """gray input | each model (its first complete seed) | truth, on the same fixed test crops; False when
+    fewer than one model has samples."""
     from ganbench.store.images import grid, save_png
 
     columns: dict[str, np.ndarray] = {}
     truth = None
     for row, _, r in _counted(comp):
-        path = r.path / "samples.npz"
-        if row.label in columns or not path.exists():
+        stored = r.path / "samples.npz"
+        if row.label in columns or not stored.exists():
             continue
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(stored, allow_pickle=False) as z:
             if truth is None:
                 columns["gray input"], truth = z["gray"], z["truth"]
             elif z["truth"].shape != truth.shape:
                 continue
             columns[row.label] = z["pred"]
     if truth is None or len(columns) < 2:
-        return
+        return False
     columns["truth"] = truth
-    save_png(grid(columns), out / f"samples-{index}.png")
-
-
-def render_html(comps: list[Comparison], notes: list[str], out: Path, curves_html: str = "") -> str:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>ganbench report</title><style>",
-             "body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "td:first-child,th:first-child,td:nth-child(2),th:nth-child(2),td:nth-last-child(-n+2),"
-             "th:nth-last-child(-n+2){text-align:left}img{max-width:100%}.grids img{margin:4px}"
-             "</style></head><body><h1>ganbench report</h1>", curves_html]
-    for i, comp in enumerate(comps):
-        parts.append(f"<h2>{html.escape(comp.title)}</h2>")
-        parts.append(display_table(comp).to_html(index=False, escape=True, border=0))
-        parts.append("<p>Mean ± 95% CI over seeds; * best per column; gray = input L with a = b = 0.</p>")
-        parts += [f"<p>{html.escape(line)}</p>" for line in selection_notes(comp)]
-        sig = significance_lines(comp)
-        forest = out / f"forest-{i}.png"
-        if forest.exists():
-            parts.append("<h3>Verdicts at a glance (each difference with its 95% CI)</h3>")
-            parts.append(img_tag(forest, "forest plot of the significance lines"))
-        if sig:
-            parts.append(f"<p>{html.escape(SIGNIFICANCE_HEADER)}</p>")
-            parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sig) + "</ul>")
-        parts += [f"<p>{html.escape(line)}</p>" for line in set_level_note(comp)]
-        set_sig = set_significance_lines(comp)
-        if set_sig:
-            parts.append(f"<p>{html.escape(SET_HEADER)}</p>")
-            parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in set_sig) + "</ul>")
-        tradeoff = out / f"tradeoff-{i}.png"
-        if tradeoff.exists():
-            parts.append("<h3>Perception–distortion</h3>")
-            parts.append(img_tag(tradeoff, "perception-distortion plot"))
-        parts.append("<p>Rows:</p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in row_notes(comp)) + "</ul>")
-        parts += [f"<p>{html.escape(line)}</p>" for line in diagnostics.report_lines(comp)]
-        curves = out / f"curves-{i}.png"
-        if curves.exists():
-            parts.append(img_tag(curves, "training curves"))
-        combined = out / f"samples-{i}.png"
-        if combined.exists():
-            parts.append("<h3>Samples on fixed test crops (gray input | each model | truth)</h3>")
-            parts.append(img_tag(combined, "sample grid"))
-        parts.append("<details><summary>Per-run sample grids</summary><div class='grids'>")
-        for _, _, r in _counted(comp):
-            s = r.path / "samples.png"
-            if s.exists():
-                parts.append(f"<figure style='display:inline-block'>{img_tag(s, r.path.name)}"
-                             f"<figcaption>{html.escape(r.path.name)}</figcaption></figure>")
-        parts.append("</div></details>")
-        prov = provenance(comp)
-        parts.append("<p><small>" + html.escape("; ".join(f"{k}: {v}" for k, v in prov.items())) + "</small></p>")
-    if notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    save_png(grid(columns), path)
+    return True

@@ -39,7 +39,7 @@ def adversary_line(comp) -> str | None:
     """One line: each critic model's median adversarial-to-L1 gradient ratio (median over its seeds)."""
     parts = []
     for model, runs in _model_runs(comp).items():
-        values = [r.metrics["adversary"]["adv_to_l1_grad_median"] for r in runs if r.metrics.get("adversary")]
+        values = [r.metrics.adversary["adv_to_l1_grad_median"] for r in runs if r.metrics.adversary]
         if values:
             v = statistics.median(values)
             parts.append(f"{model} {v:.3g}" + (f" (negligible, < {NEGLIGIBLE:g})" if v < NEGLIGIBLE else ""))
@@ -49,8 +49,8 @@ def adversary_line(comp) -> str | None:
             + ", ".join(parts))
 
 
-def _shared(record: dict[str, Any]) -> str:
-    recipe = record["config"]["recipe"]
+def _shared(record: Any) -> str:
+    recipe = record.recipe
     return json.dumps({k: recipe.get(k) for k in SHARED_WITH_BASELINE}, sort_keys=True)
 
 
@@ -58,7 +58,7 @@ def critic_gain_lines(comp) -> list[str]:
     """For each critic model, its PSNR difference to the L1-only baseline of the comparison that shares its
     generator, generator optimiser, λ_L1 and schedule (the paired test of the report's significance)."""
     runs = _model_runs(comp)
-    baselines = {m: rs for m, rs in runs.items() if not rs[0].record.get("spent", {}).get("critic_steps")}
+    baselines = {m: rs for m, rs in runs.items() if not rs[0].record.spent.get("critic_steps")}
     tests = {(s["model"], s["versus"]): s for s in comp.significance if s.get("metric") == "psnr"}
     lines = []
     for model, rs in runs.items():
@@ -72,7 +72,7 @@ def critic_gain_lines(comp) -> list[str]:
                 s, sign = tests[(base, model)], -1.0
             if s is None:
                 continue
-            opt = rs[0].record["config"]["recipe"].get("generator_optimizer", {})
+            opt = rs[0].record.recipe.get("generator_optimizer", {})
             head = (f"What the critic adds to {model}: {model} − {base} (same generator, optimiser {opt.get('name')} "
                     f"{opt.get('lr')}, λ_L1 and schedule)")
             if s.get("untested") or "mean_diff" not in s:

@@ -28,7 +28,6 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +35,10 @@ import numpy as np
 import torch
 
 from ganbench.core.errors import ResultsError
+from ganbench.store.records import SCHEMA_VERSION, MetricsRecord, RunRecord, RunStatus
 
-SCHEMA_VERSION = 1
 #: Schema versions ``report`` can read (older ones are upgraded on read).
 READABLE_SCHEMAS = {1}
-
-
-class RunStatus(StrEnum):
-    """A run's ``status`` in ``run.json``. str-valued: it is written, compared and read back as the plain
-    string (``RunStatus.COMPLETE == "complete"``), so the JSON is what it always was."""
-
-    RUNNING = "running"
-    INTERRUPTED = "interrupted"  # stopped with a checkpoint: resumable
-    COMPLETE = "complete"
-    DIVERGED = "diverged"  # a loss went non-finite; the last good checkpoint is kept
-    FAILED = "failed"  # crashed before its first checkpoint: restartable
 
 
 STATUSES = tuple(RunStatus)
@@ -169,17 +157,28 @@ class RunDir:
     def record_path(self) -> Path:
         return self.path / "run.json"
 
-    def record(self) -> dict[str, Any]:
-        return read_json(self.record_path)
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.json"
 
-    def write_record(self, record: dict[str, Any]) -> None:
-        atomic_write_json(self.record_path, record)
+    def record(self) -> RunRecord:
+        """``run.json`` as a :class:`RunRecord`."""
+        return RunRecord.from_json(read_json(self.record_path))
 
-    def update_record(self, **changes: Any) -> dict[str, Any]:
-        record = self.record()
-        record.update(changes)
+    def write_record(self, record: RunRecord) -> None:
+        atomic_write_json(self.record_path, record.to_json())
+
+    def update_record(self, **changes: Any) -> RunRecord:
+        record = self.record().update(**changes)
         self.write_record(record)
         return record
+
+    def metrics(self) -> MetricsRecord:
+        """``metrics.json`` (a complete run's test scores) as a :class:`MetricsRecord`."""
+        return MetricsRecord.from_json(read_json(self.metrics_path))
+
+    def write_metrics(self, metrics: MetricsRecord) -> None:
+        atomic_write_json(self.metrics_path, metrics.to_json())
 
     def lock(self) -> bool:
         """Take the run's lock; False when another live process holds it."""
@@ -218,7 +217,7 @@ def ensure_writable(results: Path) -> Path:
     return root
 
 
-def create_run(results: Path, model: str, seed: int, record: dict[str, Any]) -> RunDir:
+def create_run(results: Path, model: str, seed: int, record: RunRecord) -> RunDir:
     """A new, uniquely named run folder (never an existing one), locked, with its first run.json."""
     root = ensure_writable(results)
     safe_model = "".join(c if c.isalnum() or c in "-_" else "_" for c in model)
@@ -232,7 +231,7 @@ def create_run(results: Path, model: str, seed: int, record: dict[str, Any]) -> 
             raise _fs_error(root / name, exc) from None
         run = RunDir(root / name)
         run.lock()
-        run.write_record({**record, "schema_version": SCHEMA_VERSION, "status": RunStatus.RUNNING})
+        run.write_record(record.update(schema_version=SCHEMA_VERSION, status=RunStatus.RUNNING))
         return run
     raise ResultsError(f"could not create a unique run folder under {root}")
 
@@ -362,9 +361,9 @@ def find_existing(results: Path, run_key: str) -> RunDir | None:
             record = run.record()
         except ResultsError:
             continue
-        if record.get("key") != run_key:
+        if record.key != run_key:
             continue
-        status = record.get("status")
+        status = record.status
         if status == RunStatus.COMPLETE:
             rank = 2
         elif status in (RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.FAILED):  # resumable, or restartable
@@ -384,10 +383,10 @@ def open_run(path: Path) -> RunDir:
     path = Path(path)
     if not (path / "run.json").is_file():
         raise ResultsError(f"{path} is not a ganbench run folder (no run.json)")
-    record = read_json(path / "run.json")
-    if record.get("schema_version") not in READABLE_SCHEMAS:
+    record = RunDir(path).record()
+    if record.schema_version not in READABLE_SCHEMAS:
         raise ResultsError(
-            f"{path}: results schema version {record.get('schema_version')!r} is not readable by this "
+            f"{path}: results schema version {record.schema_version!r} is not readable by this "
             f"ganbench (reads {sorted(READABLE_SCHEMAS)}); use the ganbench version that wrote it"
         )
     return RunDir(path)

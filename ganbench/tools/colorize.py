@@ -41,7 +41,7 @@ def load_generator(registry: Registry, run: Path | None = None, checkpoint: Path
         run = checkpoint.parent
     assert run is not None
     rd = open_run(run)
-    cfg = RunConfig.from_dict(rd.record()["config"])
+    cfg = RunConfig.from_dict(rd.record().config)
     weights = checkpoint or rd.path / "generator.pt"
     state = safe_load(weights)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -11,16 +11,9 @@ from typing import Any
 import torch
 
 from ganbench.core.registry import Registry
-from ganbench.data.filelist import open_dataset
 from ganbench.data.loader import ParallelBatches, available_cores
-from ganbench.data.pipeline import ImageSet, TrainSampler, prepare
-
-
-def train_photos(registry: Registry, dataset: str, options: dict[str, Any], size: int,
-                 cache_dir: Path | None = None) -> ImageSet:
-    """The dataset's training photos as a run keeps them (short side 2·size)."""
-    splits = open_dataset(registry, dataset, options)
-    return prepare(splits.train, 2 * size, cache_dir)
+from ganbench.data.photos import train_photos
+from ganbench.data.pipeline import ImageSet, TrainSampler
 
 
 def time_source(source: Callable[[int], torch.Tensor], batch_size: int, seconds: float, min_batches: int = 3,

@@ -38,8 +38,8 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
     run = open_run(path)
     record = run.record()
     if not (run.path / "generator.pt").exists():
-        raise ResultsError(f"{path} has no generator.pt (status {record.get('status')}): nothing to evaluate")
-    cfg = RunConfig.from_dict(record["config"])
+        raise ResultsError(f"{path} has no generator.pt (status {record.status}): nothing to evaluate")
+    cfg = RunConfig.from_dict(record.config)
     dev = resolve_device(device)
     options = dict(cfg.dataset_options)
     if dataset is not None:

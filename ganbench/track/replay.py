@@ -12,7 +12,7 @@ from typing import Any
 
 from ganbench.core.errors import PluginError, ResultsError
 from ganbench.core.registry import Registry
-from ganbench.store.results import iter_runs, read_json
+from ganbench.store.results import RunDir, iter_runs
 from ganbench.track.feed import STEP_SCALARS, VAL_SCALARS, final_metrics, hyperparams, row_scalars, samples_picture
 
 
@@ -26,19 +26,20 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def replay_run(run_dir: Path, tracker: Any) -> None:
     """Send one stored run to ``tracker`` (a ``ganbench.api.Tracker``), in the order a training run does."""
     run_dir = Path(run_dir)
-    record = read_json(run_dir / "run.json")
-    tracker.log_hyperparams(hyperparams(record["config"], record.get("key", "")))
+    run = RunDir(run_dir)
+    record = run.record()
+    tracker.log_hyperparams(hyperparams(record.config, record.key))
     for row in _rows(run_dir / "history.csv"):
         tracker.log_metrics(int(row["step"]), row_scalars(row, STEP_SCALARS))
     for row in _rows(run_dir / "validation.csv"):
         tracker.log_metrics(int(row["step"]), row_scalars(row, VAL_SCALARS))
     picture = samples_picture(run_dir)
-    last_step = int((record.get("spent") or {}).get("generator_steps") or 0)
+    last_step = int(record.spent.get("generator_steps") or 0)
     if picture is not None:
         tracker.log_image(last_step, "samples/test", picture)
-    if (run_dir / "metrics.json").is_file():
-        tracker.log_final(final_metrics(read_json(run_dir / "metrics.json")))
-    tracker.finish(str(record.get("status", "unknown")))
+    if run.metrics_path.is_file():
+        tracker.log_final(final_metrics(run.metrics().to_json()))
+    tracker.finish(str(record.status))
 
 
 def replay_results(registry: Registry, results: Path, tracker: str, out_dir: Path | None = None) -> list[Path]:

@@ -61,7 +61,7 @@ def real_photo_batches(registry: Registry, image_size: int, batch_size: int, dev
                        options: dict[str, Any] | None = None, seed: int = 0) -> PhotoBatches:
     """The input path of a run over real photos (by default the embedded ones), built by ``workers`` data
     worker processes as a run builds them: what ``bench --with-data`` feeds the steps."""
-    from ganbench.tools.databench import train_photos
+    from ganbench.data.photos import train_photos
 
     photos = train_photos(registry, dataset, options or {}, image_size)
     return PhotoBatches(TrainSampler(photos, image_size, batch_size, seed), device, channels_last, workers=workers)

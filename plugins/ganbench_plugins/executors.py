@@ -1,7 +1,7 @@
 """The built-in grid executors: ``local`` (``--jobs N`` processes on this machine) and ``slurm`` (submitit).
 
 Both run every run through :func:`ganbench.grid.run_member`, which claims it by its key, skips it when
-complete, resumes it when interrupted and writes its log into its folder; see ganbench/grid/execute.py.
+complete, resumes it when interrupted and writes its log into its folder; see ganbench/grid/executors.py.
 """
 
 from __future__ import annotations

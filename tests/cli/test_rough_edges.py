@@ -17,7 +17,7 @@ from ganbench.cli import cli
 from ganbench.core.errors import PluginError
 from ganbench.core.registry import load_registry
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import SilentReporter, resume_run, run_comparison
+from ganbench.grid.in_process import SilentReporter, resume_run, run_comparison
 from ganbench.store.results import safe_load
 
 ENV = {**os.environ, "GANBENCH_LOAD_PLUGINS": "ganbench", "OMP_NUM_THREADS": "1"}

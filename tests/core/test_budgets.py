@@ -13,7 +13,7 @@ from ganbench.core.budgets import BUDGETS, parse_budget, parse_duration
 from ganbench.core.config import resolve_recipe
 from ganbench.core.errors import ConfigError
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import run_comparison
+from ganbench.grid.in_process import run_comparison
 from ganbench.train.flops import count_flops_per_image
 from ganbench.train.networks import build_parts
 from ganbench.train.setup import build_trainer

@@ -19,7 +19,7 @@ import ganbench
 from ganbench.cli import cli
 from ganbench.core.errors import ConfigError
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import run_comparison
+from ganbench.grid.in_process import run_comparison
 from ganbench.store.results import safe_load
 from ganbench.tools.colorize import colorize_array, load_generator
 

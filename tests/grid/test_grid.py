@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from ganbench.cli import cli
 from ganbench.core.request import RunRequest
-from ganbench.grid.execute import execute_grid, make_executor
+from ganbench.grid.executors import execute_grid, make_executor
+from ganbench.grid.in_process import run_comparison
 from ganbench.grid.plan import plan_comparison
-from ganbench.grid.runner import run_comparison
 from ganbench.grid.status import grid_status
 from ganbench.store.results import claim_run, safe_load
 
@@ -101,16 +101,17 @@ def test_a_claimed_run_is_left_to_its_holder_and_status_says_where(registry, tmp
 
 
 def test_status_names_failed_interrupted_and_not_started_runs(registry, tmp_path):
-    from ganbench.grid.execute import GridPlan, write_manifest
+    from ganbench.grid.executors import GridPlan, write_manifest
+    from ganbench.store.records import RunRecord
     from ganbench.store.results import create_run
 
     req = RunRequest(models=["l1"], seeds=[0, 1, 2], budget="smoke", device="cpu", results=tmp_path)
     configs = plan_comparison(req, registry)
     write_manifest(GridPlan(req, configs), make_executor(registry, "local", {}))
-    failed = create_run(tmp_path, "l1", 0, {"key": configs[0].run_key(), "config": configs[0].to_dict()})
+    failed = create_run(tmp_path, "l1", 0, RunRecord(key=configs[0].run_key(), config=configs[0].to_dict()))
     failed.update_record(status="failed", error="CUDA out of memory")
     failed.unlock()
-    stopped = create_run(tmp_path, "l1", 1, {"key": configs[1].run_key(), "config": configs[1].to_dict()})
+    stopped = create_run(tmp_path, "l1", 1, RunRecord(key=configs[1].run_key(), config=configs[1].to_dict()))
     stopped.update_record(status="interrupted")
     (stopped.path / "state.pt").write_bytes(b"")
     stopped.unlock()
@@ -187,7 +188,7 @@ def test_local_jobs_pin_one_gpu_per_process(monkeypatch, registry):
     """On an 8-GPU node, --jobs 8 puts process i on GPU i alone (CUDA_VISIBLE_DEVICES), the CPU threads as
     they are; more jobs than GPUs share them round-robin; an outer CUDA_VISIBLE_DEVICES is respected."""
     import ganbench_plugins.executors as executors
-    from ganbench.grid.execute import GridPlan
+    from ganbench.grid.executors import GridPlan
 
     req = RunRequest(models=["l1"], seeds=[0, 1], budget="smoke", device="cpu")
     plan = GridPlan(req, plan_comparison(req, registry))

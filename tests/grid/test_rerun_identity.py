@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import SilentReporter, run_comparison
+from ganbench.grid.in_process import SilentReporter, run_comparison
 from ganbench.testing import plugin
 
 SOURCE = '''

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from ganbench.cli import cli
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import run_comparison
+from ganbench.grid.in_process import run_comparison
 from ganbench.store.results import safe_load
 
 BUDGET = "smoke,steps=100"

@@ -24,7 +24,7 @@ from ganbench.cli import cli
 from ganbench.core.errors import PluginError
 from ganbench.core.registry import load_registry
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import run_comparison
+from ganbench.grid.in_process import run_comparison
 from ganbench.testing import plugin, train_tiny
 
 TORCHRUN = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or shutil.which("torchrun")

@@ -112,9 +112,12 @@ def test_the_gradient_ratio_is_logged_every_few_steps_and_summarised(registry):
 
 
 def _run(model, recipe, critic_steps, ratio=None):
+    from ganbench.store.records import MetricsRecord, RunRecord
+
     metrics = {"adversary": None if ratio is None else {"adv_to_l1_grad_median": ratio}}
     record = {"config": {"model": model, "recipe": recipe}, "spent": {"critic_steps": critic_steps}}
-    return SimpleNamespace(status="complete", metrics=metrics, record=record)
+    return SimpleNamespace(status="complete", metrics=MetricsRecord.from_json(metrics),
+                           record=RunRecord.from_json(record))
 
 
 def test_report_lines_show_the_pull_and_what_each_critic_adds(registry):
@@ -164,7 +167,7 @@ def test_which_batches_the_generator_trains_on(registry, model, batches):
 
 def test_metrics_json_records_the_adversary(registry, tmp_path):
     from ganbench.core.request import RunRequest
-    from ganbench.grid.runner import run_comparison
+    from ganbench.grid.in_process import run_comparison
 
     outs = run_comparison(RunRequest(models=["dcgan"], budget="smoke,steps=10", results=tmp_path, device="cpu"),
                           registry)

@@ -17,7 +17,7 @@ from PIL import Image
 from ganbench.cli import cli
 from ganbench.core.errors import ConfigError
 from ganbench.core.request import RunRequest
-from ganbench.grid.scale import parse_scale, scale_requests
+from ganbench.grid.points import parse_scale, scale_requests
 from ganbench.report.comparison import load_comparisons
 from ganbench.report.curve_sentences import curve_sentences
 from ganbench.report.curves import area, best_at, build_curves, first_above_gray
@@ -131,8 +131,7 @@ def test_curves_are_computed_from_the_stored_runs(scaled):
     stored: dict[tuple[str, int, int], float] = {}
     for comp in comps:
         for r in comp.runs:
-            cfg = r.record["config"]
-            stored[(cfg["model"], cfg["seed"], r.record["spent"]["images"])] = r.metrics["model"]["psnr"]
+            stored[(r.record.model, r.record.seed, r.record.spent["images"])] = r.metrics.model["psnr"]
     for model, points in curve.lines.items():
         assert points[1].seeds[1]["psnr"] == stored[(model, 1, 16)]
         per_seed = [(stored[(model, s, 8)] + stored[(model, s, 16)]) / 2 for s in (0, 1)]
@@ -140,8 +139,8 @@ def test_curves_are_computed_from_the_stored_runs(scaled):
         assert n == 2 and mean == pytest.approx(np.mean(per_seed)) and math.isfinite(ci)
     report = json.loads((results / "report" / "report.json").read_text())
     assert report["curves"][0]["sentences"] == curve_sentences(curve)
-    assert (results / "report" / "curve-0.png").stat().st_size > 10_000
-    assert "curve-0.png" in (results / "report" / "report.md").read_text()
+    assert (results / "report" / "quality-curve-0.png").stat().st_size > 10_000
+    assert "quality-curve-0.png" in (results / "report" / "report.md").read_text()
     rows = pd.read_csv(results / "report" / "curves.csv")
     assert len(rows) == 2 * 2 * len(curve.metrics)
 

@@ -159,6 +159,7 @@ def fake_run(model, seed, model_scores, gray_scores, *, when="20260101-000000", 
     from pathlib import Path
 
     from ganbench.report.comparison import RunInfo
+    from ganbench.store.records import MetricsRecord, RunRecord
 
     n = len(model_scores)
     images = [f"photo{i}.png#center" for i in range(n)]
@@ -174,7 +175,8 @@ def fake_run(model, seed, model_scores, gray_scores, *, when="20260101-000000", 
     means = {m: float(np.mean(frame[f"model_{m}"])) for m in names}
     metrics = {"model": means, "gray": {m: float(np.mean(frame[f"gray_{m}"])) for m in names if f"gray_{m}" in frame},
                "truth": {}, "metrics": metrics_info, "selected": "best"}
-    return RunInfo(Path(f"runs/{when}-{model}-s{seed}-{seed:06d}"), record, metrics, frame, status)
+    return RunInfo(Path(f"runs/{when}-{model}-s{seed}-{seed:06d}"), RunRecord.from_json(record),
+                   MetricsRecord.from_json(metrics), frame, status)
 
 
 def _comparison(runs):
@@ -272,9 +274,9 @@ def test_a_ci_states_its_own_n_and_non_finite_scores_are_reported():
     info = {"ssim": {"higher_is_better": True, "unit": "", "reference_free": False}}
     runs = [fake_run("m", s, GRAY + 1, GRAY, extra={"model_ssim": np.full(8, 0.8), "gray_ssim": np.full(8, 0.7)},
                      info=info) for s in (0, 1, 2)]
-    runs[2].metrics["model"].pop("ssim")
+    runs[2].metrics.model.pop("ssim")
     runs[1].per_image.loc[3, "model_psnr"] = float("inf")
-    runs[1].metrics["model"]["psnr"] = float("inf")
+    runs[1].metrics.model["psnr"] = float("inf")
     comp = _comparison(runs)
     shown = display_table(comp).set_index("model")
     assert shown.loc["m", "ssim ↑"] == "0.8000 ± 0.0000 (n = 2)" and shown.loc["m", "seeds"] == "3"

@@ -9,7 +9,7 @@ import torch
 
 from ganbench.api import Metric, hookimpl
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import SilentReporter, run_comparison
+from ganbench.grid.in_process import SilentReporter, run_comparison
 from ganbench.score.evaluate import gray_uint8
 from ganbench.testing import plugin
 

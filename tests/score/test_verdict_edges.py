@@ -178,13 +178,14 @@ def test_non_finite_numbers_are_written_as_null_with_a_reason(tmp_path):
 # --- superseded runs ------------------------------------------------------------------------------------
 def test_a_rerun_after_a_recipe_change_supersedes_the_old_runs():
     from ganbench.report.grouping import group_rows
+    from ganbench.store.records import RunRecord
 
     def run(seed: int, when: str, recipe_hash: str):
         ident = {"recipe_hash": recipe_hash, "plugins": {"my-plugin": "1.0"}}
         cfg = {"model": "sngan", "seed": seed, "dataset": "folder", "budget": {"name": "smoke"}, "ema": 0.0,
                "recipe": {"loss": "hinge"}, "identity": ident}
         return SimpleNamespace(path=Path(f"runs/{when}-sngan-s{seed}"), status="complete",
-                               record={"config": cfg, "identity": ident})
+                               record=RunRecord.from_json({"config": cfg, "identity": ident}))
 
     runs = [run(s, "20260101", "old") for s in (0, 1, 2)] + [run(s, "20260102", "new") for s in (0, 1, 2)]
     rows, notes = group_rows(runs)

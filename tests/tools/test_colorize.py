@@ -9,7 +9,7 @@ from skimage.color import rgb2lab
 
 from ganbench.cli import cli
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import run_comparison
+from ganbench.grid.in_process import run_comparison
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from ganbench.api import Tracker, hookimpl
 from ganbench.cli import cli
 from ganbench.core.config import ConfigFile
 from ganbench.core.request import RunRequest, run_request
-from ganbench.grid.runner import RunOutcome, run_comparison
+from ganbench.grid.in_process import RunOutcome, run_comparison
 from ganbench.store.results import safe_load
 from ganbench.testing import plugin
 from ganbench.track import TrackerSession

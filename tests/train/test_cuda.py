@@ -136,7 +136,7 @@ def test_interrupt_and_resume_on_the_device(registry, tmp_path, monkeypatch):
     from test_reliability import StopAtStep  # SIGTERM during a given step, as the CPU resume tests use
 
     from ganbench.core.request import RunRequest
-    from ganbench.grid.runner import run_comparison
+    from ganbench.grid.in_process import run_comparison
     from ganbench.store.results import safe_load
     from ganbench.train.signals import StopFlag, StopRequested
 
@@ -163,7 +163,7 @@ def test_interrupt_and_resume_on_the_device(registry, tmp_path, monkeypatch):
 
 def test_colorize_on_the_device_matches_the_cpu(registry, tmp_path, photos):
     from ganbench.core.request import RunRequest
-    from ganbench.grid.runner import run_comparison
+    from ganbench.grid.in_process import run_comparison
     from ganbench.tools.colorize import colorize_array, load_generator
 
     [run] = run_comparison(RunRequest(models=["dcgan"], budget="smoke", results=tmp_path / "r", device="cpu"),

@@ -17,7 +17,7 @@ from ganbench.api import AdversarialLoss
 from ganbench.cli import cli
 from ganbench.core.errors import ResultsError
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import SilentReporter, resume_run, run_comparison
+from ganbench.grid.in_process import SilentReporter, resume_run, run_comparison
 from ganbench.store.results import atomic_write_bytes, safe_load
 from ganbench.testing import plugin
 from ganbench.train.signals import StopFlag, StopRequested

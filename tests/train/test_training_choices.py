@@ -11,7 +11,7 @@ from ganbench.cli import cli
 from ganbench.core.config import resolve_recipe
 from ganbench.core.errors import ConfigError
 from ganbench.core.request import RunRequest
-from ganbench.grid.runner import run_comparison
+from ganbench.grid.in_process import run_comparison
 from ganbench.train.setup import build_trainer
 from ganbench_plugins.unet import UNet
 

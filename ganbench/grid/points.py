@@ -2,7 +2,7 @@
 
 ``--scale images=1200,2400,4800,9600`` (any stopping key of ``--budget``: steps, images, epochs, time),
 several ``--budget`` values, and ``--scale limit=9,18,36`` (the number of training photos) each turn one
-:class:`~ganbench.grid.runner.RunRequest` into one request per point. A budget axis and a data axis together
+:class:`~ganbench.grid.in_process.RunRequest` into one request per point. A budget axis and a data axis together
 give every combination. Each point is a comparison like any other (its own budget, so its own learning-rate
 schedule; the same seeds, so the same data order), stored by run key: re-issuing the command skips the
 points already done, and a plain ``ganbench run`` at a point's settings reuses or is reused by it. The
@@ -18,7 +18,7 @@ from ganbench.core.budgets import parse_budget
 from ganbench.core.errors import ConfigError
 from ganbench.core.registry import Registry
 from ganbench.core.reporting import Reporter, as_reporter
-from ganbench.grid.runner import RunOutcome, RunRequest, plan_comparison, run_comparison
+from ganbench.grid.in_process import RunOutcome, RunRequest, plan_comparison, run_comparison
 from ganbench.train.signals import StopFlag
 
 #: ``--scale`` keys that vary the budget's length (``--budget`` stopping keys) and the one that varies the data.
@@ -103,7 +103,7 @@ def run_points(requests: list[RunRequest], registry: Registry, reporter: Reporte
               stop: StopFlag | None = None,
               run: Callable[[RunRequest], list[RunOutcome]] | None = None) -> list[RunOutcome]:
     """Plan every point first (a bad value fails before any training), then run them one after another,
-    each with ``run`` (default: :func:`~ganbench.grid.runner.run_comparison` in this process; the CLI passes its
+    each with ``run`` (default: :func:`~ganbench.grid.in_process.run_comparison` in this process; the CLI passes its
     executor's grid)."""
     reporter = as_reporter(reporter)
     plans = [plan_comparison(r, registry) for r in requests]

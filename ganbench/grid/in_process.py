@@ -1,7 +1,7 @@
 """Driving the runs of a planned comparison in this process: each run claimed by its key, skipped when
 complete, resumed when interrupted, else trained (data -> train), then scored and stored (``finish.py``).
 
-``ganbench run`` reaches :func:`train_planned` through an executor (``ganbench.grid.execute.execute_grid``:
+``ganbench run`` reaches :func:`run_configs` through an executor (``ganbench.grid.executors.run_grid``:
 ``local`` calls it in this process for ``--jobs 1``, each grid worker through ``run_member``);
 :func:`run_comparison` (plan, then train here) is the same without the executor, for tests and library use;
 ``ganbench run --resume RUN_DIR`` is :func:`resume_run`.
@@ -10,6 +10,7 @@ complete, resumed when interrupted, else trained (data -> train), then scored an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from ganbench.grid.plan import plan_comparison
 from ganbench.grid.rerun import rescore, scoring_changes, why_trains_again
 from ganbench.store.results import (
     RunDir,
+    RunRecord,
     RunStatus,
     atomic_torch_save,
     claim_run,
@@ -90,11 +92,11 @@ def run_configs(
     if di.is_main:
         ensure_writable(request.results)
     data = load_data(registry, configs[0], request.cache_dir, reporter)
-    record_base = {"command": request.command, "comparison": configs[0].comparison_key(),
-                   "dataset_description": data.description,
-                   "data": {"train_images": len(data.train), "val_crops": int(data.val.shape[0]),
-                            "test_crops": int(data.test.shape[0]),
-                            "skipped": [{"file": f, "reason": r} for f, r in data.skipped]}}
+    record_base = RunRecord(command=request.command, comparison=configs[0].comparison_key(),
+                            dataset_description=data.description,
+                            data={"train_images": len(data.train), "val_crops": int(data.val.shape[0]),
+                                  "test_crops": int(data.test.shape[0]),
+                                  "skipped": [{"file": f, "reason": r} for f, r in data.skipped]})
     outcomes = []
     for cfg in configs:
         decision: tuple[str, str | None] | None = None
@@ -104,7 +106,7 @@ def run_configs(
             existing = find_existing(request.results, cfg.run_key()) if claim and not request.rerun else None
             if claim is None:
                 decision = ("claimed", None)
-            elif existing is not None and existing.record().get("status") == RunStatus.COMPLETE:
+            elif existing is not None and existing.record().complete:
                 decision = ("skip", str(existing.path))
             elif existing is not None and existing.lock():
                 decision = ("resume", str(existing.path))
@@ -168,17 +170,17 @@ def resume_run(path: Path, registry: Registry, reporter: Reporter | None = None,
     reporter = as_reporter(reporter)
     run = open_run(path)
     record = run.record()
-    if record.get("status") == RunStatus.COMPLETE:
+    if record.complete:
         reporter.message(f"{path} is already complete")
-        return RunOutcome(record["config"]["model"], record["config"]["seed"], "skipped", run.path)
+        return RunOutcome(record.model, record.seed, "skipped", run.path)
     if dist_info().is_main and not run.lock():  # data-parallel: rank 0 holds the lock for every rank
         raise ResultsError(f"{path} is being trained by another process right now")
     if not has_checkpoint(run):
-        reporter.message(restart_message(record["config"], run.path))
-    cfg = RunConfig.from_dict(record["config"])
+        reporter.message(restart_message(record.config, run.path))
+    cfg = RunConfig.from_dict(record.config)
     data = load_data(registry, cfg, cache_dir, reporter)
-    base: dict[str, Any] = {k: record[k] for k in ("command", "comparison", "dataset_description", "data")
-                            if k in record}
+    base = RunRecord(command=record.command, comparison=record.comparison,
+                     dataset_description=record.dataset_description, data=record.data)
     return run_one(cfg, registry, data, run.path.parent.parent, reporter, base, stop, resume=run,
                    trackers=trackers)
 
@@ -203,7 +205,7 @@ def restart_message(config: dict[str, Any], path: Path) -> str:
 
 def run_one(
     cfg: RunConfig, registry: Registry, data: PreparedData, results: Path, reporter: Reporter,
-    record_base: dict[str, Any], stop: StopFlag | None, resume: RunDir | None = None,
+    record_base: RunRecord, stop: StopFlag | None, resume: RunDir | None = None,
     trackers: list[str] | tuple[str, ...] = (),
 ) -> RunOutcome:
     """One run, start to end: train it (from its checkpoint when ``resume`` has one), then score and store it
@@ -221,15 +223,15 @@ def run_one(
         run = resume
         record = run.record()
         if has_checkpoint(run):
-            record.update(status=RunStatus.RUNNING, resumed=record.get("resumed", 0) + 1)
+            record.update(status=RunStatus.RUNNING, resumed=record.resumed + 1)
         else:  # stopped before its first checkpoint: start again from step 0, in place
-            record.update(status=RunStatus.RUNNING, restarted=record.get("restarted", 0) + 1,
-                          provenance=provenance(device))
+            record.update(status=RunStatus.RUNNING, restarted=record.restarted + 1, provenance=provenance(device))
         run.write_record(record)
     else:
-        record = {**record_base, "key": cfg.run_key(), "identity": cfg.identity, "config": cfg.to_dict(),
-                  "scoring": scoring_identity(registry, cfg.metrics), "provenance": provenance(device),
-                  "budget": {**budget.to_dict(), "total_steps": total}}
+        record = dataclasses.replace(
+            record_base, extra=dict(record_base.extra), key=cfg.run_key(), identity=cfg.identity,
+            config=cfg.to_dict(), scoring=scoring_identity(registry, cfg.metrics), provenance=provenance(device),
+            budget={**budget.to_dict(), "total_steps": total})
         run = create_run(results, cfg.model, cfg.seed, record)
 
     def checkpoint(state: dict[str, Any]) -> None:
@@ -293,14 +295,14 @@ def run_one(
         flops = count_flops_per_image(*trainer.parts, trainer.recipe, trainer.cfg.image_size)
         summary = finish(run, trainer, result, data, metrics, device)
         if feed is not None:
-            feed.final(summary, samples_picture(run.path), result.counters.step)
+            feed.final(summary.to_json(), samples_picture(run.path), result.counters.step)
         record = run.record()
         record.update(status=RunStatus.COMPLETE, spent=spent(result, flops),
-                      throughput=throughput(result, trainer, flops), set_level=summary["set_level"],
+                      throughput=throughput(result, trainer, flops), set_level=summary.set_level,
                       finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         run.write_record(record)  # last: a run is complete only when everything else is on disk
         (run.path / "state.pt").unlink(missing_ok=True)
-        return RunOutcome(cfg.model, cfg.seed, "complete", run.path, summary)
+        return RunOutcome(cfg.model, cfg.seed, "complete", run.path, summary.to_json())
     except BaseException as exc:
         status = "failed" if status == "complete" else status
         # scoring or writing failed (a metric plugin, a full disk): say so in run.json

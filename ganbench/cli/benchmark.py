@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ganbench.cli import cli, plugin_registry
 from ganbench.cli.options import run_options
-from ganbench.report.console import RichReporter, StdoutConsole, print_curves, print_tables, stderr
+from ganbench.report.console import RichReporter, StdoutConsole, print_curves, print_summary, stderr
 
 
 @cli.command()
@@ -33,9 +33,9 @@ def run(sets, config_path, resume, quiet, dry_run, **flags):
     from ganbench.core.config import load_config_file
     from ganbench.core.request import run_request
     from ganbench.grid.dry_run import dry_run as grid_dry_run
-    from ganbench.grid.execute import make_executor, run_grid
-    from ganbench.grid.runner import resume_run
-    from ganbench.grid.scale import run_points, scale_requests
+    from ganbench.grid.executors import make_executor, run_grid
+    from ganbench.grid.in_process import resume_run
+    from ganbench.grid.points import run_points, scale_requests
     from ganbench.train.distributed import init_from_env
     from ganbench.train.signals import StopFlag
 
@@ -96,7 +96,7 @@ def run(sets, config_path, resume, quiet, dry_run, **flags):
     from ganbench.report.write import write_report
 
     comps, notes, out = write_report(results)
-    print_tables(comps[:1], notes=[], summary_only=True)
+    print_summary(comps[:1])
     if resume is None and len(points) > 1:
         print_curves(comps, [o.run_dir for o in outcomes])
     stderr.print(f"report written to {out}/ (report.md, report.csv, report.json, index.html)")
@@ -117,7 +117,8 @@ def run(sets, config_path, resume, quiet, dry_run, **flags):
 def report(results, out, as_json, open_, compare):
     """Comparison tables (with the gray baseline), plots and sample grids from a results folder."""
     from ganbench.report.compare import compare_columns, compare_results
-    from ganbench.report.write import write_report
+    from ganbench.report.render import print_report
+    from ganbench.report.write import write_report_document
 
     if compare:
         import pandas as pd
@@ -138,12 +139,11 @@ def report(results, out, as_json, open_, compare):
             stderr.print(f"written: {out_dir}/compare.md, compare.csv")
         return
 
-    comps, notes, out_dir = write_report(results, out)
+    _, _, out_dir, document = write_report_document(results, out)
     if as_json:
         click.echo((out_dir / "report.json").read_text())
     else:
-        print_tables(comps, notes)
-        print_curves(comps)
+        print_report(document)
         stderr.print(f"written: {out_dir}/report.md, report.csv, report.json, index.html")
     if open_:
         click.launch(str(out_dir / "index.html"))

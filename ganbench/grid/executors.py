@@ -30,9 +30,10 @@ from ganbench.core.options import ExecutorOptions, declared
 from ganbench.core.registry import Registry, load_registry
 from ganbench.core.reporting import SilentReporter, as_reporter
 from ganbench.core.request import RunRequest
+from ganbench.grid.in_process import RunOutcome, run_configs
 from ganbench.grid.plan import plan_comparison
-from ganbench.grid.runner import RunOutcome, run_configs
 from ganbench.store.results import (
+    RunDir,
     atomic_write_json,
     ensure_writable,
     find_existing,
@@ -66,14 +67,14 @@ def run_label(cfg: RunConfig) -> str:
 def is_complete(results: Path, cfg: RunConfig) -> bool:
     """A complete run with this key is in the results folder (re-issuing the grid skips it)."""
     existing = find_existing(results, cfg.run_key())
-    return existing is not None and existing.record().get("status") == "complete"
+    return existing is not None and existing.record().complete
 
 
 class Executor:
     """Where the runs of a grid execute. Subclass it in a plugin and register a factory that takes the
     executor's options as keyword arguments (``--jobs`` for local; ``--slurm-*`` for slurm).
 
-    ``run`` trains (or submits) every run of ``plan`` and returns one :class:`ganbench.grid.runner.RunOutcome`
+    ``run`` trains (or submits) every run of ``plan`` and returns one :class:`ganbench.grid.in_process.RunOutcome`
     per run (status complete, diverged, failed, skipped, claimed, queued or interrupted). Each run must go
     through :func:`run_member` (in whatever process or node), which claims, resumes and logs it.
     """
@@ -290,9 +291,7 @@ def run_member(request: RunRequest, cfg: RunConfig, send=None, log: bool = True,
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
         if reporter.run_dir is not None:
             with contextlib.suppress(GanbenchError, OSError):
-                record = read_json(reporter.run_dir / "run.json")
-                record["error"] = reason
-                atomic_write_json(reporter.run_dir / "run.json", record)
+                RunDir(reporter.run_dir).update_record(error=reason)
         outcome = RunOutcome(cfg.model, cfg.seed, "failed", reporter.run_dir or request.results,
                              {"error": reason})
         if isinstance(exc, KeyboardInterrupt):
