@@ -132,6 +132,20 @@ def test_first_beats_gray_is_corrected_across_the_curves_points():
     assert first_above_gray(curve, "m", "psnr") == 0
 
 
+def test_the_curves_forest_plot_marks_the_verdicts_corrected_across_its_points(tmp_path):
+    from ganbench.report.curve_section import curve_forest_lines
+    from ganbench.report.forest import plot_forest
+
+    curve = _curve([[_t("m", "gray", 0.03)], [_t("m", "gray", 0.001)], [_t("m", "gray", 0.6)], [_t("m", "gray", 0.7)]],
+                   [{"m": 20.0}] * 4)
+    lines = curve_forest_lines(curve)
+    assert [s["model"] for s in lines] == [f"m @ {i} images" for i in range(4)]
+    # 0.03 is significant within its point, not across the curve's 4 points; 0.001 is (the table's ▲)
+    assert [s["significant"] for s in lines] == [False, True, False, False]
+    assert plot_forest(lines, tmp_path / "f.png", "t", "corrected across the curve's points")
+    assert (tmp_path / "f.png").stat().st_size > 5_000
+
+
 def test_no_recipe_level_curve_claim_from_one_seed():
     curve = _curve([[_t("m", "gray", 1e-6, claim="generator")]] * 2, [{"m": 20.0}] * 2)
     assert first_above_gray(curve, "m", "psnr") is None
