@@ -4,7 +4,7 @@ significance lines), ``line`` (their words), the table's "vs gray" marks and the
 
     python benchmarks/calibration.py                 # the full table (docs/metrics.md quotes it)
     python benchmarks/calibration.py --reps 200      # quicker, wider Monte Carlo intervals
-    python benchmarks/calibration.py --only curve    # the cells whose name contains "curve"
+    python benchmarks/calibration.py --only curve    # the cells whose name matches "curve" (a regular expression)
 
 A synthetic score is gray + effect + photo x recipe interaction + seed offset + photo x seed noise, with the
 photo's difficulty in gray itself (sd 3 dB), interaction sd 1, seed offset sd 0.3 (drawn for one seed too: one
@@ -367,10 +367,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=400, help="simulated reports per cell (curve cells: fewer, by "
                         "their cost)")
-    parser.add_argument("--only", default="", help="run the cells whose section or name contains this")
+    parser.add_argument("--only", default="", help="run the cells whose section or name matches this regular "
+                        "expression")
+    parser.add_argument("--skip", default="", help="leave out the cells whose section or name matches this regular "
+                        "expression (e.g. '1 seed' for the one-seed cells)")
     parser.add_argument("--workers", type=int, default=1, help="processes (cells run in parallel)")
     args = parser.parse_args(argv)
-    chosen = [i for i, c in enumerate(cells()) if args.only in f"{c.section} {c.name}"]
+    chosen = [i for i, c in enumerate(cells()) if re.search(args.only, f"{c.section} {c.name}")
+              and not (args.skip and re.search(args.skip, f"{c.section} {c.name}"))]
     jobs = [(i, args.reps) for i in chosen]
     if args.workers > 1:
         import multiprocessing

@@ -13,8 +13,8 @@ from rich.table import Table
 
 from ganbench.cli import cli, plugin_registry
 from ganbench.cli.options import run_options
-from ganbench.store.results import json_text
 from ganbench.report.console import RichReporter, StdoutConsole, print_curves, print_tables, stderr
+from ganbench.store.results import json_text
 
 
 @cli.command()

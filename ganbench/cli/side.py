@@ -12,8 +12,8 @@ from rich.table import Table
 from ganbench.cli import cli, plugin_registry
 from ganbench.cli.options import dataset_options
 from ganbench.core.errors import ConfigError
-from ganbench.store.results import json_text
 from ganbench.report.console import RichReporter, StdoutConsole, print_scored, stderr
+from ganbench.store.results import json_text
 
 
 @cli.command()

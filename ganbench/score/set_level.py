@@ -50,7 +50,7 @@ def _test(values: Sequence[float] | np.ndarray, baseline: Sequence[float] | np.n
         counts = f"{x.size} seed(s)" if not b.ndim else f"{x.size} and {b.size} seeds"
         return {"diff": diff, "ci": None, "p": None, "untested": f"{counts}: a set-level claim needs at least "
                 f"{MIN_SEEDS}{'' if not b.ndim else ' on each side'}", **info}
-    res = seed_level_test(x, float(b) if not b.ndim else b, min_seeds=MIN_SEEDS)
+    res = seed_level_test(x.tolist(), float(b) if not b.ndim else b.tolist(), min_seeds=MIN_SEEDS)
     if res.p is None and res.why == "no variance between seeds":
         res = replace(res, why="the seeds scored exactly the same: no spread to test against")
     return _result(res, **info)

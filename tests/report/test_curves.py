@@ -146,7 +146,7 @@ def test_curves_are_computed_from_the_stored_runs(scaled):
     # the curve's forest plot: each point against gray, per model (2 seeds: generator-level lines, drawn so)
     assert (results / "report" / "curve-forest-0.png").stat().st_size > 5_000
     assert "curve-forest-0.png" in (results / "report" / "report.md").read_text()
-    assert "curve-forest-0.png" in (results / "report" / "report.html").read_text()
+    assert "forest plot: each point against gray" in (results / "report" / "index.html").read_text()
     lines = curve_forest_lines(curve)
     assert {s["model"] for s in lines} >= {"l1 @ 8 images", "dcgan @ 16 images"}
     assert all(s["versus"] == "gray" and s["claim"] == "generator" and not s["significant"] for s in lines)
