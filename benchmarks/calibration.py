@@ -331,6 +331,11 @@ def cells() -> list[Cell]:
                         _set_level([0.6], seeds, [Noise()])))
     out.append(Cell("power", "set level, row vs row, truly 2 seed sds (0.6) apart, 5 seeds, normal", "power",
                     _set_level([0.6, 0.0], 5, [Noise(), Noise()], versus_gray=False)))
+    for kind in ("skewed", "failed"):  # a recipe beside a steady one: row vs row is nearly the one-sample case
+        for seeds in (3, 5):
+            out.append(Cell("set level", f"row vs row, equal means, one row {kind}, the other steady (seed sd "
+                            f"0.03), {seeds} seeds", "null",
+                            _set_level([0.0, 0.0], seeds, [Noise(kind=kind), Noise(seed=0.03)], versus_gray=False)))
     return out
 
 
