@@ -143,7 +143,8 @@ def write_scores(run: RunDir, data: PreparedData, metrics, model: Scored, last: 
         "gray": {**summarize(refs["gray"]), **set_refs["gray"]},
         "truth": {**summarize(refs["truth"]), **set_refs["truth"]},
         "n_test_images": int(data.test.shape[0]),
-        "set_level": set_info(metrics, set_refs["n_images"], set_refs["n_split_half"]),
+        "set_level": set_info(metrics, set_refs["n_images"], set_refs["n_split_half"],
+                          set_refs["split_half_photos"]),
         "metrics": {n: metric_record(m) for n, m in metrics.items()},
     }
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ganbench.core.errors import ResultsError
 from ganbench.report.grouping import Row, group_rows, identity_text
+from ganbench.score.evaluate import split_half_shown
 from ganbench.score.set_level import compare_seed_values
 from ganbench.score.stats import mean_ci
 from ganbench.score.verdicts import MIN_SEEDS, MetricInfo, compare_rows
@@ -50,6 +51,9 @@ class Comparison:
     set_significance: list[dict[str, Any]] = field(default_factory=list)
     #: per set-level metric, the number of test images (crops) it was computed on
     set_n: dict[str, int] = field(default_factory=dict)
+    #: set-level metrics whose truth split-half value the runs hold but the report hides (too few photos per
+    #: half, ``ganbench.score.evaluate.SPLIT_HALF_MIN_PHOTOS``), with their photos per half
+    split_half_hidden: dict[str, int | None] = field(default_factory=dict)
 
     def image_metrics(self) -> list[MetricInfo]:
         return [m for m in self.metrics if m.level != "set"]
@@ -196,7 +200,8 @@ def _reference_rows(complete: list[RunInfo], metrics: list[MetricInfo]) -> list[
     first = complete[0].metrics
     assert first is not None  # complete runs have their metrics
     gray = first["gray"]
-    truth = first.get("truth", {})
+    sets = first.get("set_level", {})  # the truth's split-half value only where enough photos make it a yardstick
+    truth = {n: v for n, v in first.get("truth", {}).items() if n not in sets or split_half_shown(sets[n])}
     grow: dict[str, Any] = {"model": "gray", "recipe": "baseline: input L, a = b = 0", "budget": "—",
                             "seeds": "—", "status": "baseline"}
     trow: dict[str, Any] = {"model": "ground truth", "recipe": "the test photos themselves", "budget": "—",
@@ -262,7 +267,9 @@ def build_comparison(key: str, runs: list[RunInfo]) -> Comparison:
     for r in complete:
         for name, info in r.metrics.get("set_level", {}).items():
             comp.set_n.setdefault(name, info.get("n_images"))
-            split_n.setdefault(name, info.get("n_split_half"))
+            split_n.setdefault(name, info.get("n_split_half") if split_half_shown(info) else None)
+            if not split_half_shown(info) and name in r.metrics.get("truth", {}):
+                comp.split_half_hidden.setdefault(name, info.get("split_half_photos", info.get("n_split_half")))
     for m in comp.set_metrics():  # the N each set-level cell was computed on (per half for the truth's floor)
         comp.table[f"{m.name}_images"] = [split_n.get(m.name) if model == "ground truth" else comp.set_n.get(m.name)
                                           for model in comp.table["model"]]

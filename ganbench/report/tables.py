@@ -14,6 +14,7 @@ import pandas as pd
 from ganbench.report.comparison import Comparison, format_ci, primary_metric
 from ganbench.report.grouping import identity_text
 from ganbench.score import set_level
+from ganbench.score.evaluate import SPLIT_HALF_MIN_PHOTOS
 from ganbench.score.verdicts import MIN_PHOTOS, MetricInfo, line
 from ganbench.train.selection import floor_missed_note
 
@@ -124,10 +125,17 @@ def set_level_note(comp: Comparison) -> list[str]:
     names = ", ".join(m.name for m in comp.set_metrics())
     warnings = sorted({f"{name}: {info['warning']}" for row in comp.rows for r in row.counted.values()
                        for name, info in (r.metrics or {}).get("set_level", {}).items() if info.get("warning")})
+    floor = (f"the ground-truth row shows the truth's split-half value (half the test photos against the other "
+             f"half, from {SPLIT_HALF_MIN_PHOTOS} photos per half): differences below it are within what a different "
+             "test set would give")
+    hidden = [f"{name} ({n} photos per half)" for name, n in comp.split_half_hidden.items()]
+    if hidden:
+        floor += (f"; the truth's split-half value is not shown for {', '.join(hidden)}: below {SPLIT_HALF_MIN_PHOTOS}"
+                  " photos per half it says more about which photos fell in which half than about the test set "
+                  "(docs/metrics.md)")
     return warnings + [
         f"Set-level metrics ({names}) score the whole test set once per seed (N = test crops); their ± is over "
-        "seeds only, and the ground-truth row shows the truth's split-half value (half the test photos against "
-        "the other half): differences below it are within what a different test set would give."]
+        f"seeds only, and {floor}."]
 
 
 def row_notes(comp: Comparison) -> list[str]:

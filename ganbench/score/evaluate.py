@@ -83,6 +83,10 @@ def score_sets(metrics: Mapping[str, MetricBase], pred: torch.Tensor, target: to
 
 #: The crop suffix the core adds to a photo's key (ganbench.data.pipeline.eval_crops).
 _CROP = re.compile(r"#(center|q\d+)$")
+#: Below this many test photos per half the report hides the truth's split-half value (table, JSON, the
+#: perception–distortion plot): there it is one draw of which photos fell in which half, as wide as the gaps it
+#: should be a yardstick for (docs/metrics.md, "When the split-half value is shown"). metrics.json keeps it.
+SPLIT_HALF_MIN_PHOTOS = 50
 
 
 def split_halves(keys: list[str]) -> tuple[list[int], list[int]]:
@@ -106,7 +110,16 @@ def set_reference_scores(metrics: Mapping[str, MetricBase], images: torch.Tensor
     truth = {}
     if a and len(a) == len(b):
         truth = {n: score_set(m, images[a], images[b]) for n, m in sets.items() if m.split_half}
-    return {"gray": gray, "truth": truth, "n_images": int(images.shape[0]), "n_split_half": len(a)}
+    photos = len({_CROP.sub("", keys[i]) for i in a})
+    return {"gray": gray, "truth": truth, "n_images": int(images.shape[0]), "n_split_half": len(a),
+            "split_half_photos": photos}
+
+
+def split_half_shown(info: Mapping[str, Any]) -> bool:
+    """Whether the report shows the truth's split-half value of a set-level metric, from its ``set_level`` record
+    (photos per half; a record from before they were counted gives its crops per half)."""
+    per_half = info.get("split_half_photos", info.get("n_split_half"))
+    return isinstance(per_half, int) and per_half >= SPLIT_HALF_MIN_PHOTOS
 
 
 def metric_record(m: MetricBase) -> dict[str, Any]:
@@ -118,11 +131,15 @@ def metric_record(m: MetricBase) -> dict[str, Any]:
     return out
 
 
-def set_info(metrics: Mapping[str, MetricBase], n_images: int, n_split_half: int) -> dict[str, dict[str, Any]]:
-    """What metrics.json records of each set-level metric: N, and the split-half floor's N per half."""
-    out = {}
+def set_info(metrics: Mapping[str, MetricBase], n_images: int, n_split_half: int,
+             split_half_photos: int | None = None) -> dict[str, dict[str, Any]]:
+    """What metrics.json records of each set-level metric: N, and the split-half floor's N per half (crops, and
+    photos when given)."""
+    out: dict[str, dict[str, Any]] = {}
     for n, m in set_level(metrics).items():
         out[n] = {"n_images": n_images, "n_split_half": n_split_half if m.split_half else None}
+        if split_half_photos is not None:
+            out[n]["split_half_photos"] = split_half_photos if m.split_half else None
         details = getattr(m, "details", None)  # e.g. library versions, feature network, resize, a warning
         if isinstance(details, dict):
             out[n].update(details)

@@ -66,7 +66,8 @@ def evaluate_run(path: Path, registry: Registry, dataset: str | None = None,
             "skipped": skipped,
             "scores": {**summarize(scores), **sets}, "gray": {**summarize(refs["gray"]), **set_refs["gray"]},
             "truth": {**summarize(refs["truth"]), **set_refs["truth"]},
-            "set_level": set_info(metrics, set_refs["n_images"], set_refs["n_split_half"])}
+            "set_level": set_info(metrics, set_refs["n_images"], set_refs["n_split_half"],
+                          set_refs["split_half_photos"])}
 
 
 def _note_training_photos(trained: RunConfig, dataset: str, options: dict[str, Any], reporter: Reporter) -> None:

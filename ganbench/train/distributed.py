@@ -126,6 +126,19 @@ def global_scores(scores: torch.Tensor) -> torch.Tensor:
     return all_reduce_sum(placed) if scores.requires_grad else _summed(placed)
 
 
+def average_gradients(module: nn.Module) -> None:
+    """Average ``module``'s gradients over the ranks in place (nothing in one process): for an optimiser step
+    whose backward ran outside DistributedDataParallel (the lazy regularizer's, through the plain critic), so
+    every rank steps with the gradient of the global batch's mean, as DDP's all-reduce would give."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return
+    world = dist.get_world_size()
+    for p in module.parameters():
+        if p.grad is not None:  # the same parameters have gradients on every rank: one graph, one recipe
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            p.grad.div_(world)
+
+
 def _summed(tensor: torch.Tensor) -> torch.Tensor:
     tensor = tensor.contiguous()
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM)

@@ -1,7 +1,8 @@
 """A recipe's regularizers (``Recipe.regularizers``) built and composed with its loss: the critic step sees one
-``AdversarialLoss`` whose ``critic_regularizer`` adds every due penalty to the loss' own. What each penalty
-receives is what it declared (``Regularizer.needs``); lazy regularization (option ``every``) is handled here,
-for every regularizer alike."""
+``AdversarialLoss`` whose ``critic_regularizer`` adds every regularizer that runs on each critic step to the
+loss' own, and whose ``lazy_regularizer`` gives those run every k-th critic step (option ``every``, multiplied
+by k), which the trainer takes in an optimiser step of their own (StyleGAN2's lazy regularization). What each
+penalty receives is what it declared (``Regularizer.needs``)."""
 
 from __future__ import annotations
 
@@ -108,11 +109,23 @@ class RegularizedLoss(AdversarialLoss):
         return self.base.distance_estimate(real_scores, fake_scores)
 
     def critic_regularizer(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
+        """The loss' own regularizer plus every regularizer that runs on every critic step (``every`` = 1): they
+        join the critic loss in its step."""
         total = self.base.critic_regularizer(critic, real, fake)
+        return self._sum([a for a in self.regularizers if a.every == 1], critic, real, fake, total)
+
+    def lazy_regularizer(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
+        """The lazy regularizers (``every`` = k > 1) due at this critic step, each multiplied by k; None when none
+        is due. The trainer takes them in an optimiser step of their own after the critic step, as StyleGAN2's
+        reference code does (its 'Dreg' phase, sharing the critic's Adam)."""
+        due = [a for a in self.regularizers if a.every > 1 and self.critic_step % a.every == 0]
+        return self._sum(due, critic, real, fake, None)
+
+    @staticmethod
+    def _sum(actives: list[ActiveRegularizer], critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+             total: torch.Tensor | None) -> torch.Tensor | None:
         scored = ScoresOnly(critic)
-        for active in self.regularizers:
-            if self.critic_step % active.every:
-                continue
+        for active in actives:
             needs = active.regularizer.needs
             inputs = CriticInputs(real=real.detach() if "real" in needs else None,
                                   fake=fake.detach() if "fake" in needs else None,

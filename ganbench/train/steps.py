@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganbench.train.distributed import global_scores
+from ganbench.train.distributed import average_gradients, global_scores
 from ganbench.train.networks import Networks, has_batchnorm
 from ganbench.train.precision import AUTOCAST
 from ganbench.train.regularize import RegularizedLoss, ScoresOnly, has_regularizer, scores_of
@@ -57,6 +57,8 @@ class Steps:
         self.has_w_estimate = False  # set by the first critic step whose loss returns a distance estimate
         #: scores over the global batch under torchrun (every rank's rows); a copy outside it keeps its own
         self._gather = global_scores if distributed else (lambda scores: scores)
+        #: averages the critic's gradients over the ranks after a backward outside DDP (a copy outside it: none)
+        self._average = average_gradients if distributed else (lambda module: None)
         self._wrap(distributed, compile_)
 
     def _wrap(self, distributed: bool, compile_: bool) -> None:
@@ -122,11 +124,14 @@ class Steps:
             reg = loss.critic_regularizer(ScoresOnly(nets.critic) if self.critic_features else nets.critic, real, fake)
         reg = None if reg is None else reg.float()
         total = critic_loss if reg is None else critic_loss + reg
-        nets.critic_optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.step(nets.critic_optimizer)
-        self.scaler.update()
-        loss.after_critic_step(nets.critic)
+        self._step_critic(total)
+        if isinstance(loss, RegularizedLoss):  # a lazy regularizer due now: an optimiser step of its own
+            with self.autocast():
+                lazy = loss.lazy_regularizer(nets.critic, real, fake)
+            if lazy is not None:
+                lazy = lazy.float()
+                self._step_critic(lazy, average=True)
+                reg = lazy if reg is None else reg + lazy
         w = loss.distance_estimate(real_s.detach(), fake_s.detach())
         stats = {"d_loss": critic_loss.detach()}
         if self.has_regularizer:  # a lazy regularizer's off-steps log 0: it added nothing
@@ -135,6 +140,18 @@ class Steps:
             self.has_w_estimate = True
             stats["w_estimate"] = w.detach()
         return stats
+
+    def _step_critic(self, total: torch.Tensor, average: bool = False) -> None:
+        """One optimiser step of the critic on ``total``, then the loss' constraint (weight clipping).
+        ``average``: ``total``'s backward ran outside DistributedDataParallel (the plain critic), so the
+        gradients are averaged over the ranks here."""
+        self.nets.critic_optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        if average:
+            self._average(self.nets.critic)
+        self.scaler.step(self.nets.critic_optimizer)
+        self.scaler.update()
+        self.loss.after_critic_step(self.nets.critic)  # the loss' constraint after every optimiser step
 
     def generator_step(self, L: torch.Tensor, ab: torch.Tensor, fake_ab: torch.Tensor,
                        diagnose: bool = False) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:

@@ -159,9 +159,11 @@ class ABSlicedWasserstein(SetMetric):
 
 class DeltaColorfulness(SetMetric):
     """ΔCF: the set's colourfulness (mean Hasler-Süsstrunk over its images) minus the truth's. Signed:
-    below 0 undersaturated, above 0 oversaturated; shown with its CI over seeds, not tested."""
+    below 0 undersaturated, above 0 oversaturated; shown with its CI over seeds, not tested. No split-half value:
+    between two halves of the photos ΔCF is one half's colourfulness minus the other's, a signed gap between
+    different photos that no model is expected to reach (a perfect colourization scores 0)."""
 
-    name, unit, higher_is_better, tested = "delta-cf", "", True, False
+    name, unit, higher_is_better, tested, split_half = "delta-cf", "", True, False, False
 
     def reset(self) -> None:
         self.sum_pred, self.sum_true, self.n = 0.0, 0.0, 0

@@ -1,5 +1,6 @@
 """The study's three recipes, their L1-only baselines, and the published settings of the common losses:
-``sngan-hinge``, ``lsgan``, ``ragan``, ``stylegan-r1`` (see docs/recipes.md for the sources of each value)."""
+``sngan-hinge``, ``sngan-ttur``, ``lsgan``, ``ragan``, ``stylegan-r1`` (see docs/recipes.md for the source of
+each value)."""
 
 from __future__ import annotations
 
@@ -42,16 +43,30 @@ def wgan_gp() -> Recipe:
 
 
 def sngan_hinge() -> Recipe:
-    """SNGAN's critic and loss (Miyato et al. 2018: spectral norm on every critic layer, no other norm, hinge
-    loss) with the two-time-scale learning rates SAGAN trained them with (Zhang et al. 2019: Adam (0, 0.9),
-    critic 4e-4, generator 1e-4, one critic step; Heusel et al. 2017's TTUR)."""
+    """SNGAN (Miyato et al. 2018): spectral norm on every critic layer and no other norm, the hinge loss, and the
+    optimiser of its ResNet experiments and reference code (pfnet-research/sngan_projection, ``configs/``:
+    Adam 2e-4, betas (0, 0.9), n_dis = 5 critic steps per generator step, for both networks)."""
+    return Recipe(
+        critic_options={"norm": "none", "spectral_norm": True},
+        loss="hinge",
+        generator_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.0, 0.9)}),
+        critic_optimizer=OptimizerSpec("adam", 2e-4, {"betas": (0.0, 0.9)}),
+        n_critic=5,
+        description="SNGAN hinge: spectral-norm PatchGAN, hinge, Adam 2e-4 (0, 0.9), 5 critic steps",
+    )
+
+
+def sngan_ttur() -> Recipe:
+    """SNGAN's critic and loss (spectral norm, hinge) with the two-time-scale update rule instead of n_dis = 5:
+    the setting SAGAN trained them with (Zhang et al. 2019, after Heusel et al. 2017's TTUR: Adam (0, 0.9),
+    critic 4e-4, generator 1e-4, one critic step per generator step)."""
     return Recipe(
         critic_options={"norm": "none", "spectral_norm": True},
         loss="hinge",
         generator_optimizer=OptimizerSpec("adam", 1e-4, {"betas": (0.0, 0.9)}),
         critic_optimizer=OptimizerSpec("adam", 4e-4, {"betas": (0.0, 0.9)}),
         n_critic=1,
-        description="SNGAN hinge: spectral-norm PatchGAN, TTUR Adam G 1e-4 / D 4e-4 (0, 0.9), 1 critic step",
+        description="SNGAN hinge with TTUR: spectral-norm PatchGAN, Adam G 1e-4 / D 4e-4 (0, 0.9), 1 critic step",
     )
 
 
@@ -80,14 +95,17 @@ def ragan() -> Recipe:
     )
 
 
-#: StyleGAN2's lazy R1: every 16th critic step, and Adam's lr and betas scaled by 16/17 for the critic
+#: StyleGAN2's lazy R1: every 16th critic step (an extra critic step), and Adam's lr and betas scaled by 16/17
 STYLEGAN_R1_EVERY = 16
 
 
 def stylegan_r1() -> Recipe:
-    """StyleGAN2's discriminator objective (Karras et al. 2020): non-saturating logistic loss + R1 (γ = 10,
-    Mescheder et al. 2018), lazily every 16 critic steps; Adam lr 0.002, betas (0, 0.99), the critic's lr and
-    betas scaled by 16/17 as the reference code does for a lazily regularized network; no critic norm."""
+    """StyleGAN2's discriminator objective (Karras et al. 2020, config F; NVlabs/stylegan2-ada-pytorch's
+    ``training_loop.py`` and ``loss.py``): non-saturating logistic loss + R1 (γ = 10, Mescheder et al. 2018),
+    lazily: on every 16th critic step an extra Adam step of the critic on 16 · γ/2 · R1 (the reference's 'Dreg'
+    phase), so the critic's lr and betas are scaled by 16/17 (its ``mb_ratio``); Adam lr 0.002, betas
+    (0, 0.99); the generator's unscaled (ganbench has no path-length regularizer, the reason the reference
+    scales the generator's by 4/5); no critic norm."""
     ratio = STYLEGAN_R1_EVERY / (STYLEGAN_R1_EVERY + 1)
     return Recipe(
         critic_options={"norm": "none"},
@@ -132,6 +150,7 @@ def register_models(register):
     register("wgan", wgan)
     register("wgan-gp", wgan_gp)
     register("sngan-hinge", sngan_hinge)
+    register("sngan-ttur", sngan_ttur)
     register("lsgan", lsgan)
     register("ragan", ragan)
     register("stylegan-r1", stylegan_r1)

@@ -117,8 +117,8 @@ def test_plugins_command_lists_versions_and_registrations_as_json():
     out = CliRunner().invoke(cli, ["plugins", "--json"])
     assert out.exit_code == 0
     data = {p["name"]: p for p in json.loads(out.output)}
-    assert data["recipes"]["registers"]["model"] == ["dcgan", "wgan", "wgan-gp", "sngan-hinge", "lsgan", "ragan",
-                                                     "stylegan-r1", "l1", "l1-wgan", "l1-wgan-gp"]
+    assert data["recipes"]["registers"]["model"] == ["dcgan", "wgan", "wgan-gp", "sngan-hinge", "sngan-ttur", "lsgan",
+                                                     "ragan", "stylegan-r1", "l1", "l1-wgan", "l1-wgan-gp"]
     assert data["losses"]["version"] and data["losses"]["distribution"] == "ganbench"
 
 

@@ -184,7 +184,7 @@ def test_an_old_loss_naming_real_scores_still_gets_them_with_a_deprecation_warni
     assert any(issubclass(w.category, DeprecationWarning) and "generator_needs" in str(w.message) for w in caught)
 
 
-@pytest.mark.parametrize("model", ["sngan-hinge", "lsgan", "ragan", "stylegan-r1"])
+@pytest.mark.parametrize("model", ["sngan-hinge", "sngan-ttur", "lsgan", "ragan", "stylegan-r1"])
 def test_the_published_recipes_train(registry, model):
     result = train_tiny(registry, model=model, steps=2)
     assert result.finite and result.generator_changed and result.critic_changed

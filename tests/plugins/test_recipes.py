@@ -35,6 +35,32 @@ def test_recipes_match_the_design_table(registry):
     assert all(x.l1_weight == 100.0 for x in r.values())
 
 
+def test_the_published_recipes_match_their_sources(registry):
+    """docs/recipes.md gives the source of each value."""
+    r = {m: resolve_recipe(registry, m) for m in ("sngan-hinge", "sngan-ttur", "lsgan", "ragan", "stylegan-r1")}
+    for m in ("sngan-hinge", "sngan-ttur"):  # SNGAN's critic: spectral norm, no other norm; hinge
+        assert r[m].critic_options == {"norm": "none", "spectral_norm": True} and r[m].loss == "hinge"
+    sn = OptimizerSpec("adam", 2e-4, {"betas": (0.0, 0.9)})  # Miyato et al. 2018, sngan_projection's configs
+    assert r["sngan-hinge"].generator_optimizer == r["sngan-hinge"].critic_optimizer == sn
+    assert r["sngan-hinge"].n_critic == 5
+    assert r["sngan-ttur"].generator_optimizer == OptimizerSpec("adam", 1e-4, {"betas": (0.0, 0.9)})  # SAGAN
+    assert r["sngan-ttur"].critic_optimizer == OptimizerSpec("adam", 4e-4, {"betas": (0.0, 0.9)})
+    assert r["sngan-ttur"].n_critic == 1
+    dcgan = OptimizerSpec("adam", 2e-4, {"betas": (0.5, 0.999)})
+    for m, loss in (("lsgan", "least-squares"), ("ragan", "ragan")):
+        assert r[m].loss == loss and r[m].loss_options == {} and r[m].n_critic == 1
+        assert r[m].generator_optimizer == r[m].critic_optimizer == dcgan
+    ls = registry.create("loss", "least-squares")
+    assert (ls.fake_target, ls.real_target) == (0.0, 1.0)  # LSGAN's 0-1 coding: a = 0, b = c = 1
+    style = r["stylegan-r1"]
+    assert style.loss == "bce" and style.critic_options == {"norm": "none"} and style.n_critic == 1
+    assert style.regularizers == [{"name": "r1", "gamma": 10.0, "every": 16}]
+    assert style.generator_optimizer == OptimizerSpec("adam", 2e-3, {"betas": (0.0, 0.99)})
+    ratio = 16 / 17  # stylegan2-ada-pytorch's mb_ratio for D_reg_interval = 16
+    assert style.critic_optimizer.lr == pytest.approx(2e-3 * ratio)
+    assert style.critic_optimizer.options["betas"] == pytest.approx((0.0, 0.99**ratio))
+
+
 def test_wgan_critic_weights_clipped_after_every_critic_step(registry):
     tr = make_trainer(registry, "wgan", {"critic_optimizer.lr": 0.5})  # a huge step pushes weights out
     critic = tr.nets.critic

@@ -127,19 +127,45 @@ def test_a_bad_regularizer_is_one_line_naming_it(registry, spec, message):
         build_trainer(registry, "wgan-gp", "smoke", sets=parse_sets([f"regularizers={spec}"]))
 
 
-def test_lazy_regularization_runs_every_kth_critic_step_scaled_by_k(registry):
-    one = build_trainer(registry, "wgan-gp", "smoke", sets={"regularizers": [{"name": "r1", "gamma": 1.0}],
-                                                            "n_critic": 1})
-    lazy = build_trainer(registry, "wgan-gp", "smoke", sets={"regularizers": [{"name": "r1", "gamma": 1.0,
-                                                                               "every": 2}], "n_critic": 1})
-    one.train_step()
-    lazy.train_step()  # critic step 0: due, x2
-    assert lazy.pending_stats()["d_reg"] == pytest.approx(2 * one.pending_stats()["d_reg"], rel=1e-5)
-    lazy.train_step()  # critic step 1: not due
-    assert lazy.pending_stats()["d_reg"] == 0.0
-    lazy.train_step()
-    assert lazy.pending_stats()["d_reg"] > 0
+def _adam_steps(trainer) -> int:
+    return int(next(iter(trainer.nets.critic_optimizer.state.values()))["step"])
+
+
+def test_lazy_regularization_is_an_optimiser_step_of_its_own_every_kth_critic_step_scaled_by_k(registry):
+    """StyleGAN2's lazy regularization: on every k-th critic step (0, k, 2k, ...) the critic takes its ordinary
+    step on the loss alone, then a second step of the same Adam on k x the penalty at the updated critic
+    ('Dmain' then 'Dreg' in the reference code; hence its critic lr x k/(k+1))."""
+    lazy_sets = {"regularizers": [{"name": "r1", "gamma": 1.0, "every": 2}], "n_critic": 1}
+    lazy = build_trainer(registry, "wgan-gp", "smoke", sets=lazy_sets)
+    plain = build_trainer(registry, "wgan-gp", "smoke", sets={"regularizers": [], "n_critic": 1})
     assert "R1 (γ=1) (lazy, every 2)" in lazy.nets.loss.description
+    torch.manual_seed(3)
+    L, ab = lazy.next_batch()
+    fake_ab = torch.tanh(torch.randn_like(ab))
+    stats = lazy.steps.critic_step(L, ab, fake_ab, index=0)  # due: the loss' step, then the penalty's
+    plain.steps.critic_step(L, ab, fake_ab, index=0)  # the same networks, batch and loss: the first step alone
+    assert _adam_steps(lazy) == 2 and _adam_steps(plain) == 1
+    real = torch.cat([L, ab], 1)
+    penalty = 2 * R1(gamma=1.0).penalty(plain.nets.critic, CriticInputs(real=real))  # at the updated critic
+    assert float(stats["d_reg"]) == pytest.approx(float(penalty), rel=1e-5)
+    plain.steps._step_critic(penalty)  # the second step by hand: lazy's critic, weight for weight
+    for a, b in zip(lazy.nets.critic.state_dict().values(), plain.nets.critic.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    assert float(lazy.steps.critic_step(L, ab, fake_ab, index=1)["d_reg"]) == 0.0  # not due: one step, 0 logged
+    assert _adam_steps(lazy) == 3
+    assert float(lazy.steps.critic_step(L, ab, fake_ab, index=2)["d_reg"]) > 0 and _adam_steps(lazy) == 5
+    # through the trainer, which counts the critic steps (the same steps in a resumed run)
+    run = build_trainer(registry, "wgan-gp", "smoke", sets=lazy_sets)
+    for want in (2, 3, 5):
+        run.train_step()
+        assert _adam_steps(run) == want
+
+
+def test_a_regularizer_on_every_step_joins_the_critic_loss_in_one_step(registry):
+    tr = build_trainer(registry, "wgan-gp", "smoke", sets={"regularizers": [{"name": "r1", "gamma": 1.0}],
+                                                           "n_critic": 1})
+    tr.train_step()
+    assert _adam_steps(tr) == 1 and tr.pending_stats()["d_reg"] > 0
 
 
 def test_without_a_regularizer_d_reg_is_logged_empty_not_zero(registry):

@@ -14,13 +14,16 @@ from ganbench.report.write import critic_plot_title
 def test_the_recipe_text_names_every_part_and_both_learning_rates(registry):
     sngan = resolve_recipe(registry, "sngan-hinge").to_dict()
     text = recipe_text(sngan)
-    assert text == ("unet; patchgan(norm=none, spectral_norm=True); hinge; G adam 0.0001 (0, 0.9) / "
+    assert text == ("unet; patchgan(norm=none, spectral_norm=True); hinge; G adam 0.0002 (0, 0.9) / "
+                    "D adam 0.0002 (0, 0.9); n_critic 5")
+    ttur = recipe_text(resolve_recipe(registry, "sngan-ttur").to_dict())
+    assert ttur == ("unet; patchgan(norm=none, spectral_norm=True); hinge; G adam 0.0001 (0, 0.9) / "
                     "D adam 0.0004 (0, 0.9); n_critic 1")
     gp = recipe_text(resolve_recipe(registry, "wgan-gp").to_dict())
     assert "wasserstein + gp(weight=10.0)" in gp and "n_critic 5" in gp
     # recipes that the old column (loss, critic optimiser, n_critic) showed alike now differ
     other_generator = resolve_recipe(registry, "sngan-hinge", sets={"generator.depth": 4}).to_dict()
-    other_g_lr = resolve_recipe(registry, "sngan-hinge", sets={"generator_optimizer.lr": 2e-4}).to_dict()
+    other_g_lr = resolve_recipe(registry, "sngan-hinge", sets={"generator_optimizer.lr": 1e-4}).to_dict()
     other_critic = resolve_recipe(registry, "sngan-hinge", sets={"critic.spectral_norm": False}).to_dict()
     texts = {recipe_text(r) for r in (sngan, other_generator, other_g_lr, other_critic)}
     assert len(texts) == 4

@@ -64,7 +64,7 @@ def test_the_docs_metric_is_stored_per_set_with_its_n(results):
     run = next((results / "runs").glob("*-dcgan-s0*"))
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["metrics"]["chroma-gap"]["level"] == "set"
-    assert metrics["set_level"]["chroma-gap"] == {"n_images": 6, "n_split_half": 3}
+    assert metrics["set_level"]["chroma-gap"] == {"n_images": 6, "n_split_half": 3, "split_half_photos": 3}
     for side in ("model", "last", "gray", "truth"):
         assert isinstance(metrics[side]["chroma-gap"], float)
     assert json.loads((run / "run.json").read_text())["set_level"]["ab-swd"]["n_images"] == 6
@@ -92,7 +92,10 @@ def test_it_reaches_every_table_with_seed_level_verdicts_and_no_per_photo_p(resu
     per_seed = [json.loads((r / "metrics.json").read_text())["model"]["chroma-gap"]
                 for r in (results / "runs").glob("*-dcgan-s*")]
     assert rows["dcgan"]["chroma-gap"] == pytest.approx(sum(per_seed) / 3) and rows["dcgan"]["chroma-gap_ci"] > 0
-    assert rows["dcgan"]["chroma-gap_images"] == 6 and rows["ground truth"]["chroma-gap_images"] == 3
+    assert rows["dcgan"]["chroma-gap_images"] == 6
+    # 3 photos per half: the truth's split-half value stays in metrics.json but the report hides it, and says why
+    assert rows["ground truth"]["chroma-gap"] is None and rows["ground truth"]["chroma-gap_images"] is None
+    assert re.search(r"split-half value is not shown for [^:]*chroma-gap \(3 photos per half\)", " ".join(md.split()))
     assert data["set_level_images"] == {"chroma-gap": 6, "ab-swd": 6}
     csv = pd.read_csv(rep / "report.csv")
     assert {"chroma-gap", "chroma-gap_ci", "chroma-gap_images", "ab-swd"} <= set(csv.columns)

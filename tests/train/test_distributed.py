@@ -50,11 +50,21 @@ def assert_equal_within_one_step(a, b, w0, rtol=1e-3):
     assert moved >= len(_float_keys(w0)) // 2  # most tensors really moved: the comparison is not vacuous
 
 
+#: stylegan-r1 (non-saturating BCE + R1 every 16th critic step, in an optimiser step of its own, through the
+#: plain critic) with pix2pixHD's feature matching on a spectral-norm critic: the generator's loss sees the
+#: critic's intermediate features of the fake (with gradients) and of the real batch (detached), gathered over
+#: the global batch under torchrun; the lazy R1 step's gradients are averaged over the ranks
+FEATURE_MATCHING = ("--set", "critic.features=true", "--set", "critic.spectral_norm=true",
+                    "--set", "loss.feature_matching=10")
+
+
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
-@pytest.mark.parametrize("model", ["dcgan", "wgan", "wgan-gp"])
-def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, model):
+@pytest.mark.parametrize(("model", "extra"), [("dcgan", ()), ("wgan", ()), ("wgan-gp", ()),
+                                              ("stylegan-r1", FEATURE_MATCHING)],
+                         ids=["dcgan", "wgan", "wgan-gp", "feature-matching-lazy-r1-spectral-norm"])
+def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, model, extra):
     # SGD makes the weights after a step a linear function of the gradients: equal weights <=> equal gradients
-    args = ["--models", model, "--budget", "smoke,steps=2", "--precision", "fp32", *spy_sets(model),
+    args = ["--models", model, "--budget", "smoke,steps=2", "--precision", "fp32", *spy_sets(model), *extra,
             "--set", "generator_optimizer.name=sgd", "--set", "critic_optimizer.name=sgd",
             "--set", "generator_optimizer.lr=1e-4", "--set", "critic_optimizer.lr=1e-4",
             "--set", "generator.dropout=0"]  # dropout masks are per process; the gradients are the point here
@@ -68,6 +78,12 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path, mo
     [two] = list((tmp_path / "two" / "runs").iterdir())  # only rank 0 wrote a run folder
     rec = json.loads((two / "run.json").read_text())
     assert rec["status"] == "complete" and rec["spent"]["images"] == 2 * 4  # global images
+    if extra:  # the recipe really trained with feature matching on a feature-returning critic, and lazy R1
+        recipe = rec["config"]["recipe"]
+        assert recipe["loss_options"]["feature_matching"] == 10 and recipe["critic_options"]["features"] is True
+        assert recipe["regularizers"] == [{"name": "r1", "gamma": 10.0, "every": 16}]
+        assert float((two / "history.csv").read_text().splitlines()[1].split(",")[
+            (two / "history.csv").read_text().splitlines()[0].split(",").index("d_reg")]) > 0  # due at step 0
     assert {"metrics.json", "per_image.csv", "samples.png", "generator.pt"} <= {p.name for p in two.iterdir()}
 
     single = torch.load(tmp_path / "one" / "rank0.pt")
