@@ -4,7 +4,7 @@ significance lines), ``line`` (their words), the table's "vs gray" marks and the
 
     python benchmarks/calibration.py                 # the full table (docs/metrics.md quotes it)
     python benchmarks/calibration.py --reps 200      # quicker, wider Monte Carlo intervals
-    python benchmarks/calibration.py --only curve    # the cells whose name contains "curve"
+    python benchmarks/calibration.py --only curve    # the cells whose name matches "curve" (a regular expression)
 
 A synthetic score is gray + effect + photo x recipe interaction + seed offset + photo x seed noise, with the
 photo's difficulty in gray itself (sd 3 dB), interaction sd 1, seed offset sd 0.3 (drawn for one seed too: one
@@ -36,6 +36,7 @@ import pandas as pd
 from ganbench.report.comparison import Comparison, _vs_gray_marks
 from ganbench.report.curve_sentences import best_sentence, gray_sentence, leader_sentence
 from ganbench.report.curves import BUDGET, Curve, PointStats
+from ganbench.score.set_level import compare_seed_values
 from ganbench.score.verdicts import MetricInfo, compare_rows, line
 
 PSNR = MetricInfo("psnr", True, "dB")
@@ -69,10 +70,12 @@ def _offsets(rng: np.random.Generator, seeds: int, noise: Noise) -> np.ndarray:
 
 def simulate(rng: np.random.Generator, effects: Sequence[float], photos: int, seeds: int | Sequence[int],
              noise: Noise = Noise(), recipes: Sequence[str] | None = None, colourless: int = 0,
-             gray: np.ndarray | None = None) -> tuple[dict[str, dict[int, pd.DataFrame]], np.ndarray]:
+             gray: np.ndarray | None = None, noises: Sequence[Noise] | None = None,
+             ) -> tuple[dict[str, dict[int, pd.DataFrame]], np.ndarray]:
     """Per-image frames as the report reads them (``image``, ``model_psnr``, ``gray_psnr``), one dict of seeds
     per model ``m0``, ``m1``, ...; models sharing a recipe name share its photo profile. The first
-    ``colourless`` photos have colourless truth. Returns the frames and gray's scores (reusable along a curve)."""
+    ``colourless`` photos have colourless truth; ``noises`` gives each model its own seed noise (else ``noise``).
+    Returns the frames and gray's scores (reusable along a curve)."""
     if gray is None:
         gray = rng.normal(20.0, noise.difficulty, photos)
         gray[:colourless] = CEILING
@@ -82,9 +85,10 @@ def simulate(rng: np.random.Generator, effects: Sequence[float], photos: int, se
     names = [f"img{i:04d}.png" for i in range(photos)]
     rows: dict[str, dict[int, pd.DataFrame]] = {}
     for i, (recipe, effect, n) in enumerate(zip(recipes, effects, counts, strict=True)):
-        resid = _skewed(rng, (n, photos), noise.resid) if noise.kind == "skewed" else \
-            rng.normal(0.0, noise.resid, (n, photos))
-        scores = gray + effect + profiles[recipe] + _offsets(rng, n, noise) + resid
+        own = noises[i] if noises is not None else noise
+        resid = _skewed(rng, (n, photos), own.resid) if own.kind == "skewed" else \
+            rng.normal(0.0, own.resid, (n, photos))
+        scores = gray + effect + profiles[recipe] + _offsets(rng, n, own) + resid
         scores[:, :colourless] = 35.0 + rng.normal(0.0, 3.0, (n, colourless))  # colour where there is none
         rows[f"m{i}"] = {s: pd.DataFrame({"image": names, "model_psnr": scores[s], "gray_psnr": gray})
                          for s in range(n)}
@@ -189,9 +193,10 @@ def _vs_gray(effects: Sequence[float], photos: int, seeds: int, noise: Noise = N
 
 
 def _pair(effects: Sequence[float], photos: int, seeds: int, noise: Noise = Noise(),
-          recipes: Sequence[str] | None = None, what: str = "line") -> Callable[[np.random.Generator], bool]:
+          recipes: Sequence[str] | None = None, what: str = "line",
+          noises: Sequence[Noise] | None = None) -> Callable[[np.random.Generator], bool]:
     def run(rng: np.random.Generator) -> bool:
-        rows, _ = simulate(rng, effects, photos, seeds, noise, recipes=recipes)
+        rows, _ = simulate(rng, effects, photos, seeds, noise, recipes=recipes, noises=noises)
         _, lines, _ = table_verdicts(rows)
         if what == "sign":
             return sign_p_below([t for t in lines if " − gray " not in t])
@@ -228,6 +233,20 @@ def _zero_variance(photos: int, seeds: int) -> Callable[[np.random.Generator], b
     return run
 
 
+def _set_level(effects: Sequence[float], seeds: int, noises: Sequence[Noise],
+               versus_gray: bool = True) -> Callable[[np.random.Generator], bool]:
+    """Set-level lines (one score per seed; gray's set score 0) through ``compare_seed_values``: a recipe's seed
+    values are its effect plus the seed offsets of its noise kind (sd 0.3, as the per-photo cells)."""
+    metric = MetricInfo("swd", True, "", level="set")
+
+    def run(rng: np.random.Generator) -> bool:
+        rows = {f"m{i}": {s: {"swd": float(effect + off)} for s, off in enumerate(_offsets(rng, seeds, nz)[:, 0])}
+                for i, (effect, nz) in enumerate(zip(effects, noises, strict=True))}
+        lines = compare_seed_values(rows, {"swd": 0.0}, [metric])
+        return any(t["significant"] for t in lines if (t["versus"] == "gray") == versus_gray)
+    return run
+
+
 def cells() -> list[Cell]:
     out: list[Cell] = []
     for seeds in (1, 3, 5):
@@ -260,6 +279,11 @@ def cells() -> list[Cell]:
     for kind in ("skewed", "failed"):
         out.append(Cell("model vs model", f"equal means, {kind} noise, 5 seeds, 1000 photos", "null",
                         _pair([0.0, 0.0], 1000, 5, Noise(kind=kind))))
+    for kind in ("skewed", "failed"):
+        for seeds in (3, 5, 8):
+            out.append(Cell("model vs model", f"equal means, one recipe {kind}, the other normal, {seeds} seeds, "
+                            "1000 photos", "null",
+                            _pair([0.0, 0.0], 1000, seeds, noises=[Noise(kind=kind), Noise()])))
     out.append(Cell("photo counts", "sign test p < 0.05 beside a null line vs gray, 3 seeds, 126 photos", "null",
                     _vs_gray([0.0], 126, 3, what="sign")))
     out.append(Cell("photo counts", "sign test p < 0.05 beside a null line vs gray, 3 seeds, 1000 photos", "null",
@@ -287,12 +311,31 @@ def cells() -> list[Cell]:
                                                                                            want="model better")))
     out.append(Cell("power", "vs gray, truly +1 dB, 3 seeds, 126 photos", "power", _vs_gray([1.0], 126, 3,
                                                                                             want="model better")))
+    out.append(Cell("power", "vs gray, truly +1 dB, 5 seeds, 126 photos", "power", _vs_gray([1.0], 126, 5,
+                                                                                            want="model better")))
     out.append(Cell("power", "vs gray, truly +1 dB, 3 seeds, 126 photos, one colourless", "power",
                     _vs_gray([1.0], 126, 3, colourless=1, want="model better")))
     for seeds in (3, 5):
         for kind in ("normal", "skewed", "failed"):
             out.append(Cell("power", f"model vs model, truly 1 dB apart, {seeds} seeds, 126 photos, {kind}", "power",
                             _pair([1.0, 0.0], 126, seeds, Noise(kind=kind))))
+    for kind in ("normal", "skewed", "failed"):
+        for seeds in (3, 5, 10):
+            out.append(Cell("set level", f"row vs gray, {kind} seeds, {seeds} seeds", "null",
+                            _set_level([0.0], seeds, [Noise(kind=kind)])))
+    for kind in ("normal", "skewed", "failed"):
+        out.append(Cell("set level", f"row vs row, equal means, one row {kind}, the other normal, 5 seeds", "null",
+                        _set_level([0.0, 0.0], 5, [Noise(kind=kind), Noise()], versus_gray=False)))
+    for seeds in (3, 5, 10):
+        out.append(Cell("power", f"set level, row vs gray, truly 2 seed sds (0.6), {seeds} seeds, normal", "power",
+                        _set_level([0.6], seeds, [Noise()])))
+    out.append(Cell("power", "set level, row vs row, truly 2 seed sds (0.6) apart, 5 seeds, normal", "power",
+                    _set_level([0.6, 0.0], 5, [Noise(), Noise()], versus_gray=False)))
+    for kind in ("skewed", "failed"):  # a recipe beside a steady one: row vs row is nearly the one-sample case
+        for seeds in (3, 5):
+            out.append(Cell("set level", f"row vs row, equal means, one row {kind}, the other steady (seed sd "
+                            f"0.03), {seeds} seeds", "null",
+                            _set_level([0.0, 0.0], seeds, [Noise(kind=kind), Noise(seed=0.03)], versus_gray=False)))
     return out
 
 
@@ -329,10 +372,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=400, help="simulated reports per cell (curve cells: fewer, by "
                         "their cost)")
-    parser.add_argument("--only", default="", help="run the cells whose section or name contains this")
+    parser.add_argument("--only", default="", help="run the cells whose section or name matches this regular "
+                        "expression")
+    parser.add_argument("--skip", default="", help="leave out the cells whose section or name matches this regular "
+                        "expression (e.g. '1 seed' for the one-seed cells)")
     parser.add_argument("--workers", type=int, default=1, help="processes (cells run in parallel)")
     args = parser.parse_args(argv)
-    chosen = [i for i, c in enumerate(cells()) if args.only in f"{c.section} {c.name}"]
+    chosen = [i for i, c in enumerate(cells()) if re.search(args.only, f"{c.section} {c.name}")
+              and not (args.skip and re.search(args.skip, f"{c.section} {c.name}"))]
     jobs = [(i, args.reps) for i in chosen]
     if args.workers > 1:
         import multiprocessing

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -15,6 +14,7 @@ from rich.table import Table
 from ganbench.cli import cli, plugin_registry
 from ganbench.cli.options import run_options
 from ganbench.report.console import RichReporter, StdoutConsole, print_curves, print_summary, stderr
+from ganbench.store.results import json_text
 
 
 @cli.command()
@@ -158,7 +158,7 @@ def status(results, as_json):
 
     rows = grid_status(results, plugin_registry())
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows))
         return
     counts = {s: sum(r["state"] == s for r in rows) for s in dict.fromkeys(r["state"] for r in rows)}
     table = Table(title=f"{results}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), title_justify="left")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from ganbench.cli import cli, plugin_registry
 from ganbench.cli.options import dataset_options
 from ganbench.core.errors import ConfigError
 from ganbench.report.console import RichReporter, StdoutConsole, print_scored, stderr
+from ganbench.store.results import json_text
 
 
 @cli.command()
@@ -31,7 +31,7 @@ def plugins(as_json):
              for p in registry.plugins.values()]
     problems = check_models(registry)
     if as_json:
-        click.echo(json.dumps(infos, indent=2))
+        click.echo(json_text(infos))
     else:
         table = Table(title="ganbench plugins")
         for col in ("plugin", "distribution", "version", "registers"):
@@ -51,7 +51,7 @@ def budgets(as_json):
     from ganbench.core.budgets import BUDGETS, describe
 
     if as_json:
-        click.echo(json.dumps([b.to_dict() for b in BUDGETS.values()], indent=2))
+        click.echo(json_text([b.to_dict() for b in BUDGETS.values()]))
         return
     table = Table(title="budgets (same for every model of a comparison)")
     for col in ("name", "image size", "batch", "length", "network hints", "eval every", "what for"):
@@ -83,7 +83,7 @@ def evaluate(run_dir, dataset, image_size, device, as_json, **dataset_flags):
     result = evaluate_run(run_dir, plugin_registry(), dataset, opts if dataset else None, image_size, device,
                           RichReporter(), cache_dir=pipeline.default_cache_dir())
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json_text(result))
         return
     table = Table(title=f"{result['model']} on {result['description']} ({result['n_test_images']} crops)")
     table.add_column("row")
@@ -139,7 +139,7 @@ def bench(models, image_size, batch_size, steps, warmup, device, precision, comp
                         channels_last=channels_last, with_data=with_data)
             for m in split_list(models)]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows))
         return
     first = rows[0]
     table = Table(title=f"training step, {first['image_size']}px, batch {first['batch_size']}, {first['device']} "
@@ -225,7 +225,7 @@ def data_info(dataset, image_size, cache_dir, as_json, **dataset_flags):
     info = dataset_info(plugin_registry(), dataset or "embedded", options, image_size,
                         cache_dir or pipeline.default_cache_dir())
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json_text(info))
         return
     console = StdoutConsole()
     console.print(f"[bold]{info['description']}[/]")
@@ -272,7 +272,7 @@ def data_bench_command(dataset, sizes, batch_size, workers, seconds, cache_dir, 
     result = data_bench(plugin_registry(), dataset or "embedded", options, size_list, batch_size, worker_list,
                         seconds, cache_dir or pipeline.default_cache_dir())
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json_text(result))
         return
     table = Table(title=f"training batches from {dataset or 'embedded'} (batch {batch_size}, {result['cores']} "
                         "cores here)")

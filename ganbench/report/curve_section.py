@@ -20,10 +20,12 @@ from ganbench.report.curves import (
     build_curves,
     first_above_gray,
     gray_area,
+    gray_tests,
     gray_verdicts,
     tested_metrics,
 )
 from ganbench.report.document import Block, Figure, Lines, Section, Table
+from ganbench.report.forest import plot_forest
 from ganbench.score.verdicts import MIN_SEEDS
 from ganbench.store.images import save_plot
 
@@ -92,6 +94,21 @@ def plot_curve(curve: Curve, path: Path) -> None:
     save_plot(fig, path, dpi=80)
 
 
+def curve_forest_lines(curve: Curve) -> list[dict[str, Any]]:
+    """Each model's line against gray at every point of the curve, on every tested metric, labelled
+    ``model @ point``, with ``significant`` as the curve's verdict (corrected across its points, the ▲ / ▼ of the
+    table): what the curve's forest plot draws."""
+    out = []
+    for metric in tested_metrics(curve):
+        for model in curve.lines:
+            for label, s in zip(curve.labels, gray_tests(curve, model, metric), strict=True):
+                if s is not None:
+                    out.append({**s, "model": f"{model} @ {label}",
+                                "significant": bool(s.get("curve_significant")),
+                                "generator_significant": bool(s.get("generator_significant"))})
+    return out
+
+
 def curve_record(curve: Curve, sentences: list[str]) -> dict[str, Any]:
     """The curve as JSON: points, each model's per-point means, CIs and seeds, areas, sentences."""
     lines = {}
@@ -149,6 +166,10 @@ def curve_section(comps: list, out: Path) -> CurveSection:
         sentences = curve_sentences(curve)
         blocks: list[Block] = [Figure(png.name, "", "quality curves: each model's test metrics against "
                                       f"{'compute' if curve.axis == BUDGET else 'training photos'}")]
+        forest = out / f"curve-forest-{i}.png"
+        if plot_forest(curve_forest_lines(curve), forest, f"{curve.title}: each point against gray",
+                       "significantly better / worse than gray, corrected across the curve's points (▲ / ▼)"):
+            blocks.append(Figure(forest.name, "", "forest plot: each point against gray, 95% CI per point"))
         for metric in curve.metrics:
             header, rows = curve_table(curve, metric)
             blocks.append(Table(_frame(header, rows), caption=(
@@ -166,4 +187,4 @@ def _frame(header: list[str], rows: list[list[str]]):
     return pd.DataFrame(rows, columns=header)
 
 
-__all__ = ["curve_section", "curve_table", "plot_curve"]
+__all__ = ["curve_section", "curve_table", "plot_curve", "curve_forest_lines"]

@@ -26,8 +26,10 @@ def _label(s: dict[str, Any]) -> str:
     return f"{s['model']} − {s['versus']}"
 
 
-def plot_forest(significance: list[dict[str, Any]], path: Path, title: str = "") -> bool:
-    """Write the forest plot of these lines to ``path`` (PNG); False (nothing written) without a tested line."""
+def plot_forest(significance: list[dict[str, Any]], path: Path, title: str = "",
+                significant_means: str = "significant (Holm)") -> bool:
+    """Write the forest plot of these lines to ``path`` (PNG); False (nothing written) without a tested line.
+    ``significant_means`` says in the legend what a filled dot is."""
     metrics = list(dict.fromkeys(s["metric"] for s in significance
                                  if s.get("p") is not None and _finite(s.get("mean_diff"))))
     if not metrics:
@@ -64,7 +66,7 @@ def plot_forest(significance: list[dict[str, Any]], path: Path, title: str = "")
         ax.set_yticks(range(len(lines)), [_label(s) for s in reversed(lines)], fontsize=8)
         ax.set_xlabel(f"difference{', ' + unit if unit else ''} ({'higher' if higher else 'lower'} is better)")
         ax.set_title(metric, fontsize=10)
-    fig.suptitle((title + "\n" if title else "") + f"● significant (Holm) ○ not   ◆ ◇ generator-level (fewer than "
+    fig.suptitle((title + "\n" if title else "") + f"● {significant_means} ○ not   ◆ ◇ generator-level (fewer than "
                  f"{MIN_SEEDS} seeds: about these trained generators, no recipe claim), filled when its photos-only "
                  "test is significant", fontsize=8)
     save_plot(fig, path)

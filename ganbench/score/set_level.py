@@ -4,83 +4,66 @@ A row's seeds are S independent trainings scored on one fixed test set. The clai
 recipe's distribution over seeds on that test set; the test set's own sampling variation is not in it (the
 truth's split-half value in the table is a yardstick for that). Rules (docs/metrics.md, "Set-level metrics"):
 
-- *row vs gray*: gray's set score is one number; the row's S seed values are tested against it with a
-  one-sample Student t-test (S - 1 degrees of freedom).
-- *row vs row*: Welch's t-test on the two rows' seed values (Welch-Satterthwaite degrees of freedom).
+- *row vs gray*: gray's set score is one number; the row's S seed values are tested against it, and
+- *row vs row*: the two rows' seed values against each other, both with the report's one seed-level test,
+  :func:`ganbench.score.stats.seed_level_test` (the seed part of every per-photo line too: its critical value
+  holds over skewed and failing seed distributions, ``ganbench.score.seed_quantiles``).
 - A side with fewer than ``MIN_SEEDS`` seeds makes no claim (the line gives the difference and says why), and
   so do seeds that do not vary at all (no spread to test against) or a non-finite value.
 - Holm over every set-level line of one table (their own family); significant = Holm p < ``ALPHA``.
 
-There is never a per-photo p here. The same functions serve the report and the calibration
-(``calibrate`` below, asserted in tests/score/test_set_level.py).
+There is never a per-photo p here. The calibration runs these functions in benchmarks/calibration.py (section
+"set level"), with the per-photo lines' cells; tests/score/test_set_level.py runs a small version.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy import stats
+
+from ganbench.score.stats import SeedLevelTest, holm, seed_level_test
 
 #: Fewer seeds than this on a side never make a set-level claim.
 MIN_SEEDS = 3
 ALPHA = 0.05
 
 
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm step-down adjusted p-values (monotone, capped at 1)."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted
+def _result(res: SeedLevelTest, **info: Any) -> dict[str, Any]:
+    """A line's numbers from the one seed-level test (``ci``: the interval's half-width)."""
+    if res.p is None:
+        return {"diff": res.estimate, "ci": None, "p": None, "untested": res.why, **info}
+    return {"diff": res.estimate, "ci": (res.ci_high - res.ci_low) / 2, "p": res.p, "untested": None, **info}
 
 
-def _untested(diff: float, reason: str, **info: Any) -> dict[str, Any]:
-    return {"diff": diff, "ci": None, "p": None, "df": None, "untested": reason, **info}
+def _test(values: Sequence[float] | np.ndarray, baseline: Sequence[float] | np.ndarray | float,
+          **info: Any) -> dict[str, Any]:
+    x = np.asarray(values, dtype=float)
+    b = np.asarray(baseline, dtype=float)
+    diff = float(x.mean() - b.mean()) if x.size and b.size else float("nan")
+    if not (np.isfinite(x).all() and np.isfinite(b).all()):
+        return {"diff": diff, "ci": None, "p": None, "untested": "a seed or gray scored a non-finite value", **info}
+    short = x.size < MIN_SEEDS or (b.ndim and b.size < MIN_SEEDS)
+    if short:
+        counts = f"{x.size} seed(s)" if not b.ndim else f"{x.size} and {b.size} seeds"
+        return {"diff": diff, "ci": None, "p": None, "untested": f"{counts}: a set-level claim needs at least "
+                f"{MIN_SEEDS}{'' if not b.ndim else ' on each side'}", **info}
+    res = seed_level_test(x.tolist(), float(b) if not b.ndim else b.tolist(), min_seeds=MIN_SEEDS)
+    if res.p is None and res.why == "no variance between seeds":
+        res = replace(res, why="the seeds scored exactly the same: no spread to test against")
+    return _result(res, **info)
 
 
 def seeds_vs_constant(values: Sequence[float] | np.ndarray, constant: float) -> dict[str, Any]:
-    """One-sample t-test of seed values against one number (gray's set score)."""
-    x = np.asarray(values, dtype=float)
-    diff = float(x.mean() - constant) if len(x) else float("nan")
-    if not (np.isfinite(x).all() and math.isfinite(constant)):
-        return _untested(diff, "a seed or gray scored a non-finite value", seeds=len(x))
-    if len(x) < MIN_SEEDS:
-        return _untested(diff, f"{len(x)} seed(s): a set-level claim needs at least {MIN_SEEDS}", seeds=len(x))
-    se = float(x.std(ddof=1)) / math.sqrt(len(x))
-    if se == 0.0:
-        return _untested(diff, "the seeds scored exactly the same: no spread to test against", seeds=len(x))
-    df = len(x) - 1
-    t = diff / se
-    half = float(stats.t.ppf(1 - ALPHA / 2, df)) * se
-    return {"diff": diff, "ci": half, "p": float(2 * stats.t.sf(abs(t), df)), "df": df, "untested": None,
-            "seeds": len(x)}
+    """A row's seed values against one number (gray's set score): :func:`ganbench.score.stats.seed_level_test`."""
+    return _test(values, constant, seeds=len(values))
 
 
 def seeds_vs_seeds(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> dict[str, Any]:
-    """Welch's t-test of two rows' seed values (A − B)."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    diff = float(x.mean() - y.mean()) if len(x) and len(y) else float("nan")
-    info = {"seeds": len(x), "seeds_other": len(y)}
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        return _untested(diff, "a seed scored a non-finite value", **info)
-    if min(len(x), len(y)) < MIN_SEEDS:
-        return _untested(diff, f"{len(x)} and {len(y)} seeds: a set-level claim needs at least {MIN_SEEDS} "
-                               "on each side", **info)
-    vx, vy = float(x.var(ddof=1)) / len(x), float(y.var(ddof=1)) / len(y)
-    se = math.sqrt(vx + vy)
-    if se == 0.0:
-        return _untested(diff, "the seeds scored exactly the same: no spread to test against", **info)
-    df = (vx + vy) ** 2 / ((vx**2 / (len(x) - 1) if vx else 0.0) + (vy**2 / (len(y) - 1) if vy else 0.0))
-    t = diff / se
-    half = float(stats.t.ppf(1 - ALPHA / 2, df)) * se
-    return {"diff": diff, "ci": half, "p": float(2 * stats.t.sf(abs(t), df)), "df": df, "untested": None, **info}
+    """Two rows' seed values (A − B): :func:`ganbench.score.stats.seed_level_test`."""
+    return _test(a, b, seeds=len(a), seeds_other=len(b))
 
 
 def compare_seed_values(rows: dict[str, dict[int, dict[str, float]]], gray: dict[str, float],
@@ -128,34 +111,5 @@ def line(s: dict[str, Any]) -> str:
 
 
 SET_HEADER = ("Set-level differences (one score per seed for the whole test set): tested over seeds only, "
-              f"t-tests (row vs gray: one-sample; row vs row: Welch), at least {MIN_SEEDS} seeds per side, "
+              f"at least {MIN_SEEDS} seeds per side, critical values that hold for skewed or failing seeds, "
               "Holm over these lines; no per-photo p (rules: docs/metrics.md):")
-
-
-def calibrate(seeds: int, effect_sd: float = 0.0, reps: int = 2000, versus: str = "gray",
-              rng: np.random.Generator | None = None) -> float:
-    """The rate of "significant" lines on synthetic seed values of known truth: seed values ~ N(effect, 1) (in
-    units of the seed-to-seed sd) against gray at 0, or against a second row ~ N(0, 1) with as many seeds."""
-    rng = rng or np.random.default_rng(0)
-    hits = 0
-    for _ in range(reps):
-        x = rng.normal(effect_sd, 1.0, seeds)
-        res = seeds_vs_constant(x, 0.0) if versus == "gray" else seeds_vs_seeds(x, rng.normal(0.0, 1.0, seeds))
-        hits += res["p"] is not None and res["p"] < ALPHA
-    return hits / reps
-
-
-def calibration_table(reps: int = 4000) -> list[dict[str, Any]]:
-    """The numbers docs/metrics.md quotes: false rate (effect 0) and power (effects 1 and 2 seed sds)."""
-    rows = []
-    for versus in ("gray", "row"):
-        for seeds in (3, 5, 10):
-            rows.append({"versus": versus, "seeds": seeds,
-                         **{f"effect {e}": calibrate(seeds, e, reps, versus, np.random.default_rng(seeds))
-                            for e in (0.0, 1.0, 2.0)}})
-    return rows
-
-
-if __name__ == "__main__":  # python -m ganbench.score.set_level
-    for r in calibration_table():
-        print(r)

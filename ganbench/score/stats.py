@@ -9,12 +9,14 @@ freedom); nothing is dropped: a non-finite score is an error.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import optimize as _optimize
 from scipy import special as _special
+
+from ganbench.score import seed_quantiles
 
 #: Two-sided level of every interval and test.
 LEVEL = 0.95
@@ -86,25 +88,42 @@ def _as_seeds(x, name: str) -> np.ndarray:
     return arr
 
 
-def _half_width(parts: list[tuple[float, int]], alpha: float) -> float:
-    """Half-width of a two-sided 1 − alpha interval: each variance component scaled by its own t quantile,
-    added in quadrature (Banerjee 1960; exactly Student's t for one component). The quantile is taken in the
-    lower tail, t(alpha / 2) = −t(1 − alpha / 2): 1 − alpha / 2 rounds to 1 (an infinite quantile) once alpha
-    is below about 1e-16, which would cap every p-value there. ``hypot`` keeps a huge quantile (one degree of
-    freedom at alpha = 1e-300: about 1e300) from overflowing."""
-    return math.hypot(*(abs(float(_special.stdtrit(dof, alpha / 2))) * math.sqrt(v) for v, dof in parts if v > 0))
+#: One variance component of a mean difference: its variance and its two-sided critical value at a level alpha.
+Part = tuple[float, Callable[[float], float]]
 
 
-def _p_value(mean: float, parts: list[tuple[float, int]]) -> float:
-    """The largest alpha whose interval still holds zero (the two-sided p-value of that interval)."""
+def photo_part(variance: float, dof: int) -> Part:
+    """The photo component: Student's quantile at ``dof`` degrees of freedom, from the lower tail (1 − alpha / 2
+    rounds to 1, an infinite quantile, once alpha is below about 1e-16)."""
+    return variance, lambda alpha: abs(float(_special.stdtrit(dof, alpha / 2)))
+
+
+def seed_part(variance: float, seeds: int) -> Part:
+    """A seed component (the variance of one side's per-seed means over its ``seeds`` seeds): the critical value
+    that holds over a documented family of seed distributions, skewed and failing ones among them
+    (:mod:`ganbench.score.seed_quantiles`), never below Student's."""
+    return variance, lambda alpha: seed_quantiles.critical(seeds, alpha)
+
+
+def _half_width(parts: list[Part], alpha: float) -> float:
+    """Half-width of a two-sided 1 − alpha interval: each variance component scaled by its own critical value,
+    added in quadrature (Banerjee 1960; exactly Student's t for one photo component). ``hypot`` keeps a huge
+    quantile (one degree of freedom at alpha = 1e-300: about 1e300) from overflowing."""
+    return math.hypot(*(q(alpha) * math.sqrt(v) for v, q in parts if v > 0))
+
+
+def _p_value(mean: float, parts: list[Part], student_dof: int | None = None) -> float:
+    """The largest alpha whose interval still holds zero (the two-sided p-value of that interval); with one
+    photo component (``student_dof``) Student's closed form."""
     if mean == 0.0:
         return 1.0
-    if len(parts) == 1:
-        v, dof = parts[0]
-        return float(2 * _special.stdtr(dof, -abs(mean) / math.sqrt(v)))
+    if student_dof is not None and len(parts) == 1:
+        return float(2 * _special.stdtr(student_dof, -abs(mean) / math.sqrt(parts[0][0])))
     f = lambda log_a: _half_width(parts, 10.0**log_a) - abs(mean)  # noqa: E731  decreasing in alpha
     if f(-300.0) < 0:
         return 0.0
+    if f(0.0) >= 0:
+        return 1.0
     return float(10.0 ** _optimize.brentq(f, -300.0, 0.0, xtol=1e-10))
 
 
@@ -149,13 +168,14 @@ def paired_test(a, b, photos_only: bool = False) -> PairedTest:
     nan = float("nan")
     seeded = [a2] if fixed_b else [a2, b2]
     seed_variation = not photos_only and all(x.shape[0] > 1 for x in seeded)
-    parts = [(float(d.var(ddof=1)) / n_photos, n_photos - 1)] if n_photos > 1 else []
+    parts = [photo_part(float(d.var(ddof=1)) / n_photos, n_photos - 1)] if n_photos > 1 else []
     if seed_variation:
-        parts += [(float(x.mean(axis=1).var(ddof=1)) / x.shape[0], x.shape[0] - 1) for x in seeded]
+        parts += [seed_part(float(x.mean(axis=1).var(ddof=1)) / x.shape[0], x.shape[0]) for x in seeded]
     if not parts:
         return PairedTest(mean, nan, nan, nan, None, seed_variation=False,
                           untested="one photo of one seed cannot show a difference", **base)
     se = math.sqrt(sum(v for v, _ in parts))
+    photo_dof = n_photos - 1 if not seed_variation else None
     scale = max(1.0, float(np.abs(a2).max()), float(np.abs(b2).max()))
     if se <= ZERO_VARIANCE * scale:
         if mean == 0.0:
@@ -164,7 +184,8 @@ def paired_test(a, b, photos_only: bool = False) -> PairedTest:
                           untested="the difference has no variance (every photo and seed differs by the same "
                                    "amount), so there is nothing to judge it against", **base)
     half = _half_width(parts, ALPHA)
-    return PairedTest(mean, mean - half, mean + half, se, _p_value(mean, parts), seed_variation=seed_variation,
+    return PairedTest(mean, mean - half, mean + half, se, _p_value(mean, parts, photo_dof),
+                      seed_variation=seed_variation,
                       **base)
 
 
@@ -186,10 +207,11 @@ def seed_level_test(model: Sequence[float], baseline: Sequence[float] | float,
     """One value per seed for the model and for the baseline (a sequence of per-seed values, or one fixed
     value such as gray's, which has no seed) -> the seed-level test of their difference.
 
-    Welch's t over seeds (a fixed baseline: the one-sample t): the seed is the unit that repeats, so the
-    interval holds whatever the photos. Fewer than ``min_seeds`` seeds on a seeded side, a non-finite value
-    or a difference with no variance is not tested. This is the seed part of :func:`paired_test` on its own,
-    for values that have no photo axis (set-level metrics: one value per seed)."""
+    The seed part of :func:`paired_test` on its own, for values that have no photo axis (set-level metrics: one
+    value per seed): each seeded side's variance of the mean with the seed critical value that holds over skewed
+    and failing seed distributions (:func:`seed_part`), combined as Banerjee's interval (a fixed baseline: one
+    component). Fewer than ``min_seeds`` seeds on a seeded side, a non-finite value or a difference with no
+    variance is not tested."""
     m = _finite(np.asarray(model, dtype=np.float64).ravel(), "the model's values")
     fixed = np.ndim(baseline) == 0
     b = _finite(np.asarray(baseline, dtype=np.float64).ravel(), "the baseline's values")
@@ -198,18 +220,15 @@ def seed_level_test(model: Sequence[float], baseline: Sequence[float] | float,
     short = [n for n, x in (("model", m), ("baseline", None if fixed else b)) if x is not None and x.size < min_seeds]
     if short:
         return SeedLevelTest(est, nan, nan, None, False, f"the {' and '.join(short)} needs at least {min_seeds} seeds")
-    parts = [(float(m.var(ddof=1)) / m.size, m.size - 1)]
-    if not fixed:
-        parts.append((float(b.var(ddof=1)) / b.size, b.size - 1))
-    parts = [(v, dof) for v, dof in parts if v > 0]
-    if not parts:
+    sides = [m] if fixed else [m, b]
+    parts = [seed_part(float(x.var(ddof=1)) / x.size, x.size) for x in sides]
+    scale = max(1.0, float(np.abs(m).max()), float(np.abs(b).max()))
+    if math.sqrt(sum(v for v, _ in parts)) <= ZERO_VARIANCE * scale:
         if est == 0.0:
             return SeedLevelTest(0.0, 0.0, 0.0, 1.0, False)
         return SeedLevelTest(est, nan, nan, None, False, "no variance between seeds")
-    var = sum(v for v, _ in parts)
-    dof = var**2 / sum(v**2 / d for v, d in parts)  # Welch-Satterthwaite
-    half = t_quantile(dof) * math.sqrt(var)
-    p = float(2 * _special.stdtr(dof, -abs(est) / math.sqrt(var)))
+    half = _half_width(parts, ALPHA)
+    p = _p_value(est, parts)
     return SeedLevelTest(est, est - half, est + half, p, p < ALPHA)
 
 
@@ -227,4 +246,4 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 __all__ = ["LEVEL", "ALPHA", "t_quantile", "mean_ci", "PairedTest", "paired_test", "sign_test", "holm",
-           "SeedLevelTest", "seed_level_test", "ZERO_VARIANCE"]
+           "SeedLevelTest", "seed_level_test", "ZERO_VARIANCE", "Part", "photo_part", "seed_part"]

@@ -75,8 +75,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_json(path: Path, data: Any) -> None:
     """Valid JSON always: a non-finite number (NaN, ±inf) is written as null, with ``<key>_null_reason``
     beside it in its object (or, in a list, the list's reason under the enclosing key)."""
-    atomic_write_text(path, json.dumps(finite_json(data), indent=2, sort_keys=True, default=_json_default,
-                                       allow_nan=False) + "\n")
+    atomic_write_text(path, json_text(data, sort_keys=True) + "\n")
+
+
+def json_text(data: Any, sort_keys: bool = False) -> str:
+    """``data`` as valid JSON text (what ``--json`` prints): non-finite numbers as null with
+    ``<key>_null_reason`` beside them, as :func:`atomic_write_json` writes them."""
+    return json.dumps(finite_json(data), indent=2, sort_keys=sort_keys, default=_json_default, allow_nan=False)
 
 
 def _why(x: float) -> str:

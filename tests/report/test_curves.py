@@ -19,6 +19,7 @@ from ganbench.core.errors import ConfigError
 from ganbench.core.request import RunRequest
 from ganbench.grid.points import parse_scale, scale_requests
 from ganbench.report.comparison import load_comparisons
+from ganbench.report.curve_section import curve_forest_lines
 from ganbench.report.curve_sentences import curve_sentences
 from ganbench.report.curves import area, best_at, build_curves, first_above_gray
 
@@ -141,6 +142,13 @@ def test_curves_are_computed_from_the_stored_runs(scaled):
     assert report["curves"][0]["sentences"] == curve_sentences(curve)
     assert (results / "report" / "quality-curve-0.png").stat().st_size > 10_000
     assert "quality-curve-0.png" in (results / "report" / "report.md").read_text()
+    # the curve's forest plot: each point against gray, per model (2 seeds: generator-level lines, drawn so)
+    assert (results / "report" / "curve-forest-0.png").stat().st_size > 5_000
+    assert "curve-forest-0.png" in (results / "report" / "report.md").read_text()
+    assert "forest plot: each point against gray" in (results / "report" / "index.html").read_text()
+    lines = curve_forest_lines(curve)
+    assert {s["model"] for s in lines} >= {"l1 @ 8 images", "dcgan @ 16 images"}
+    assert all(s["versus"] == "gray" and s["claim"] == "generator" and not s["significant"] for s in lines)
     rows = pd.read_csv(results / "report" / "curves.csv")
     assert len(rows) == 2 * 2 * len(curve.metrics)
 
