@@ -42,7 +42,8 @@ def plot_forest(significance: list[dict[str, Any]], path: Path, title: str = "",
     from ganbench.store.images import save_plot
 
     rows = max(sum(1 for s in significance if s["metric"] == m) for m in metrics)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 1.5, 0.45 * rows + 1.6), squeeze=False)
+    height = 0.45 * rows + 1.9  # inches: the rows, the axis labels and a two-line header
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 1.5, height), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         lines = [s for s in significance if s["metric"] == metric]
         for y, s in enumerate(reversed(lines)):
@@ -69,7 +70,7 @@ def plot_forest(significance: list[dict[str, Any]], path: Path, title: str = "",
     fig.suptitle((title + "\n" if title else "") + f"● {significant_means} ○ not   ◆ ◇ generator-level (fewer than "
                  f"{MIN_SEEDS} seeds: about these trained generators, no recipe claim), filled when its photos-only "
                  "test is significant", fontsize=8)
-    save_plot(fig, path)
+    save_plot(fig, path, top=1.0 - (0.16 * (2 if title else 1) + 0.12) / height)  # room for the two-line header
     return True
 
 

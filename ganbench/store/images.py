@@ -40,11 +40,12 @@ def save_png(image: Image.Image, path: Path) -> None:
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def save_plot(fig: Any, path: Path, dpi: int = 90) -> None:
-    """A matplotlib figure laid out, written atomically as a PNG, and closed (its memory freed)."""
+def save_plot(fig: Any, path: Path, dpi: int = 90, top: float = 1.0) -> None:
+    """A matplotlib figure laid out, written atomically as a PNG, and closed (its memory freed). ``top``: the
+    fraction of the height the axes may use (below a suptitle, which tight_layout does not make room for)."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, top))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
