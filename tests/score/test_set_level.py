@@ -1,12 +1,11 @@
 """Set-level verdicts: tested over seeds only, never with fewer than 3 seeds a side, by the report's one
 seed-level test; calibrated through the harness of every verdict (benchmarks/calibration.py)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_module import load_benchmark
 
 from ganbench.score import seed_quantiles
 from ganbench.score.set_level import MIN_SEEDS, compare_seed_values, holm, line, seeds_vs_constant, seeds_vs_seeds
@@ -63,18 +62,12 @@ def test_lines_family_direction_and_wording():
     assert all("photo" not in line(s) for s in out)  # no per-photo claim, ever
 
 
-def _harness():
-    spec = importlib.util.spec_from_file_location("ganbench_calibration_set", ROOT / "benchmarks" / "calibration.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_calibration_false_rate_and_power_through_the_harness():
     # seed values of known truth through compare_seed_values: skewed seeds (16% with Student's t at 3 seeds)
     # and failing ones keep 5%, and a real difference is still found
-    cal = _harness()
+    cal = load_benchmark("calibration")
     by_name = {c.name: c for c in cal.cells() if c.section == "set level" or "set level" in c.name}
     for name in ("row vs gray, skewed seeds, 3 seeds", "row vs gray, failed seeds, 5 seeds",
                  "row vs row, equal means, one row failed, the other normal, 5 seeds"):

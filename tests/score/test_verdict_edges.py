@@ -3,16 +3,15 @@ change), through the report's own functions; and a small calibration through the
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+from benchmark_module import load_benchmark
 
 from ganbench.report.comparison import Comparison, _vs_gray_marks
 from ganbench.report.curve_sentences import gray_sentence, leader_sentence
@@ -24,12 +23,6 @@ PSNR = MetricInfo("psnr", True, "dB")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _harness():
-    spec = importlib.util.spec_from_file_location("ganbench_calibration", ROOT / "benchmarks" / "calibration.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _frames(model: np.ndarray, gray: np.ndarray, **extra) -> dict[int, pd.DataFrame]:
@@ -213,7 +206,7 @@ def test_a_rerun_after_a_recipe_change_supersedes_the_old_runs():
 
 # --- a small calibration through the report's own code ---------------------------------------------------
 def test_small_calibration_of_the_reports_verdicts():
-    cal = _harness()
+    cal = load_benchmark("calibration")
     reps = 60
     for cell in cal.cells():
         if cell.name in ("1 seed(s), 1000 photos: table mark above/below", "3 seed(s), 126 photos: significant line",

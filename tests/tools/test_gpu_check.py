@@ -1,22 +1,17 @@
 """The prepared GPU check runs end to end on the CPU (``--device cpu --quick``): the command that will be run on
 a GPU machine is the command tested here."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from benchmark_module import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("quick", [True, False])
@@ -24,7 +19,7 @@ def test_each_phase_ends_before_the_deadline_keeping_time_for_the_next(quick):
     """Phases run in order; each ends when what is left, less what the later ones keep, is spent: on a machine
     so slow that every phase uses all it may, the check still ends by its deadline (plus 1 s per phase stopped
     at once past it), 3 minutes for --quick."""
-    check = _gpu_check()
+    check = load_benchmark("gpu_check")
     minutes = check.MINUTES["quick" if quick else "full"]
     assert minutes == (3.0 if quick else 8.0)
     clock = 8.0  # the versions phase
@@ -37,7 +32,7 @@ def test_each_phase_ends_before_the_deadline_keeping_time_for_the_next(quick):
 
 
 def test_where_bf16_is_emulated_the_quick_tests_take_their_fp32_and_fp16_cases():
-    check = _gpu_check()
+    check = load_benchmark("gpu_check")
     native, emulated = check.quick_test_filter(True), check.quick_test_filter(False)
     assert "bf16" in native and "bf16" not in emulated
     assert "fp32" in emulated and "channels_last" in emulated and "penalty and fp16" in emulated
